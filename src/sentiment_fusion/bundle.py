@@ -1,0 +1,134 @@
+"""A trained model as one folder: ``manifest.json`` + the files it names.
+
+The manifest holds everything needed to rebuild the model for inference (labels,
+per-component kind, files with sha256, input spec, preprocessing config,
+calibration temperature) and everything needed to trust it (metrics with the
+data and split they were measured on, training config, data fingerprints,
+library versions, creation time). :func:`read_manifest` refuses a bundle whose
+files are missing or altered, naming the file.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import os
+import platform
+import warnings
+from importlib import metadata
+from pathlib import Path
+
+from .errors import BundleError
+from .labels import LABELS
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+COMPONENTS = ("text", "image", "fusion")
+MODEL_ENV = "SENTIMENT_FUSION_MODEL"
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_entry(bundle_dir: str | Path, relative: str) -> dict:
+    """The manifest's record of one file: path relative to the bundle, sha256, size."""
+    path = Path(bundle_dir) / relative
+    return {"path": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size}
+
+
+def library_versions(*names: str) -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("sentiment-fusion", "numpy", "onnxruntime", "tokenizers", "pillow", *names):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def now_iso() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def write_manifest(bundle_dir: str | Path, *, name: str, version: str, components: dict, description: str = "",
+                   extra: dict | None = None) -> Path:
+    """Write ``manifest.json`` for the components already saved in ``bundle_dir``."""
+    unknown = set(components) - set(COMPONENTS)
+    if unknown:
+        raise ValueError(f"unknown components {sorted(unknown)}; a bundle holds any of {COMPONENTS}")
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "version": version,
+        "description": description,
+        "labels": list(LABELS),
+        "created_at": now_iso(),
+        "library_versions": library_versions("torch", "onnx"),
+        "components": components,
+        **(extra or {}),
+    }
+    path = Path(bundle_dir) / MANIFEST
+    path.write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    return path
+
+
+def read_manifest(bundle_dir: str | Path, *, verify: bool = True) -> dict:
+    """Read and check a bundle's manifest; with ``verify`` every named file's sha256 too."""
+    bundle_dir = Path(bundle_dir)
+    path = bundle_dir / MANIFEST
+    if not bundle_dir.is_dir():
+        raise BundleError(f"model bundle folder not found: {bundle_dir}")
+    if not path.is_file():
+        raise BundleError(f"{path} is missing: {bundle_dir} is not a model bundle")
+    try:
+        manifest = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path} is not valid JSON: {exc}") from exc
+    for key in ("format_version", "name", "version", "labels", "components"):
+        if key not in manifest:
+            raise BundleError(f"{path} has no {key!r}")
+    if manifest["format_version"] > FORMAT_VERSION:
+        warnings.warn(
+            f"{path} was written by a newer format (v{manifest['format_version']}; this library reads "
+            f"v{FORMAT_VERSION}); upgrade sentiment-fusion if loading fails", stacklevel=2)
+    if list(manifest["labels"]) != list(LABELS):
+        raise BundleError(f"{path} labels {manifest['labels']} differ from {list(LABELS)}")
+    if not manifest["components"]:
+        raise BundleError(f"{path} names no components")
+    for component, spec in manifest["components"].items():
+        if component not in COMPONENTS:
+            raise BundleError(f"{path}: unknown component {component!r}; expected any of {COMPONENTS}")
+        for role, entry in spec.get("files", {}).items():
+            file = bundle_dir / entry["path"]
+            if not file.is_file():
+                raise BundleError(f"{file} is missing (the {component} component's {role} file)")
+            if verify and sha256_file(file) != entry["sha256"]:
+                raise BundleError(f"{file} is corrupted: its sha256 differs from {path} "
+                                  f"(the {component} component's {role} file)")
+    return manifest
+
+
+def repository_models_dir() -> Path:
+    """``models/`` of the source checkout this package was installed from (editable install)."""
+    return Path(__file__).resolve().parents[2] / "models"
+
+
+def default_bundle_path() -> Path:
+    """``$SENTIMENT_FUSION_MODEL`` if set, else the shipped ``models/default``."""
+    env = os.environ.get(MODEL_ENV)
+    if env:
+        return Path(env)
+    path = repository_models_dir() / "default"
+    if not path.is_dir():
+        raise BundleError(
+            f"the default model bundle is not at {path}; pass a bundle folder (--model DIR / load(path)) "
+            f"or set {MODEL_ENV}")
+    return path

@@ -1,0 +1,211 @@
+"""``sentiment-fusion <command>``: the one console script. Only this layer prints."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .errors import SentimentFusionError
+
+
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)")
+
+
+def cmd_predict(args) -> int:
+    from .runtime import Analyzer
+
+    analyzer = Analyzer.load(args.model)
+    prediction = analyzer.predict(text=args.text, image=args.image)
+    if args.json:
+        print(json.dumps({**prediction.to_dict(), "model": {"name": analyzer.name, "version": analyzer.version}}))
+    else:
+        scores = "  ".join(f"{k} {v:.3f}" for k, v in prediction.scores.items())
+        print(f"{prediction.sentiment.title}  ({scores})  [{prediction.source}]")
+        for name, view in prediction.modalities.items():
+            print(f"  {name}: {view.sentiment.title} ({'  '.join(f'{k} {v:.3f}' for k, v in view.scores.items())})")
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .data import read_dataset
+    from .evaluation import evaluate
+    from .runtime import Analyzer
+
+    analyzer = Analyzer.load(args.model)
+    dataset = read_dataset(args.data, limit=args.limit)
+    modality = args.modality or _default_modality(analyzer, dataset)
+    metrics = evaluate(analyzer, dataset, modality, progress=not args.json)
+    print(f"{args.data} [{modality}] n={metrics['n']}  accuracy {metrics['accuracy']:.4f}  macro-recall "
+          f"{metrics['macro_recall']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  weighted-F1 {metrics['weighted_f1']:.4f}  "
+          f"ECE {metrics['ece']:.4f}")
+    header = "".join(f"{c:>10}" for c in metrics["classes"])
+    print(f"confusion (rows true, columns predicted)\n{'':>10}{header}")
+    for name, row in zip(metrics["classes"], metrics["confusion"]):
+        print(f"{name:>10}" + "".join(f"{v:>10}" for v in row))
+    if args.json:
+        print(json.dumps(metrics))
+    return 0
+
+
+def _default_modality(analyzer, dataset) -> str:
+    has_text = any(e.text for e in dataset.examples) and analyzer.text is not None
+    has_image = any(e.image is not None for e in dataset.examples) and analyzer.image is not None
+    return "both" if has_text and has_image else "text" if has_text else "image"
+
+
+def cmd_train_text(args) -> int:
+    from .training.publish import publish_bundle
+    from .training.text_recipe import TextTrainConfig, train_text_model
+
+    overrides = {**_training_overrides(args), **{k: v for k, v in {"eval_steps": args.eval_steps,
+                 "balance_classes": args.balance_classes or None}.items() if v is not None}}
+    config = TextTrainConfig(kind=args.kind, train=args.train, val=args.val or [], sample=args.sample,
+                             max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides)
+    work = args.work or Path("runs") / args.out.name
+    component = train_text_model(config, args.out, work)
+    manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
+                              description=args.description or f"{args.kind} text sentiment model",
+                              reports=[(spec, "text") for spec in args.report or []])
+    print(f"wrote {args.out}")
+    _print_metrics(component, manifest)
+    return 0
+
+
+def _training_overrides(args) -> dict:
+    return {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
+                              "max_steps": args.max_steps, "seed": args.seed, "resume": not args.restart,
+                              "progress": not args.quiet}.items() if v is not None}
+
+
+def _print_metrics(component: dict, manifest: dict) -> None:
+    for row in component.get("metrics", []) + manifest.get("evaluations", []):
+        print(f"  {row['data']} [{row['split']}] n={row['n']} accuracy {row['accuracy']:.4f} macro-recall "
+              f"{row['macro_recall']:.4f} weighted-F1 {row['weighted_f1']:.4f} ECE {row['ece']:.4f}")
+
+
+def cmd_train_image(args) -> int:
+    from .training.image_recipe import ImageTrainConfig, train_image_head
+    from .training.publish import publish_bundle
+
+    config = ImageTrainConfig(train=args.train, val=args.val, encoder=args.encoder, hidden_dim=args.hidden_dim,
+                              training=_training_overrides(args))
+    component = train_image_head(config, args.out, args.work or Path("runs") / args.out.name)
+    manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"image": component},
+                              description=args.description or "image sentiment head over ImageNet MobileNetV2 features",
+                              reports=[(spec, "image") for spec in args.report or []])
+    print(f"wrote {args.out}")
+    _print_metrics(component, manifest)
+    return 0
+
+
+def cmd_train_fusion(args) -> int:
+    from .training.fusion_recipe import FusionTrainConfig, train_fusion
+    from .training.publish import publish_bundle
+
+    config = FusionTrainConfig(text_model=args.text_model, image_model=args.image_model, train=args.train, val=args.val,
+                               text_only=args.text_only or [], training=_training_overrides(args))
+    components = train_fusion(config, args.out, args.work or Path("runs") / args.out.name)
+    reports = [tuple(r.rsplit("@", 1)) if "@" in r else (r, "both") for r in args.report or []]
+    manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components=components,
+                              description=args.description or "text + image sentiment with a fusion head",
+                              reports=reports, published=PUBLISHED_MVSA if "mvsa" in args.train else [])
+    print(f"wrote {args.out}")
+    _print_metrics(components["fusion"], manifest)
+    return 0
+
+
+PUBLISHED_MVSA = [
+    "MVSA-Single test (acc / weighted F1): MultiSentiNet 69.84 / 69.63, CoMN 70.51 / 70.01, MGNNS 73.77 / 72.70, "
+    "CLMLF 75.33 / 73.46 (as reported by Li et al., 2022, CLMLF, Findings of NAACL)",
+    "TweetEval sentiment test (macro recall): LSTM 58.3, FastText 62.9, RoBERTa-base 71.3, twitter-RoBERTa-base 72.8 "
+    "(Barbieri et al., 2020)",
+    "IMDB test accuracy: Keras BiLSTM example 0.878, fastText bigrams 0.906, NBSVM 0.912",
+]
+
+
+def _add_training_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, required=True, help="bundle folder to write")
+    p.add_argument("--work", type=Path, default=None, help="checkpoint/cache folder (default runs/<bundle name>); reruns resume from it")
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+    p.add_argument("--name"), p.add_argument("--version", default="1.0.0"), p.add_argument("--description")
+    p.add_argument("--epochs", type=int), p.add_argument("--batch-size", type=int), p.add_argument("--lr", type=float)
+    p.add_argument("--max-steps", type=int, help="stop after N optimizer steps (smoke runs)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sentiment-fusion", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("predict", help="sentiment of one post")
+    p.add_argument("--text", default=None)
+    p.add_argument("--image", type=Path, default=None, help="image file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_model(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="metrics of a bundle on a labelled data set")
+    p.add_argument("--data", required=True, help="dataset spec, e.g. tweeteval:PATH:val, imdb:PATH:test, mvsa:PATH:dev, file.jsonl")
+    p.add_argument("--modality", choices=["text", "image", "both"], default=None,
+                   help="which inputs to use (default: every modality both the data and the model have)")
+    p.add_argument("--limit", type=int, default=None, help="score only the first N examples")
+    p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object with the metrics")
+    _add_model(p)
+    p.set_defaults(func=cmd_evaluate)
+
+    train = sub.add_parser("train", help="train a model component into a bundle")
+    tsub = train.add_subparsers(dest="component", required=True)
+    p = tsub.add_parser("text", help="text model: the original BiLSTM or fine-tuned MiniLM")
+    p.add_argument("--kind", choices=["bilstm", "minilm"], default="minilm")
+    p.add_argument("--train", action="append", required=True, help="training data spec (repeatable)")
+    p.add_argument("--val", action="append", help="validation spec (repeatable; default: 10%% of train held out)")
+    p.add_argument("--report", action="append", help="spec scored once on the final bundle (e.g. the test split)")
+    _add_training_flags(p)
+    p.add_argument("--eval-steps", type=int, help="also validate (and keep the best) every N steps")
+    p.add_argument("--balance-classes", action="store_true", help="weight the loss by inverse class frequency")
+    p.add_argument("--max-length", type=int, help="tokens per text (default 400 bilstm, 128 minilm)")
+    p.add_argument("--vocab-size", type=int, default=30000)
+    p.add_argument("--sample", type=int, help="train on a seeded random N examples of each train spec")
+    p.add_argument("--threads", type=int)
+    p.set_defaults(func=cmd_train_text)
+
+    p = tsub.add_parser("image", help="image sentiment head over MobileNetV2 features (MVSA-Single, CIFAR-100, ...)")
+    p.add_argument("--train", required=True, help="e.g. mvsa:PATH:train or cifar100:PATH:train")
+    p.add_argument("--val", help="e.g. mvsa:PATH:dev (default: 10%% of train held out)")
+    p.add_argument("--encoder", type=Path, default=Path("artifacts/mobilenet_v2_features.onnx"),
+                   help="MobileNetV2 features graph from scripts/convert_mobilenet.py")
+    p.add_argument("--hidden-dim", type=int, default=256)
+    p.add_argument("--report", action="append", help="spec scored once on the final bundle")
+    _add_training_flags(p)
+    p.set_defaults(func=cmd_train_image)
+
+    p = tsub.add_parser("fusion", help="fusion head over a text bundle and an image bundle; writes the full bundle")
+    p.add_argument("--text-model", type=Path, required=True), p.add_argument("--image-model", type=Path, required=True)
+    p.add_argument("--train", required=True, help="paired data, e.g. mvsa:PATH:train")
+    p.add_argument("--val", required=True, help="e.g. mvsa:PATH:dev")
+    p.add_argument("--text-only", action="append", help="extra text-only labelled posts (repeatable)")
+    p.add_argument("--report", action="append", help="SPEC[@text|image|both] scored once on the final bundle")
+    _add_training_flags(p)
+    p.set_defaults(func=cmd_train_fusion)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "train" else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (SentimentFusionError, ValueError, OSError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,66 @@
+"""Score a bundle on a labelled data set through the ONNX runtime (what users get)."""
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import InvalidInputError
+from .labels import LABELS
+from .training.metrics import classification_report, expected_calibration_error, restrict_to_classes
+
+if TYPE_CHECKING:
+    from .data.spec import Dataset
+    from .runtime import Analyzer
+
+log = logging.getLogger(__name__)
+
+MODALITIES = ("text", "image", "both")
+
+
+def predict_probabilities(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both",
+                          batch_size: int = 256, progress: bool = False) -> np.ndarray:
+    """Calibrated probabilities [N, 3] for each example, using the given modality."""
+    if modality not in MODALITIES:
+        raise InvalidInputError(f"modality must be one of {MODALITIES}, got {modality!r}")
+    examples = dataset.examples
+    texts = [e.text if modality in ("text", "both") else None for e in examples]
+    images = [e.image if modality in ("image", "both") else None for e in examples]
+    if all(t is None and i is None for t, i in zip(texts, images)):
+        raise InvalidInputError(f"{dataset.name} has no {modality} input to score")
+    from tqdm.auto import tqdm
+
+    probs = np.zeros((len(examples), len(LABELS)), np.float64)
+    for start in tqdm(range(0, len(examples), batch_size), disable=not progress, desc="evaluate", unit="batch"):
+        stop = start + batch_size
+        for offset, p in enumerate(analyzer.predict_batch(texts[start:stop], images[start:stop])):
+            probs[start + offset] = [p.scores[label] for label in LABELS]
+    return probs
+
+
+def evaluate(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both", progress: bool = False) -> dict:
+    """Metrics on the labelled examples of ``dataset``; binary sets scored on their two classes."""
+    labelled = [e for e in dataset.examples if e.label is not None]
+    if not labelled:
+        raise InvalidInputError(f"{dataset.name}:{dataset.split} has no labels to evaluate against")
+    if len(labelled) < len(dataset.examples):
+        log.info("scoring %d labelled of %d examples", len(labelled), len(dataset.examples))
+    from dataclasses import replace
+
+    subset = replace(dataset, examples=labelled)
+    probs = predict_probabilities(analyzer, subset, modality, progress=progress)
+    y_true = np.array([int(e.label) for e in labelled])
+    classes = [int(c) for c in dataset.classes]
+    y_pred = restrict_to_classes(probs, classes)
+    report = classification_report(y_true, y_pred, classes)
+    scored = probs[:, sorted(classes)]
+    scored = scored / scored.sum(axis=1, keepdims=True)
+    position = {c: i for i, c in enumerate(sorted(classes))}
+    ece, table = expected_calibration_error(scored, np.array([position[y] for y in y_true]))
+    report.update({"ece": ece, "reliability": table, "modality": modality,
+                   "data": dataset.name, "split": dataset.split, "model": {"name": analyzer.name, "version": analyzer.version}})
+    return report
+
+
+__all__ = ["evaluate", "predict_probabilities", "MODALITIES"]

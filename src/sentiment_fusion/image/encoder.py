@@ -1,0 +1,163 @@
+"""MobileNetV2 image encoder: an ONNX Runtime session of the converted features graph.
+
+The graph (``scripts/convert_mobilenet.py``) maps a preprocessed float32 batch
+``pixels [B, 224, 224, 3]`` to ``features [B, 1280]``, the ImageNet MobileNetV2's pooled
+penultimate layer. Inference needs onnxruntime, numpy and Pillow only.
+
+>>> enc = ImageEncoder("artifacts/mobilenet_v2_features_int8.onnx")   # doctest: +SKIP
+>>> enc.encode(["cat.jpg", "dog.png"]).shape                            # doctest: +SKIP
+(2, 1280)
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..errors import BundleError
+from .preprocess import ImagePreprocessor, ImageSource
+
+logger = logging.getLogger(__name__)
+
+METADATA_KEY = "sentiment_fusion"  # ONNX metadata_props entry written by convert_mobilenet.py
+
+
+class ImageEncoder:
+    """Images -> feature vectors ``[B, dim]`` float32 (dim = 1280 for MobileNetV2; raw, not L2-normalized).
+
+    ``preprocessor`` defaults to the one recorded in the graph's metadata by the converter;
+    a bundle passes the one from its manifest. ``threads`` sets ONNX Runtime's intra-op
+    threads (None = its default, all cores). ``batch_size`` bounds memory in :meth:`encode`
+    (one float batch of 32 is 19 MB).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        preprocessor: ImagePreprocessor | None = None,
+        threads: int | None = None,
+        batch_size: int = 32,
+    ) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:  # pragma: no cover - a core dependency
+            raise ImportError("the image encoder needs onnxruntime: pip install onnxruntime") from exc
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be >= 1 or None, got {threads}")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise BundleError(f"{self.path}: image encoder graph not found")
+        opts = ort.SessionOptions()
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
+            raise BundleError(f"{self.path}: not a loadable ONNX graph ({exc})") from exc
+        self.preprocessor = preprocessor or self._preprocessor_from_metadata()
+        self.batch_size = batch_size
+        self.threads = threads
+
+        (inp,) = self.session.get_inputs()
+        (out,) = self.session.get_outputs()
+        self.input_name, self.output_name = inp.name, out.name
+        size = self.preprocessor.size
+        expected = [size, size, 3] if self.preprocessor.layout == "NHWC" else [3, size, size]
+        if inp.type != "tensor(float)" or list(inp.shape[1:]) != expected:
+            raise BundleError(
+                f"{self.path}: input {inp.name} is {inp.type} {inp.shape}, but the preprocessor makes "
+                f"float32 [B, {', '.join(map(str, expected))}] ({self.preprocessor.layout})"
+            )
+        if len(out.shape) != 2 or not isinstance(out.shape[1], int):
+            raise BundleError(f"{self.path}: output {out.name} must be [B, dim], got {out.shape}")
+        self.dim: int = out.shape[1]
+
+    def _preprocessor_from_metadata(self) -> ImagePreprocessor:
+        props = self.session.get_modelmeta().custom_metadata_map
+        if METADATA_KEY not in props:
+            raise BundleError(
+                f"{self.path}: the graph records no preprocessing; pass preprocessor=ImagePreprocessor(...)"
+            )
+        try:
+            return ImagePreprocessor.from_config(json.loads(props[METADATA_KEY])["preprocessing"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise BundleError(f"{self.path}: unreadable preprocessing metadata ({exc})") from exc
+
+    def __repr__(self) -> str:
+        return f"ImageEncoder({str(self.path)!r}, dim={self.dim}, preprocessor={self.preprocessor!r})"
+
+    # ------------------------------------------------------------------ inference
+    def encode_pixels(self, batch: np.ndarray) -> np.ndarray:
+        """Run the graph on an already preprocessed float32 batch -> ``[B, dim]`` float32."""
+        batch = np.asarray(batch)
+        size = self.preprocessor.size
+        shape = (size, size, 3) if self.preprocessor.layout == "NHWC" else (3, size, size)
+        if batch.dtype != np.float32 or batch.ndim != 4 or batch.shape[1:] != shape:
+            raise ValueError(
+                f"expected a float32 batch [B, {', '.join(map(str, shape))}] from the ImagePreprocessor, "
+                f"got {batch.dtype} {batch.shape}"
+            )
+        if len(batch) == 0:
+            return np.zeros((0, self.dim), np.float32)
+        parts = [
+            self.session.run([self.output_name], {self.input_name: batch[i : i + self.batch_size]})[0]
+            for i in range(0, len(batch), self.batch_size)
+        ]
+        return np.concatenate(parts).astype(np.float32, copy=False)
+
+    def encode(self, images: Sequence[ImageSource]) -> np.ndarray:
+        """Decode, preprocess and encode a list of images (paths, bytes, PIL images, HxWx3 uint8
+        arrays) in batches of ``batch_size`` -> ``[len(images), dim]`` float32.
+
+        Raises :class:`~sentiment_fusion.errors.ImageError` for an image that cannot be decoded.
+        """
+        images = _as_list(images, "encode")
+        if not images:
+            return np.zeros((0, self.dim), np.float32)
+        parts = [
+            self.encode_pixels(self.preprocessor(images[i : i + self.batch_size]))
+            for i in range(0, len(images), self.batch_size)
+        ]
+        return np.concatenate(parts)
+
+    def extract_features(
+        self, paths: Sequence[ImageSource], batch_size: int = 32, progress: bool = True
+    ) -> np.ndarray:
+        """Features of many images for training code to cache, with a tqdm progress bar.
+
+        Same result as :meth:`encode`; an undecodable image raises ImageError naming its path
+        (filter bad files before, e.g. with ``preprocessor.decode`` in a try block).
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        paths = _as_list(paths, "extract_features")
+        out = np.zeros((len(paths), self.dim), np.float32)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(paths), unit="img", desc="image features")
+        try:
+            for i in range(0, len(paths), batch_size):
+                chunk = paths[i : i + batch_size]
+                out[i : i + len(chunk)] = self.encode_pixels(self.preprocessor(chunk))
+                if bar is not None:
+                    bar.update(len(chunk))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
+
+
+def _as_list(images: Sequence[ImageSource], method: str) -> list:
+    if isinstance(images, (str, os.PathLike, bytes, bytearray, memoryview, np.ndarray, Image.Image)):
+        raise TypeError(f"pass a list of images, e.g. encoder.{method}([image]), not a single image")
+    return list(images)

@@ -1,0 +1,285 @@
+"""Inference with ONNX Runtime: :class:`Analyzer` over a model bundle.
+
+Imports numpy, onnxruntime, tokenizers and Pillow only (never torch), so a
+serving install stays small. Every component's output is calibrated with the
+temperature stored in the manifest.
+
+How the final answer is chosen:
+- text only -> the text model; image only -> the image model;
+- text and image -> the fusion head when the bundle has one, else the mean of
+  the two calibrated distributions.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .bundle import default_bundle_path, read_manifest
+from .errors import BundleError, InvalidInputError
+from .labels import LABELS, Sentiment
+
+log = logging.getLogger(__name__)
+
+MAX_TEXT_CHARS = 20_000  # far above any post; a guard against pathological inputs
+
+
+def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _scores(probs: np.ndarray) -> dict[str, float]:
+    return {label: float(p) for label, p in zip(LABELS, probs)}
+
+
+@dataclass(frozen=True)
+class ModalityPrediction:
+    """One modality's own calibrated view of a post."""
+
+    sentiment: Sentiment
+    scores: dict[str, float]
+
+    def to_dict(self) -> dict:
+        return {"sentiment": self.sentiment.title, "scores": dict(self.scores)}
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The answer for one post.
+
+    ``scores`` holds all three calibrated probabilities (summing to 1);
+    ``modalities`` holds each given modality's own prediction; ``source`` says
+    which model produced the final answer (``fusion``, ``text``, ``image`` or
+    ``mean``).
+    """
+
+    sentiment: Sentiment
+    scores: dict[str, float]
+    modalities: dict[str, ModalityPrediction] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.sentiment.label
+
+    @property
+    def confidence(self) -> float:
+        return self.scores[self.sentiment.label]
+
+    def to_dict(self) -> dict:
+        return {
+            "sentiment": self.sentiment.title,
+            "scores": dict(self.scores),
+            "modalities": {name: m.to_dict() for name, m in self.modalities.items()},
+            "source": self.source,
+        }
+
+
+def _session(path: Path, threads: int | None):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own untyped errors
+        raise BundleError(f"{path} is not a loadable ONNX graph: {exc}") from exc
+
+
+def _component_file(bundle_dir: Path, spec: dict, role: str, component: str) -> Path:
+    try:
+        return bundle_dir / spec["files"][role]["path"]
+    except KeyError:
+        raise BundleError(f"{bundle_dir}: the {component} component names no {role!r} file") from None
+
+
+class TextModel:
+    """Tokenize + run a text graph ``(input_ids, attention_mask) -> (logits, features)``."""
+
+    def __init__(self, bundle_dir: Path, spec: dict, threads: int | None = None, batch_size: int = 32):
+        from .text.encoding import EncodingConfig, TextEncoder
+        from .text.normalize import TextNormalizer
+
+        pre = spec["preprocessing"]
+        self.encoder = TextEncoder.from_files(
+            _component_file(bundle_dir, spec, "tokenizer", "text"),
+            TextNormalizer.from_config(pre["normalizer"]),
+            EncodingConfig(**pre["encoding"]),
+        )
+        self.session = _session(_component_file(bundle_dir, spec, "graph", "text"), threads)
+        self.temperature = float(spec.get("temperature", 1.0))
+        self.kind = spec.get("kind", "")
+        self.batch_size = batch_size
+        self._inputs = {i.name for i in self.session.get_inputs()}
+
+    def run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(logits [N, 3], features [N, D]); similar lengths are batched together."""
+        ids = self.encoder.token_ids(list(texts))
+        order = np.argsort([len(s) for s in ids], kind="stable")
+        logits_parts, feature_parts = [], []
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            input_ids, mask = self.encoder.pad([ids[i] for i in chunk])
+            feeds = {"input_ids": input_ids, "attention_mask": mask}
+            if "token_type_ids" in self._inputs:
+                feeds["token_type_ids"] = np.zeros_like(input_ids)
+            logits, features = self.session.run(["logits", "features"], feeds)
+            logits_parts.append(logits)
+            feature_parts.append(features)
+        logits = np.empty((len(ids), logits_parts[0].shape[1]), np.float32)
+        features = np.empty((len(ids), feature_parts[0].shape[1]), np.float32)
+        logits[order] = np.concatenate(logits_parts)
+        features[order] = np.concatenate(feature_parts)
+        return logits, features
+
+
+class ImageModel:
+    """Decode + preprocess + MobileNetV2 features + the image sentiment head."""
+
+    def __init__(self, bundle_dir: Path, spec: dict, threads: int | None = None, batch_size: int = 32):
+        from .image.encoder import ImageEncoder
+        from .image.preprocess import ImagePreprocessor
+
+        self.preprocessor = ImagePreprocessor.from_config(spec["preprocessing"]["image"])
+        self.encoder = ImageEncoder(_component_file(bundle_dir, spec, "encoder", "image"), self.preprocessor, threads=threads)
+        self.head = _session(_component_file(bundle_dir, spec, "head", "image"), threads)
+        self.temperature = float(spec.get("temperature", 1.0))
+        self.batch_size = batch_size
+
+    def run(self, images: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+        features = np.concatenate([
+            self.encoder.encode(list(images[i:i + self.batch_size])) for i in range(0, len(images), self.batch_size)
+        ]).astype(np.float32)
+        (logits,) = self.head.run(["logits"], {"features": features})
+        return logits, features
+
+
+class FusionModel:
+    """A head over both modalities' features (and logits), with a presence mask."""
+
+    def __init__(self, bundle_dir: Path, spec: dict, threads: int | None = None):
+        self.session = _session(_component_file(bundle_dir, spec, "graph", "fusion"), threads)
+        self.temperature = float(spec.get("temperature", 1.0))
+        self._inputs = [i.name for i in self.session.get_inputs()]
+
+    def run(self, available: dict[str, np.ndarray]) -> np.ndarray:
+        missing = [name for name in self._inputs if name not in available]
+        if missing:
+            raise BundleError(f"the fusion graph needs inputs {missing} that this bundle cannot provide")
+        (logits,) = self.session.run(["logits"], {name: available[name] for name in self._inputs})
+        return logits
+
+
+class Analyzer:
+    """Sentiment of posts from text, image, or both.
+
+    >>> from sentiment_fusion import load
+    >>> analyzer = load()
+    >>> p = analyzer.predict(text="Worst customer service ever")
+    >>> p.sentiment.label, round(sum(p.scores.values()), 6)
+    ('negative', 1.0)
+    """
+
+    def __init__(self, bundle_dir: str | Path, manifest: dict, *, threads: int | None = None, batch_size: int = 32):
+        self.path = Path(bundle_dir)
+        self.manifest = manifest
+        components = manifest["components"]
+        self.text = TextModel(self.path, components["text"], threads, batch_size) if "text" in components else None
+        self.image = ImageModel(self.path, components["image"], threads, batch_size) if "image" in components else None
+        self.fusion = FusionModel(self.path, components["fusion"], threads) if "fusion" in components else None
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = 32) -> "Analyzer":
+        """Load a bundle folder (the shipped default when ``path`` is None)."""
+        bundle_dir = Path(path) if path is not None else default_bundle_path()
+        return cls(bundle_dir, read_manifest(bundle_dir), threads=threads, batch_size=batch_size)
+
+    @property
+    def name(self) -> str:
+        return self.manifest["name"]
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(name for name in ("text", "image") if getattr(self, name) is not None)
+
+    def predict(self, text: str | None = None, image: Any = None) -> Prediction:
+        """One post. ``image`` is a path, bytes, a PIL image or an HxWx3 uint8 array."""
+        return self.predict_batch([text], [image])[0]
+
+    def predict_batch(self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None) -> list[Prediction]:
+        """Many posts; ``texts[i]`` and ``images[i]`` belong to post i (None = that modality is absent)."""
+        texts, images = self._check_batch(texts, images)
+        n = len(texts)
+        text_idx = [i for i, t in enumerate(texts) if t is not None]
+        image_idx = [i for i, im in enumerate(images) if im is not None]
+        available: dict[str, np.ndarray] = {"present": np.zeros((n, 2), np.float32)}
+        probs: dict[str, np.ndarray] = {}
+        for name, idx, model, inputs in (("text", text_idx, self.text, texts), ("image", image_idx, self.image, images)):
+            if not idx:
+                continue
+            logits, features = model.run([inputs[i] for i in idx])
+            full_logits = np.zeros((n, logits.shape[1]), np.float32)
+            full_features = np.zeros((n, features.shape[1]), np.float32)
+            full_logits[idx], full_features[idx] = logits, features
+            available[f"{name}_logits"], available[f"{name}_features"] = full_logits, full_features
+            available["present"][idx, 0 if name == "text" else 1] = 1.0
+            probs[name] = _softmax(full_logits, model.temperature)
+        both = [i for i in range(n) if texts[i] is not None and images[i] is not None]
+        fused = None
+        if both and self.fusion is not None:
+            subset = {k: v[both] for k, v in available.items()}
+            fused = np.zeros((n, len(LABELS)))
+            fused[both] = _softmax(self.fusion.run(subset), self.fusion.temperature)
+        results = []
+        for i in range(n):
+            modalities = {name: _modality(p[i]) for name, p in probs.items() if available["present"][i, 0 if name == "text" else 1]}
+            if len(modalities) == 2:
+                final, source = (fused[i], "fusion") if fused is not None else ((probs["text"][i] + probs["image"][i]) / 2, "mean")
+            else:
+                (source,) = modalities
+                final = probs[source][i]
+            results.append(Prediction(Sentiment(int(np.argmax(final))), _scores(final), modalities, source))
+        return results
+
+    def _check_batch(self, texts, images) -> tuple[list, list]:
+        if texts is None and images is None:
+            raise InvalidInputError("give texts, images or both")
+        if isinstance(texts, str) or isinstance(images, (str, bytes, Path)):
+            raise InvalidInputError("predict_batch takes sequences; use predict() for one post")
+        texts = list(texts) if texts is not None else [None] * len(images)
+        images = list(images) if images is not None else [None] * len(texts)
+        if len(texts) != len(images):
+            raise InvalidInputError(f"{len(texts)} texts but {len(images)} images: give one (or None) per post")
+        for i, (text, image) in enumerate(zip(texts, images)):
+            where = f"post {i}: " if len(texts) > 1 else ""
+            if text is not None:
+                if not isinstance(text, str):
+                    raise InvalidInputError(f"{where}text must be a string, got {type(text).__name__}")
+                if not text.strip():
+                    raise InvalidInputError(f"{where}text is empty; send null/None to leave the text out")
+                if len(text) > MAX_TEXT_CHARS:
+                    raise InvalidInputError(f"{where}text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
+                if self.text is None:
+                    raise InvalidInputError(f"{where}this model ({self.name}) has no text component")
+            if image is not None and self.image is None:
+                raise InvalidInputError(f"{where}this model ({self.name}) has no image component")
+            if text is None and image is None:
+                raise InvalidInputError(f"{where}give a text, an image or both")
+        return texts, images
+
+
+def _modality(probs: np.ndarray) -> ModalityPrediction:
+    return ModalityPrediction(Sentiment(int(np.argmax(probs))), _scores(probs))

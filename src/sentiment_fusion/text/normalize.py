@@ -1,0 +1,121 @@
+"""Social-media text normalization: one object, saved with every text model.
+
+The same :class:`TextNormalizer` (rebuilt from the bundle's manifest) runs in
+training and at inference, so a model never sees text prepared differently from
+what it was trained on.
+"""
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import asdict, dataclass, fields
+
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"(?<![\w@])@\w{1,30}")
+_HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Za-z])(?=[0-9])|(?<=[0-9])(?=[A-Za-z])")
+_HTML_BREAK = re.compile(r"<\s*br\s*/?\s*>", re.IGNORECASE)
+_HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,10}(?:\s[^<>]{0,80})?/?>")
+# 3+ repeats of one character ("soooo", "!!!!") -> 2: keeps the emphasis, shrinks the vocabulary.
+_ELONGATION = re.compile(r"(.)\1{2,}", re.DOTALL)
+_SPACE = re.compile(r"\s+")
+
+# Western emoticons -> words both tokenizers know. Order matters: longest first.
+EMOTICONS: dict[str, str] = {
+    ":'(": "crying",
+    ":-)": "smiling",
+    ":)": "smiling",
+    "(:": "smiling",
+    "=)": "smiling",
+    ":-D": "laughing",
+    ":D": "laughing",
+    "xD": "laughing",
+    "XD": "laughing",
+    ";-)": "winking",
+    ";)": "winking",
+    ":-(": "sad",
+    ":(": "sad",
+    "):": "sad",
+    "=(": "sad",
+    ":-P": "playful",
+    ":P": "playful",
+    ":p": "playful",
+    ":-/": "skeptical",
+    ":/": "skeptical",
+    "<3": "love",
+    "</3": "heartbroken",
+}
+_EMOTICON = re.compile(
+    r"(?<!\S)(" + "|".join(re.escape(e) for e in sorted(EMOTICONS, key=len, reverse=True)) + r")(?!\S)"
+)
+
+
+@dataclass(frozen=True)
+class TextNormalizer:
+    """Prepare a post for a tokenizer.
+
+    >>> TextNormalizer().normalize("@bob LOVED it!!!! 😍 #BestDayEver http://t.co/x <br />")
+    '@user LOVED it!! smiling face with heart-eyes Best Day Ever http'
+    """
+
+    mentions: str | None = "@user"  # replacement for @handles (None keeps them)
+    urls: str | None = "http"  # replacement for links (None keeps them)
+    split_hashtags: bool = True  # "#BestDayEver" -> "Best Day Ever"
+    emoji_to_text: bool = True  # "😍" -> "smiling face with heart-eyes"
+    emoticons_to_text: bool = True  # ":)" -> "smiling"
+    max_repeat: int = 2  # "soooo" -> "soo"; 0 disables
+    strip_html: bool = True  # IMDB's "<br />", "&amp;"
+    lowercase: bool = False
+
+    def __post_init__(self) -> None:
+        if self.max_repeat < 0:
+            raise ValueError(f"max_repeat must be >= 0, got {self.max_repeat}")
+
+    def normalize(self, text: str) -> str:
+        if not isinstance(text, str):
+            raise TypeError(f"text must be str, got {type(text).__name__}")
+        if self.strip_html:
+            text = _HTML_BREAK.sub(" ", text)
+            text = _HTML_TAG.sub(" ", text)
+            text = html.unescape(text)
+        if self.urls is not None:
+            text = _URL.sub(f" {self.urls} ", text)
+        if self.mentions is not None:
+            text = _MENTION.sub(self.mentions, text)
+        if self.split_hashtags:
+            text = _HASHTAG.sub(lambda m: " " + _CAMEL.sub(" ", m.group(1)).replace("_", " ") + " ", text)
+        if self.emoticons_to_text:
+            text = _EMOTICON.sub(lambda m: f" {EMOTICONS[m.group(1)]} ", text)
+        if self.max_repeat:  # before emoji: "😂😂😂" -> "😂😂"
+            keep = self.max_repeat
+            text = _ELONGATION.sub(lambda m: m.group(1) * keep, text)
+        if self.emoji_to_text:
+            text = _demojize(text)
+        if self.lowercase:
+            text = text.lower()
+        return _SPACE.sub(" ", text).strip()
+
+    __call__ = normalize
+
+    def normalize_batch(self, texts: list[str]) -> list[str]:
+        return [self.normalize(t) for t in texts]
+
+    def to_config(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_config(cls, config: dict) -> "TextNormalizer":
+        known = {f.name for f in fields(cls)}
+        unknown = set(config) - known
+        if unknown:
+            raise ValueError(f"unknown TextNormalizer settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**config)
+
+
+def _demojize(text: str) -> str:
+    import emoji  # small pure-Python dependency; imported here to keep import time low
+
+    if not emoji.emoji_count(text):
+        return text
+    words = emoji.demojize(text, delimiters=(" \x00", "\x00 "))
+    return re.sub(r"\x00([^\x00]*)\x00", lambda m: m.group(1).replace("_", " "), words)

@@ -1,0 +1,235 @@
+"""Train a text model (BiLSTM or MiniLM) from data specs into a bundle's text component.
+
+Steps: read data -> tokenizer (built from train texts for the LSTM, pretrained
+for MiniLM) -> encode -> :class:`Trainer` (select on validation) -> temperature
+on validation -> ONNX export (+ dynamic int8 for MiniLM when it keeps
+macro-recall within 0.01) -> PyTorch/ONNX agreement -> bundle files + manifest
+component. Test splits are never touched here: :mod:`sentiment_fusion.evaluation`
+scores them once, on the finished bundle.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..bundle import file_entry
+from ..data import read_dataset
+from ..labels import LABELS
+from ..text.encoding import EncodingConfig, TextEncoder
+from ..text.normalize import TextNormalizer
+from .calibration import fit_temperature, softmax
+from .export import onnx_agreement
+from .metrics import classification_report, expected_calibration_error, restrict_to_classes
+from .trainer import TrainData, Trainer, TrainingArguments
+
+log = logging.getLogger(__name__)
+
+TEXT_KINDS = ("bilstm", "minilm")
+
+
+@dataclass
+class TextTrainConfig:
+    kind: str
+    train: list[str]  # data specs, concatenated
+    val: list[str] = field(default_factory=list)  # empty: hold out val_fraction of train
+    val_fraction: float = 0.1
+    sample: int | None = None  # seeded random N of each train spec (smaller runs)
+    max_length: int | None = None  # default by kind
+    vocab_size: int = 30000  # bilstm
+    min_frequency: int = 2  # bilstm
+    embed_dim: int = 128  # bilstm
+    hidden_dim: int = 128  # bilstm
+    dropout: float | None = None
+    quantize: bool = True  # minilm: dynamic int8 if it keeps val macro-recall within 0.01
+    threads: int | None = None
+    training: dict = field(default_factory=dict)  # TrainingArguments overrides
+
+    def __post_init__(self) -> None:
+        if self.kind not in TEXT_KINDS:
+            raise ValueError(f"text model kind must be one of {TEXT_KINDS}, got {self.kind!r}")
+        if not self.train:
+            raise ValueError("at least one --train data spec is needed")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.max_length is None:
+            self.max_length = 400 if self.kind == "bilstm" else 128
+
+
+def _read_all(specs: list[str], sample: int | None, seed: int = 13):
+    """Labelled texts of every spec; ``sample`` keeps a seeded random N of each
+    (random, not the first N: IMDB is stored sorted by label)."""
+    datasets, examples = [], []
+    for spec in specs:
+        dataset = read_dataset(spec)
+        labelled = [e for e in dataset.examples if e.text is not None and e.label is not None]
+        if sample is not None and sample < len(labelled):
+            keep = np.sort(np.random.default_rng(seed).choice(len(labelled), sample, replace=False))
+            labelled = [labelled[i] for i in keep]
+        datasets.append(dataset)
+        examples += labelled
+    return datasets, examples
+
+
+def _encoder(config: TextTrainConfig, train_texts: list[str]) -> TextEncoder:
+    if config.kind == "bilstm":
+        from ..text.vocab import build_word_tokenizer
+
+        normalizer = TextNormalizer()
+        tokenizer = build_word_tokenizer(normalizer.normalize_batch(train_texts), vocab_size=config.vocab_size,
+                                         min_frequency=config.min_frequency)
+        return TextEncoder(normalizer, tokenizer, EncodingConfig(max_length=config.max_length, truncation="head_tail"))
+    from ..text.transformer import pretrained_minilm_dir
+
+    return TextEncoder.from_files(
+        pretrained_minilm_dir() / "tokenizer.json", TextNormalizer(),
+        EncodingConfig(max_length=config.max_length, truncation="head_tail", cls_token="[CLS]", sep_token="[SEP]"),
+    )
+
+
+def _model(config: TextTrainConfig, vocab_size: int) -> torch.nn.Module:
+    if config.kind == "bilstm":
+        from ..text.lstm import BiLSTMClassifier, BiLSTMConfig
+
+        extra = {} if config.dropout is None else {"dropout": config.dropout}
+        return BiLSTMClassifier(BiLSTMConfig(vocab_size=vocab_size, embed_dim=config.embed_dim, hidden_dim=config.hidden_dim, **extra))
+    from ..text.transformer import MiniLMClassifier, MiniLMConfig
+
+    return MiniLMClassifier(MiniLMConfig(**({} if config.dropout is None else {"dropout": config.dropout})))
+
+
+DEFAULT_ARGS = {
+    "bilstm": {"epochs": 4, "batch_size": 64, "learning_rate": 2e-3, "weight_decay": 0.0, "select_metric": "accuracy"},
+    "minilm": {"epochs": 2, "batch_size": 32, "learning_rate": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.06,
+               "select_metric": "macro_recall", "eval_steps": 500},
+}
+
+
+def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict:
+    """Train, calibrate and export; writes the text files into ``bundle_dir`` and
+    returns the manifest's ``text`` component (metrics on validation only)."""
+    bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
+    bundle_dir.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    train_sets, train_examples = _read_all(config.train, config.sample, config.training.get("seed", 13))
+    if config.val:
+        val_sets, val_examples = _read_all(config.val, None)
+    else:  # e.g. IMDB has no validation split: hold out a seeded slice of train
+        val_sets = []
+        rng = np.random.default_rng(config.training.get("seed", 13))
+        order = rng.permutation(len(train_examples))
+        cut = int(len(order) * config.val_fraction)
+        val_examples = [train_examples[i] for i in order[:cut]]
+        train_examples = [train_examples[i] for i in order[cut:]]
+    log.info("text %s: %d train / %d validation examples", config.kind, len(train_examples), len(val_examples))
+
+    encoder = _encoder(config, [e.text for e in train_examples])
+    model = _model(config, encoder.vocab_size)
+
+    def encode(examples) -> TrainData:
+        ids = encoder.token_ids([e.text for e in examples])
+        return TrainData(ids, np.array([int(e.label) for e in examples]), np.array([len(s) for s in ids]))
+
+    train_data, val_data = encode(train_examples), encode(val_examples)
+
+    def collate(items: list[list[int]]) -> dict[str, torch.Tensor]:
+        ids, mask = encoder.pad(items)
+        return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
+
+    val_classes = sorted({int(c) for d in (val_sets or train_sets) for c in d.classes})
+    args = TrainingArguments(output_dir=work_dir, **{**DEFAULT_ARGS[config.kind], **config.training,
+                                                     "eval_classes": tuple(val_classes)})
+    trainer = Trainer(model, args, train_data, val_data, collate)
+    result = trainer.train()
+
+    # Calibrate on validation; report validation metrics of the calibrated model.
+    val_logits = trainer.predict_logits(val_data)
+    temperature = fit_temperature(val_logits, val_data.labels)
+    val_metrics = _metrics(val_logits, val_data.labels, temperature, val_classes)
+    log.info("validation (calibrated, T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "macro_recall", "ece")})
+
+    graph = bundle_dir / "text.onnx"
+    fp32 = work_dir / "text_fp32.onnx"
+    model.export_onnx(fp32)
+    sample = {k: v.numpy() for k, v in collate([val_data.items[i] for i in range(min(256, len(val_data)))]).items()}
+    agreement = onnx_agreement(model, fp32, sample)
+    log.info("PyTorch vs ONNX on %d validation texts: %s", agreement["n"], agreement)
+    quantization = None
+    if config.kind == "minilm" and config.quantize:
+        quantization = _quantize_if_faithful(fp32, work_dir / "text_int8.onnx", encoder, val_data, temperature, val_classes, val_metrics)
+        chosen = work_dir / ("text_int8.onnx" if quantization["kept"] else "text_fp32.onnx")
+    else:
+        chosen = fp32
+    shutil.copyfile(chosen, graph)
+    encoder.tokenizer.save(str(bundle_dir / "tokenizer.json"))
+
+    return {
+        "kind": config.kind,
+        "files": {"graph": file_entry(bundle_dir, "text.onnx"), "tokenizer": file_entry(bundle_dir, "tokenizer.json")},
+        "inputs": {"input_ids": "int64[batch, tokens]", "attention_mask": "int64[batch, tokens]"},
+        "outputs": {"logits": f"float32[batch, {len(LABELS)}]", "features": f"float32[batch, {model.feature_dim if hasattr(model, 'feature_dim') else model.config.feature_dim}]"},
+        "preprocessing": encoder.to_config(),
+        "temperature": temperature,
+        "architecture": model.to_config(),
+        "metrics": [{"data": " + ".join(config.val) or f"held-out {config.val_fraction:.0%} of train", "split": "validation",
+                     "runtime": "pytorch", **val_metrics}],
+        "onnx_agreement": agreement,
+        "quantization": quantization,
+        "training": {
+            "config": _jsonable(asdict(config)),
+            "arguments": args.to_config(),
+            "best_epoch": result.best_epoch,
+            "history": result.history,
+            "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample or len(d)), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
+                    + [{"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"} for spec, d in zip(config.val, val_sets)],
+            "n_train": len(train_data),
+            "n_validation": len(val_data),
+        },
+    }
+
+
+def _metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, classes: list[int]) -> dict:
+    probs = softmax(logits, temperature)
+    report = classification_report(labels, restrict_to_classes(probs, classes), classes)
+    sub = probs[:, classes] / probs[:, classes].sum(1, keepdims=True)
+    position = {c: i for i, c in enumerate(classes)}
+    report["ece"], report["reliability"] = expected_calibration_error(sub, np.array([position[y] for y in labels]))
+    return report
+
+
+def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data: TrainData, temperature: float,
+                          classes: list[int], fp32_metrics: dict) -> dict:
+    """Dynamic int8 (weights int8, activations quantized on the fly); kept only if
+    validation macro-recall stays within 0.01 of fp32."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.WARNING)  # the quantizer logs one INFO line per tensor on the root logger
+    try:
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
+    finally:
+        root.setLevel(level)
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    logits = np.zeros((len(val_data), len(LABELS)), np.float32)
+    for start in range(0, len(val_data), 64):
+        ids, mask = encoder.pad(list(val_data.items[start:start + 64]))
+        logits[start:start + 64] = session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+    int8_metrics = _metrics(logits, val_data.labels, temperature, classes)
+    drop = fp32_metrics["macro_recall"] - int8_metrics["macro_recall"]
+    summary = {"method": "onnxruntime dynamic int8 (MatMul, Gather)", "split": "validation",
+               "fp32_macro_recall": fp32_metrics["macro_recall"], "int8_macro_recall": int8_metrics["macro_recall"],
+               "fp32_bytes": fp32.stat().st_size, "int8_bytes": int8.stat().st_size, "kept": bool(drop <= 0.01)}
+    log.info("int8 quantization: %s", summary)
+    return summary
+
+
+def _jsonable(value):
+    return json.loads(json.dumps(value, default=str))

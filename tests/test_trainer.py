@@ -1,0 +1,85 @@
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sentiment_fusion.training.trainer import TrainData, Trainer, TrainingArguments, batch_order
+
+
+class Linear(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layer = nn.Linear(2, 3)
+
+    def forward(self, x):
+        return self.layer(x)
+
+
+def separable(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    centers = np.array([[-2, 0], [0, 2], [2, 0]], dtype=np.float32)
+    x = centers[y] + rng.normal(scale=0.3, size=(n, 2)).astype(np.float32)
+    return TrainData(list(x), y)
+
+
+def collate(items):
+    return {"x": torch.from_numpy(np.stack(items))}
+
+
+def args(tmp_path, **kw):
+    return TrainingArguments(output_dir=tmp_path, epochs=3, batch_size=16, learning_rate=0.05, progress=False, **kw)
+
+
+def test_learns_a_separable_problem_and_keeps_the_best(tmp_path):
+    torch.manual_seed(0)
+    trainer = Trainer(Linear(), args(tmp_path), separable(), separable(seed=1), collate)
+    result = trainer.train()
+    assert result.best_metrics["accuracy"] > 0.95
+    assert len(result.history) == 3 and (tmp_path / "best.pt").exists()
+
+
+class Crash(Exception):
+    pass
+
+
+def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
+    torch.manual_seed(0)
+    full = Trainer(Linear(), args(tmp_path / "full"), separable(), separable(seed=1), collate)
+    full.train()
+
+    calls = {"n": 0}
+
+    def crashing_collate(items):
+        calls["n"] += 1
+        if calls["n"] == 27:  # mid-epoch 2, two steps after the checkpoint at step 25
+            raise Crash
+        return collate(items)
+
+    torch.manual_seed(0)
+    with pytest.raises(Crash):
+        Trainer(Linear(), args(tmp_path / "cut", checkpoint_steps=5), separable(), separable(seed=1), crashing_collate).train()
+    Trainer(Linear(), args(tmp_path / "cut", checkpoint_steps=5), separable(), separable(seed=1), collate).train()
+    ckpt_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
+    ckpt_cut = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
+    assert ckpt_cut["state"]["global_step"] == ckpt_full["state"]["global_step"] == 57
+    assert ckpt_cut["state"]["history"] == ckpt_full["state"]["history"]
+    for key, value in ckpt_full["model"].items():
+        torch.testing.assert_close(ckpt_cut["model"][key], value)
+
+
+def test_length_bucketing_groups_similar_lengths():
+    lengths = np.arange(1000)
+    batches = batch_order(1000, 10, 0, lengths)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    spreads = [lengths[b].max() - lengths[b].min() for b in batches]
+    assert np.median(spreads) < 50  # vs ~900 for random batches
+
+
+def test_arguments_are_checked(tmp_path):
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainingArguments(output_dir=tmp_path, learning_rate=0)
+    with pytest.raises(ValueError, match="select_metric"):
+        TrainingArguments(output_dir=tmp_path, select_metric="auc")
+    with pytest.raises(ValueError, match="items but"):
+        TrainData([1, 2], np.array([0]))
