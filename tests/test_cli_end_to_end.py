@@ -21,7 +21,7 @@ def run_cli(*args, check=True):
 def trained(tmp_path_factory):
     tweets = shared_data("tweeteval", "sentiment")
     out = tmp_path_factory.mktemp("e2e")
-    run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train", "--sample", "600",
+    run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600",
             "--val", f"tweeteval:{tweets}:val", "--max-steps", "12", "--batch-size", "32", "--vocab-size", "2000",
             "--out", str(out / "bundle"), "--work", str(out / "work"), "--quiet")
     return out / "bundle", tweets

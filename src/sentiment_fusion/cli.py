@@ -51,6 +51,19 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def _split_samples(specs: list[str]) -> tuple[list[str], dict[str, int]]:
+    """``SPEC@N`` means a seeded random N examples of SPEC."""
+    plain, sample = [], {}
+    for spec in specs:
+        head, _, tail = spec.rpartition("@")
+        if head and tail.isdigit():
+            plain.append(head)
+            sample[head] = int(tail)
+        else:
+            plain.append(spec)
+    return plain, sample
+
+
 def _default_modality(analyzer, dataset) -> str:
     has_text = any(e.text for e in dataset.examples) and analyzer.text is not None
     has_image = any(e.image is not None for e in dataset.examples) and analyzer.image is not None
@@ -63,7 +76,8 @@ def cmd_train_text(args) -> int:
 
     overrides = {**_training_overrides(args), **{k: v for k, v in {"eval_steps": args.eval_steps,
                  "balance_classes": args.balance_classes or None}.items() if v is not None}}
-    config = TextTrainConfig(kind=args.kind, train=args.train, val=args.val or [], sample=args.sample,
+    train, sample = _split_samples(args.train)
+    config = TextTrainConfig(kind=args.kind, train=train, val=args.val or [], sample=sample,
                              max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides)
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
@@ -72,6 +86,22 @@ def cmd_train_text(args) -> int:
                               reports=[(spec, "text") for spec in args.report or []])
     print(f"wrote {args.out}")
     _print_metrics(component, manifest)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    result = run_bench(args.model, args.data, seconds=args.seconds, n_texts=args.texts, n_images=args.images, peers=not args.no_peers)
+    for key, row in result.items():
+        if isinstance(row, dict) and ("batch32_per_s" in row or "skipped" in row):
+            if "skipped" in row:
+                print(f"{key:>22}: skipped ({row['skipped']})")
+            else:
+                print(f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
+                      f"  | batch 32 {row['batch32_per_s']:8.1f}/s")
+    if args.json:
+        print(json.dumps(result))
     return 0
 
 
@@ -91,7 +121,7 @@ def cmd_train_image(args) -> int:
     from .training.image_recipe import ImageTrainConfig, train_image_head
     from .training.publish import publish_bundle
 
-    config = ImageTrainConfig(train=args.train, val=args.val, encoder=args.encoder, hidden_dim=args.hidden_dim,
+    config = ImageTrainConfig(train=args.train, val=args.val, encoder=args.encoder, hidden_dim=args.hidden_dim, labels=args.labels,
                               training=_training_overrides(args))
     component = train_image_head(config, args.out, args.work or Path("runs") / args.out.name)
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"image": component},
@@ -159,11 +189,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("bench", help="throughput and latency of a bundle and its peers, in one run")
+    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data",
+                   help="folder with tweeteval/ and mvsa_single/ for real inputs (default ../shared/data)")
+    p.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
+    p.add_argument("--texts", type=int, default=2048), p.add_argument("--images", type=int, default=256)
+    p.add_argument("--no-peers", action="store_true", help="measure only the bundle")
+    p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
+    _add_model(p)
+    p.set_defaults(func=cmd_bench)
+
+    from .insights.cli import add_commands as add_insights_commands
+
+    add_insights_commands(sub)
+
     train = sub.add_parser("train", help="train a model component into a bundle")
     tsub = train.add_subparsers(dest="component", required=True)
     p = tsub.add_parser("text", help="text model: the original BiLSTM or fine-tuned MiniLM")
     p.add_argument("--kind", choices=["bilstm", "minilm"], default="minilm")
-    p.add_argument("--train", action="append", required=True, help="training data spec (repeatable)")
+    p.add_argument("--train", action="append", required=True,
+                   help="training data spec (repeatable); SPEC@N trains on a seeded random N examples of it")
     p.add_argument("--val", action="append", help="validation spec (repeatable; default: 10%% of train held out)")
     p.add_argument("--report", action="append", help="spec scored once on the final bundle (e.g. the test split)")
     _add_training_flags(p)
@@ -171,7 +216,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--balance-classes", action="store_true", help="weight the loss by inverse class frequency")
     p.add_argument("--max-length", type=int, help="tokens per text (default 400 bilstm, 128 minilm)")
     p.add_argument("--vocab-size", type=int, default=30000)
-    p.add_argument("--sample", type=int, help="train on a seeded random N examples of each train spec")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_train_text)
 
@@ -180,7 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val", help="e.g. mvsa:PATH:dev (default: 10%% of train held out)")
     p.add_argument("--encoder", type=Path, default=Path("artifacts/mobilenet_v2_features.onnx"),
                    help="MobileNetV2 features graph from scripts/convert_mobilenet.py")
-    p.add_argument("--hidden-dim", type=int, default=256)
+    p.add_argument("--hidden-dim", type=int, default=256, help="0 = logistic regression")
+    p.add_argument("--labels", choices=["image", "post"], default="image",
+                   help="train on each image's own label (MVSA per-modality) or the post's label")
     p.add_argument("--report", action="append", help="spec scored once on the final bundle")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_image)

@@ -60,6 +60,9 @@ def render(manifest: dict) -> str:
         lines += ["", f"### Reliability: {row['data']} {row['split']} ({row['modality']}), ECE {row['ece']:.4f}", "",
                   "| confidence bin | n | mean confidence | accuracy |", "|---|---|---|---|"]
         lines += [f"| {b['bin']} | {b['n']} | {b['confidence']:.3f} | {b['accuracy']:.3f} |" for b in row["reliability"]]
+    for related in manifest.get("related", []):
+        lines += ["", f"## Related: {related['bundle']} {related['version']}", "", related["note"], ""]
+        lines += metrics_table([{"component": related["bundle"], **e} for e in related["evaluations"]])
     if manifest.get("published"):
         lines += ["", "## Published results for comparison", ""] + [f"- {p}" for p in manifest["published"]]
     kinds = {spec.get("kind", "") for spec in manifest["components"].values()}

@@ -1,7 +1,8 @@
 """Train the image sentiment head on MobileNetV2 features into a bundle's image component.
 
-Labels: an example's own image label when the data has one (MVSA's
-``meta["image_label"]``), else its label (CIFAR-100 mapped to sentiment).
+Training labels (``labels``): "image" = an example's own image label when the
+data has one (MVSA's ``meta["image_label"]``), else its label (CIFAR-100 mapped
+to sentiment); "post" = the example's label (for MVSA the pair label).
 Validation uses the examples' labels (for MVSA the pair label the benchmark
 scores), or a seeded 10% of train when no validation spec is given.
 """
@@ -34,19 +35,22 @@ class ImageTrainConfig:
     train: str
     encoder: Path  # the MobileNetV2 features graph (scripts/convert_mobilenet.py)
     val: str | None = None
+    labels: str = "image"
     hidden_dim: int = 256
     dropout: float = 0.5
     val_fraction: float = 0.1
     training: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.labels not in ("image", "post"):
+            raise ValueError(f"labels must be 'image' or 'post', got {self.labels!r}")
         self.encoder = Path(self.encoder)
         if not self.encoder.is_file():
             raise FileNotFoundError(f"image encoder graph not found: {self.encoder} (make it with scripts/convert_mobilenet.py)")
 
 
-def image_label(example) -> int:
-    own = example.meta.get("image_label")
+def training_label(example, labels: str) -> int:
+    own = example.meta.get("image_label") if labels == "image" else None
     return int(Sentiment.parse(own)) if own is not None else int(example.label)
 
 
@@ -68,7 +72,7 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
     encoder_sha = sha256_file(config.encoder)
     train_set = read_dataset(config.train)
     train_x, train_examples = labelled_image_features(encoder, train_set, work_dir, encoder_sha)
-    train_y = np.array([image_label(e) for e in train_examples])
+    train_y = np.array([training_label(e, config.labels) for e in train_examples])
     if config.val:
         val_set = read_dataset(config.val)
         val_x, val_examples = labelled_image_features(encoder, val_set, work_dir, encoder_sha)
@@ -111,7 +115,7 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
         "training": {
             "config": {**asdict(config), "encoder": str(config.encoder)},
             "encoder_sha256": encoder_sha,
-            "labels": "meta.image_label where present, else label",
+            "labels": config.labels,
             "arguments": args.to_config(),
             "best_epoch": result.best_epoch,
             "history": result.history,

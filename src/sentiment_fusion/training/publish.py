@@ -35,3 +35,18 @@ def publish_bundle(bundle_dir: str | Path, *, name: str, version: str, component
         (bundle_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     write_model_card(bundle_dir, manifest)
     return manifest
+
+
+def add_related(bundle_dir: str | Path, other_dir: str | Path, note: str) -> dict:
+    """Record another bundle's test evaluations in this bundle's manifest (e.g. the same
+    recipe trained on another data set) and re-render the model card. Only the manifest
+    and card change; the component files and their hashes stay as they are."""
+    bundle_dir = Path(bundle_dir)
+    manifest, other = read_manifest(bundle_dir), read_manifest(other_dir)
+    related = [r for r in manifest.get("related", []) if r["bundle"] != other["name"]]
+    related.append({"bundle": other["name"], "version": other["version"], "note": note,
+                    "evaluations": [{k: v for k, v in e.items() if k != "reliability"} for e in other.get("evaluations", [])]})
+    manifest["related"] = related
+    (bundle_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    write_model_card(bundle_dir, manifest)
+    return manifest

@@ -39,7 +39,7 @@ class TextTrainConfig:
     train: list[str]  # data specs, concatenated
     val: list[str] = field(default_factory=list)  # empty: hold out val_fraction of train
     val_fraction: float = 0.1
-    sample: int | None = None  # seeded random N of each train spec (smaller runs)
+    sample: dict[str, int] = field(default_factory=dict)  # train spec -> seeded random N of it
     max_length: int | None = None  # default by kind
     vocab_size: int = 30000  # bilstm
     min_frequency: int = 2  # bilstm
@@ -61,15 +61,15 @@ class TextTrainConfig:
             self.max_length = 400 if self.kind == "bilstm" else 128
 
 
-def _read_all(specs: list[str], sample: int | None, seed: int = 13):
-    """Labelled texts of every spec; ``sample`` keeps a seeded random N of each
-    (random, not the first N: IMDB is stored sorted by label)."""
+def _read_all(specs: list[str], sample: dict[str, int], seed: int = 13):
+    """Labelled texts of every spec; ``sample[spec]`` keeps a seeded random N of
+    that spec (random rather than the first N, which follow the files' order)."""
     datasets, examples = [], []
     for spec in specs:
         dataset = read_dataset(spec)
         labelled = [e for e in dataset.examples if e.text is not None and e.label is not None]
-        if sample is not None and sample < len(labelled):
-            keep = np.sort(np.random.default_rng(seed).choice(len(labelled), sample, replace=False))
+        if spec in sample and sample[spec] < len(labelled):
+            keep = np.sort(np.random.default_rng(seed).choice(len(labelled), sample[spec], replace=False))
             labelled = [labelled[i] for i in keep]
         datasets.append(dataset)
         examples += labelled
@@ -119,7 +119,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         torch.set_num_threads(config.threads)
     train_sets, train_examples = _read_all(config.train, config.sample, config.training.get("seed", 13))
     if config.val:
-        val_sets, val_examples = _read_all(config.val, None)
+        val_sets, val_examples = _read_all(config.val, {})
     else:  # e.g. IMDB has no validation split: hold out a seeded slice of train
         val_sets = []
         rng = np.random.default_rng(config.training.get("seed", 13))
@@ -186,7 +186,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "arguments": args.to_config(),
             "best_epoch": result.best_epoch,
             "history": result.history,
-            "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample or len(d)), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
+            "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample.get(spec, len(d))), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
                     + [{"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"} for spec, d in zip(config.val, val_sets)],
             "n_train": len(train_data),
             "n_validation": len(val_data),

@@ -1,0 +1,187 @@
+"""``sentiment-fusion analyze`` and ``sentiment-fusion insights``: flags -> library calls -> print.
+
+The main console script registers both with :func:`add_commands`; ``python -m
+sentiment_fusion.insights.cli`` runs them on their own.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+ANALYZE_HELP = """\
+Score posts from CSV, JSON Lines or Parquet files (or folders of them, searched
+recursively) into a DuckDB file, table `posts`, one row per post id.
+
+Re-running scores only posts not yet scored by this model version; stopping the run
+at any point (Ctrl-C, kill) loses at most the last few hundred posts' work and the
+next run finishes the job without duplicates. Posts that cannot be scored (empty
+text, unreadable image) are stored with the reason in `error`.
+
+CSV may be UTF-8 or Windows-1252; times such as `Mon Dec 01 19:30:03 +0000 2014`,
+ISO 8601 or Unix epochs become UTC timestamps. Image paths are relative to the file
+that names them.
+
+--engine ray scores with Ray Data over a pool of actors (pip install
+'sentiment-fusion[scale]'). Without RAY_ADDRESS it starts Ray on this machine; with
+RAY_ADDRESS=ray://HEAD:10001 (or RAY_ADDRESS=auto on a cluster node) it uses that
+cluster. The model travels to the workers with the job; image files must be readable
+from every worker. Results return to this machine, which writes the DuckDB file.
+
+example:
+  sentiment-fusion analyze tweets.csv --id-col _unit_id --text-col text --time-col date \\
+      --brand apple --label-col sentiment --label-map 1=negative,3=neutral,5=positive,not_relevant= \\
+      --db brands.duckdb --report report.html
+"""
+VIEWS = ("summary", "trends", "alerts", "terms", "examples")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _label_map(text: str) -> dict[str, str]:
+    from .readers import parse_label_map
+
+    try:
+        return parse_label_map(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_alert_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--window", type=_positive_int, default=7, help="trailing periods in the alert baseline (default 7)")
+    p.add_argument("--min-volume", type=_positive_int, default=30,
+                   help="posts needed in a period and in its baseline to test it (default 30)")
+    p.add_argument("--alpha", type=float, default=0.05, help="significance after correction (default 0.05)")
+    p.add_argument("--correction", choices=["bh", "bonferroni", "none"], default="bh",
+                   help="multiple-testing correction across brands, periods and metrics (default bh = Benjamini-Hochberg)")
+
+
+def add_commands(subparsers) -> None:
+    """Register ``analyze`` and ``insights`` on the console script's subparsers."""
+    p = subparsers.add_parser("analyze", help="score posts from files into a DuckDB store (+ HTML report)",
+                              description=ANALYZE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV/TSV, JSONL or Parquet file, or a folder of them")
+    p.add_argument("--id-col", required=True, help="column with a unique post id")
+    p.add_argument("--text-col", required=True, help="column with the post text")
+    p.add_argument("--image-col", help="column with an image path (relative to the input file's folder)")
+    p.add_argument("--time-col", help="column with the post time (needed for trends and alerts)")
+    p.add_argument("--brand-col", help="column with the brand; without it every post belongs to --brand")
+    p.add_argument("--brand", default="all", help="brand name when there is no --brand-col (default 'all')")
+    p.add_argument("--label-col", help="column with human labels, stored as human_label for measuring")
+    p.add_argument("--label-map", type=_label_map, default={},
+                   help="raw human label -> label, e.g. 1=negative,3=neutral,5=positive,not_relevant= (empty = ignore)")
+    p.add_argument("--db", type=Path, required=True, help="DuckDB file to create or update")
+    p.add_argument("--report", type=Path, help="also write this self-contained HTML report")
+    p.add_argument("--period", choices=["hour", "day", "week"], default="day", help="report period (default day)")
+    p.add_argument("--model", type=Path, default=None,
+                   help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)")
+    p.add_argument("--engine", choices=["local", "ray"], default="local", help="where to score (default local)")
+    p.add_argument("--batch-size", type=_positive_int, default=64, help="posts per model call (default 64)")
+    p.add_argument("--commit-rows", type=_positive_int, default=512, help="posts per store transaction (default 512)")
+    p.add_argument("--threads", type=_positive_int, help="ONNX Runtime threads (local engine)")
+    p.add_argument("--ray-actors", type=_positive_int, help="Ray actors (default: one per CPU of the cluster)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_analyze)
+
+    p = subparsers.add_parser("insights", help="tables from an analyze store: summary, trends, alerts, terms, examples")
+    views = p.add_subparsers(dest="view", required=True)
+    for view in VIEWS:
+        v = views.add_parser(view, help=f"print the {view} table")
+        v.add_argument("--db", type=Path, required=True, help="DuckDB file written by analyze")
+        v.add_argument("--brand", help="only this brand")
+        v.add_argument("--period", choices=["hour", "day", "week"], default="day", help="trend period (default day)")
+        v.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
+        if view == "alerts":
+            _add_alert_options(v)
+        if view in ("terms", "examples"):
+            v.add_argument("-k", type=_positive_int, default=15 if view == "terms" else 3,
+                           help="terms per brand and side / examples per brand and sentiment")
+        if view == "terms":
+            v.add_argument("--min-count", type=_positive_int, default=3, help="ignore terms seen fewer times")
+            v.add_argument("--min-z", type=float, default=1.96, help="list only terms with a log-odds z above this")
+        v.set_defaults(func=cmd_insights)
+
+
+def cmd_analyze(args) -> int:
+    from .pipeline import analyze
+    from .readers import ColumnSpec
+
+    spec = ColumnSpec(id=args.id_col, text=args.text_col, image=args.image_col, time=args.time_col,
+                      brand_col=args.brand_col, brand=args.brand, label=args.label_col, label_map=args.label_map)
+    result = analyze(args.inputs, spec, args.db, model=args.model, engine=args.engine, batch_size=args.batch_size,
+                     commit_rows=args.commit_rows, threads=args.threads, ray_actors=args.ray_actors,
+                     progress=not args.quiet)
+    stats = result.read_stats
+    print(f"read {result.rows_read} rows from {stats.files} file(s) in {result.read_seconds:.1f}s"
+          + (f"; {stats.missing_id} rows without an id skipped" if stats.missing_id else "")
+          + (f"; {stats.bad_time} unparseable times" if stats.bad_time else ""))
+    print(f"scored {result.scored} posts ({result.errors} could not be scored) with {result.model_version} "
+          f"[{result.engine}] in {result.score_seconds:.1f}s: {result.posts_per_s:.0f} posts/s")
+    totals = result.totals
+    print(f"{args.db}: {totals['posts']} posts, {totals['scored']} scored, {totals['errors']} errors, "
+          f"{totals['pending']} pending")
+    if args.report:
+        from .report import write_report
+        from .store import PostStore
+
+        with PostStore(args.db, read_only=True) as store:
+            print(f"report: {write_report(store, args.report, period=args.period)}")
+    return 0
+
+
+def _rows(args, store) -> list[dict]:
+    from . import aggregates
+
+    if args.view == "summary":
+        return aggregates.summary(store, args.brand)
+    if args.view == "trends":
+        rows = [s.to_row() for s in aggregates.trends(store, args.period, args.brand)]
+        keep = ("brand", "period", "n", "negative", "neutral", "positive", "net", "net_lo", "net_hi")
+        return rows if args.csv else [{k: r[k] for k in keep} for r in rows]
+    if args.view == "alerts":
+        from .alerts import AlertConfig, find_alerts
+
+        config = AlertConfig(window=args.window, min_volume=args.min_volume, alpha=args.alpha, correction=args.correction)
+        return [a.to_row() for a in find_alerts(aggregates.trends(store, args.period, args.brand, dense=True), config)]
+    if args.view == "terms":
+        from .terms import top_terms
+
+        return top_terms(store, args.brand, k=args.k, min_count=args.min_count, min_zeta=args.min_z)
+    return aggregates.examples(store, args.brand, k=args.k)
+
+
+def cmd_insights(args) -> int:
+    from .store import PostStore
+    from .tables import format_rows
+
+    with PostStore(args.db, read_only=True) as store:
+        rows = _rows(args, store)
+    print(format_rows(rows, as_csv=args.csv))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone entry point with the same error handling as ``sentiment-fusion``."""
+    from ..errors import SentimentFusionError
+
+    parser = argparse.ArgumentParser(prog="sentiment-fusion", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    add_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except (SentimentFusionError, FileNotFoundError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Posts from CSV, JSON Lines and Parquet files or folders -> Arrow tables for the store.
+
+Every input becomes the same columns (:data:`POST_SCHEMA`): ``post_id`` (always a
+string), ``brand``, ``created_at`` (naive UTC), ``text``, ``image`` (an absolute path:
+relative paths are resolved against the folder of the file that names them) and
+``human_label`` (negative|neutral|positive or null).
+
+Text files may be UTF-8 (with or without a BOM) or legacy Windows-1252: the whole file
+is checked as UTF-8 first (streaming, so a stray byte on the last line is still seen)
+and read as cp1252 only when that fails. A CSV's delimiter is whichever of ``, ; TAB |``
+splits its header line into the most fields.
+
+>>> spec = ColumnSpec(id="_unit_id", text="text", time="date")
+>>> tables = read_posts(["../shared/data/apple_tweets"], spec)  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import gzip
+import io
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterable, Iterator
+
+import pyarrow as pa
+
+from ..errors import DataFormatError
+from ..labels import LABELS
+from .timestamps import TimestampParser
+
+log = logging.getLogger(__name__)
+
+POST_SCHEMA = pa.schema([
+    ("post_id", pa.string()),
+    ("brand", pa.string()),
+    ("created_at", pa.timestamp("us")),
+    ("text", pa.string()),
+    ("image", pa.string()),
+    ("human_label", pa.string()),
+])
+CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+PARQUET_SUFFIXES = (".parquet", ".pq")
+SUFFIXES = CSV_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
+CHUNK_ROWS = 50_000  # rows per Arrow table handed to the store
+_LABEL_ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive", "-1": "negative", "+1": "positive"}
+
+
+def parse_label_map(text: str | None) -> dict[str, str]:
+    """``"1=negative,3=neutral,5=positive,0="`` -> ``{"1": "negative", ..., "0": ""}``.
+
+    An empty LABEL marks a value as deliberately unlabelled (CrowdFlower's ``not_relevant``):
+    stored as null without a warning.
+    """
+    mapping: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in (text or "").split(","))):
+        raw, sep, label = item.partition("=")
+        label = label.strip().lower()
+        if not sep or (label and label not in LABELS):
+            raise ValueError(f"label map entry {item!r} must look like VALUE=LABEL with LABEL in {LABELS} (or empty)")
+        mapping[raw.strip().lower()] = label
+    return mapping
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    """Which input columns hold what. Only ``id`` and ``text`` are required."""
+
+    id: str
+    text: str
+    image: str | None = None
+    time: str | None = None
+    brand_col: str | None = None
+    brand: str = "all"  # used when brand_col is None
+    label: str | None = None
+    label_map: dict[str, str] = field(default_factory=dict)  # raw human label -> LABELS name ("" = ignore)
+
+    def __post_init__(self) -> None:
+        if not self.id or not self.text:
+            raise ValueError("the id and text columns must be named (--id-col, --text-col)")
+        bad = {k: v for k, v in self.label_map.items() if v and v not in LABELS}
+        if bad:
+            raise ValueError(f"label map values must be in {LABELS} (or empty), got {bad}")
+
+    @property
+    def columns(self) -> list[str]:
+        return [c for c in (self.id, self.text, self.image, self.time, self.brand_col, self.label) if c]
+
+
+@dataclass
+class ReadStats:
+    """What the readers had to leave out or could not interpret (reported, never silent)."""
+
+    files: int = 0
+    rows: int = 0
+    missing_id: int = 0
+    bad_time: int = 0
+    unknown_labels: dict[str, int] = field(default_factory=dict)
+
+
+def find_files(inputs: Iterable[str | Path]) -> list[Path]:
+    """Files named directly plus every readable file under named folders (recursive, sorted)."""
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p)
+                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            if not found:
+                raise DataFormatError(f"{path}: no {', '.join(SUFFIXES)} files in this folder")
+            files.extend(found)
+        elif path.is_file():
+            if not _suffix(path):
+                raise DataFormatError(f"{path}: unknown file type; expected one of {', '.join(SUFFIXES)}")
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"input not found: {item}")
+    return files
+
+
+def read_posts(inputs: Iterable[str | Path], spec: ColumnSpec, stats: ReadStats | None = None) -> Iterator[pa.Table]:
+    """Yield :data:`POST_SCHEMA` tables (at most :data:`CHUNK_ROWS` rows each)."""
+    stats = stats if stats is not None else ReadStats()
+    for file in find_files(inputs):
+        stats.files += 1
+        kind = _suffix(file)
+        if kind in JSONL_SUFFIXES:  # keys may vary by line: no header to check
+            yield from _to_tables(_jsonl_rows(file), file, spec, stats, check=False)
+        else:
+            rows = _csv_rows(file) if kind in CSV_SUFFIXES else _parquet_rows(file, spec)
+            yield from _to_tables(rows, file, spec, stats, check=True)
+    if stats.missing_id:
+        log.warning("skipped %d rows without a post id", stats.missing_id)
+    if stats.bad_time:
+        log.warning("%d posts have a time that could not be parsed; they are scored but left out of trends", stats.bad_time)
+    if stats.unknown_labels:
+        log.warning("human labels not understood (stored as null; see --label-map): %s", stats.unknown_labels)
+
+
+def detect_encoding(file: Path) -> str:
+    """``utf-8-sig`` when the whole file decodes as UTF-8 (BOM or not), else ``cp1252``."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    with _open_binary(file) as fh:
+        try:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return "utf-8-sig"
+
+
+def _suffix(path: Path) -> str | None:
+    name = path.name.lower()
+    return next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
+
+
+def _open_binary(file: Path) -> IO[bytes]:
+    return gzip.open(file, "rb") if file.name.lower().endswith(".gz") else open(file, "rb")
+
+
+def _csv_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    encoding = detect_encoding(file)
+    # cp1252 leaves 5 bytes undefined; "replace" turns those into U+FFFD instead of failing a whole file.
+    errors = "replace" if encoding == "cp1252" else "strict"
+    if encoding == "cp1252":
+        log.info("%s is not UTF-8; reading it as Windows-1252", file)
+    csv.field_size_limit(1 << 24)
+    with io.TextIOWrapper(_open_binary(file), encoding=encoding, errors=errors, newline="") as text:
+        header = text.readline()
+        delimiter = "\t" if ".tsv" in file.name.lower() else max(",;\t|", key=header.count)
+        reader = csv.DictReader(_chain(header, text), delimiter=delimiter)
+        try:
+            for row in reader:
+                yield reader.line_num, row
+        except csv.Error as exc:
+            raise DataFormatError(f"{file}:{reader.line_num}: malformed CSV ({exc})") from exc
+
+
+def _chain(first: str, rest: IO[str]) -> Iterator[str]:
+    yield first
+    yield from rest
+
+
+def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    encoding = detect_encoding(file)
+    with io.TextIOWrapper(_open_binary(file), encoding=encoding, errors="replace") as text:
+        for lineno, line in enumerate(text, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataFormatError(f"{file}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+            if not isinstance(row, dict):
+                raise DataFormatError(f"{file}:{lineno}: expected a JSON object, got {type(row).__name__}")
+            yield lineno, row
+
+
+def _parquet_rows(file: Path, spec: ColumnSpec) -> Iterator[tuple[int, dict[str, Any]]]:
+    import pyarrow.parquet as pq
+
+    parquet = pq.ParquetFile(file)
+    names = set(parquet.schema_arrow.names)
+    _check_columns(file, names, spec)
+    lineno = 0
+    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=[c for c in dict.fromkeys(spec.columns)]):
+        for row in batch.to_pylist():
+            lineno += 1
+            yield lineno, row
+
+
+def _check_columns(file: Path, names: set[str], spec: ColumnSpec) -> None:
+    missing = [c for c in spec.columns if c not in names]
+    if missing:
+        raise DataFormatError(f"{file}: no column(s) {missing}; it has {sorted(names)}")
+
+
+def _to_tables(rows: Iterator[tuple[int, dict[str, Any]]], file: Path, spec: ColumnSpec, stats: ReadStats,
+               check: bool) -> Iterator[pa.Table]:
+    parse_time = TimestampParser()
+    columns: dict[str, list] = {name: [] for name in POST_SCHEMA.names}
+    seen: set[str] = set()  # JSON Lines keys, to catch a misspelt column after the file
+    for lineno, row in rows:
+        if check:  # the first row's keys are the CSV header / Parquet schema
+            _check_columns(file, set(row), spec)
+            check = False
+        else:
+            seen.update(row)
+        stats.rows += 1
+        post_id = _text(row.get(spec.id))
+        if post_id is None:
+            stats.missing_id += 1
+            continue
+        columns["post_id"].append(post_id)
+        columns["brand"].append((_text(row.get(spec.brand_col)) or "(none)") if spec.brand_col else spec.brand)
+        columns["created_at"].append(parse_time(row.get(spec.time)) if spec.time else None)
+        columns["text"].append(row.get(spec.text) if isinstance(row.get(spec.text), str) else _text(row.get(spec.text)))
+        columns["image"].append(_image_path(row.get(spec.image), file) if spec.image else None)
+        columns["human_label"].append(_human_label(row.get(spec.label), spec, stats) if spec.label else None)
+        if len(columns["post_id"]) >= CHUNK_ROWS:
+            yield pa.table(columns, schema=POST_SCHEMA)
+            columns = {name: [] for name in POST_SCHEMA.names}
+    stats.bad_time += parse_time.failures
+    if seen and not {spec.id, spec.text} <= seen:  # raised before the ingest transaction commits
+        raise DataFormatError(f"{file}: no row has the key(s) {sorted({spec.id, spec.text} - seen)}; keys seen: {sorted(seen)}")
+    if columns["post_id"]:
+        yield pa.table(columns, schema=POST_SCHEMA)
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # an id column read as float by some writer: 12.0 -> "12"
+    text = str(value).strip()
+    return text or None
+
+
+def _image_path(value: Any, file: Path) -> str | None:
+    ref = _text(value)
+    if ref is None:
+        return None
+    path = Path(ref).expanduser()
+    return str(path if path.is_absolute() else (file.parent / path).resolve())
+
+
+def _human_label(value: Any, spec: ColumnSpec, stats: ReadStats) -> str | None:
+    raw = _text(value)
+    if raw is None:
+        return None
+    key = raw.lower()
+    if key in spec.label_map:
+        return spec.label_map[key] or None
+    label = key if key in LABELS else _LABEL_ALIASES.get(key)
+    if label is None:
+        stats.unknown_labels[raw] = stats.unknown_labels.get(raw, 0) + 1
+    return label

@@ -1,0 +1,160 @@
+"""One self-contained HTML report: opens offline, loads nothing, runs no script.
+
+Everything is inline (CSS in ``<style>``, charts as ``<svg>``); a Content-Security-Policy
+``default-src 'none'`` makes the browser refuse any request the page might still try.
+Every piece of post text, brand name and term is HTML-escaped, so a post reading
+``<script>`` shows as text.
+
+>>> with PostStore("brands.duckdb", read_only=True) as store:  # doctest: +SKIP
+...     write_report(store, "report.html", period="day")
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from html import escape
+from itertools import groupby
+from pathlib import Path
+
+from .. import __version__
+from ..labels import LABELS
+from .aggregates import PERIODS, examples, summary, trends
+from .alerts import AlertConfig, find_alerts
+from .svg import COLOURS, net_chart, share_bars
+from .terms import top_terms
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
+main{max-width:1000px;margin:0 auto;padding:24px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 8px;border-bottom:1px solid #dde2e7;padding-bottom:4px}
+h3{font-size:16px;margin:18px 0 6px}.muted{color:#66717d}.card{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:14px 16px;margin:12px 0}
+table{border-collapse:collapse;width:100%%;font-size:14px}th,td{padding:4px 8px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.negative{color:%(negative)s}.positive{color:%(positive)s}.neutral{color:#56616d}
+.post{border-left:4px solid #ccc;padding:4px 10px;margin:6px 0;background:#fafbfc;white-space:pre-wrap;overflow-wrap:anywhere}
+.post-negative{border-color:%(negative)s}.post-positive{border-color:%(positive)s}.post-neutral{border-color:%(neutral)s}
+.post small{display:block;color:#66717d}svg text{font:12px system-ui,sans-serif;fill:#1d2733}svg .tick{fill:#56616d;font-size:11px}
+svg .inbar{fill:#fff;font-weight:600}.alert{color:%(negative)s;font-weight:600}
+""" % COLOURS
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
+
+
+def _num(value, fmt: str = "{:.3f}") -> str:
+    return "" if value is None else escape(fmt.format(value))
+
+
+def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+    """``rows`` hold already-escaped HTML cells."""
+    head = "".join(f'<th class="{"num" if i in numeric else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
+    body = "".join("<tr>" + "".join(f'<td class="{"num" if i in numeric else ""}">{c}</td>' for i, c in enumerate(r))
+                   + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _period_label(t: datetime) -> str:
+    return t.strftime("%Y-%m-%d %H:00") if t.hour else t.strftime("%Y-%m-%d")
+
+
+def _summary_section(rows: list[dict]) -> str:
+    labelled = any(r["labelled"] for r in rows)
+    headers = ["brand", "posts", "scored", "errors", "negative", "neutral", "positive", "net [95% CI]", "period"]
+    headers += ["agreement with human labels"] if labelled else []
+    cells = []
+    for r in rows:
+        span = f"{r['first']:%Y-%m-%d} – {r['last']:%Y-%m-%d}" if r["first"] else ""
+        net = f"{r['net']:+.3f} [{r['net_lo']:+.3f}, {r['net_hi']:+.3f}]" if r["net"] is not None else ""
+        line = [escape(r["brand"]), str(r["posts"]), str(r["scored"]), str(r["errors"]),
+                *(_num(r[label], "{:.1%}") for label in LABELS), escape(net), escape(span)]
+        if labelled:
+            line.append(escape(f"{r['accuracy']:.1%} of {r['labelled']}") if r["accuracy"] is not None else "")
+        cells.append(line)
+    return _table(headers, cells, numeric={1, 2, 3, 4, 5, 6})
+
+
+def _alerts_table(alerts: list) -> str:
+    if not alerts:
+        return '<p class="muted">No alerts: no period moved significantly against its baseline.</p>'
+    rows = [[escape(a.brand), escape(_period_label(a.period)), escape(a.metric.replace("_", " ")),
+             _num(a.value, "{:+.3f}"), _num(a.baseline, "{:+.3f}"), f'<span class="alert">{_num(a.change, "{:+.3f}")}</span>',
+             _num(a.z, "{:+.2f}"), _num(a.p_adjusted, "{:.2g}"), str(a.n), str(a.n_baseline)] for a in alerts]
+    return _table(["brand", "period", "metric", "value", "baseline", "change", "z", "adj. p", "n", "n baseline"],
+                  rows, numeric={3, 4, 5, 6, 7, 8, 9})
+
+
+def _terms_block(terms: list[dict]) -> str:
+    blocks = []
+    for side in ("negative", "positive"):
+        rows = [[escape(t["term"]), _num(t["zeta"], "{:.2f}"), str(t["count"])] for t in terms if t["sentiment"] == side]
+        body = _table(["term", "z", "count"], rows, numeric={1, 2}) if rows else '<p class="muted">No distinctive terms (z > 1.96).</p>'
+        blocks.append(f'<div><h3 class="{side}">Most {side}</h3>{body}</div>')
+    return f'<div class="cols">{"".join(blocks)}</div>'
+
+
+def _examples_block(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    out = []
+    for row in rows:
+        when = f"{row['created_at']:%Y-%m-%d %H:%M}" if row["created_at"] else "no date"
+        out.append(f'<div class="post post-{escape(row["sentiment"])}">{escape(row["text"] or "")}'
+                   f'<small>{escape(row["sentiment"])} {row["confidence"]:.2f} · {escape(when)} · '
+                   f'id {escape(str(row["post_id"]))}</small></div>')
+    return "<h3>Example posts (most confident)</h3>" + "".join(out)
+
+
+def render_report(store, *, period: str = "day", brand: str | None = None, config: AlertConfig = AlertConfig(),
+                  max_brands: int = 20, k_terms: int = 10, k_examples: int = 2, title: str = "Brand sentiment") -> str:
+    """The report as one HTML string (the ``max_brands`` brands with most posts get a section)."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown period {period!r}; choose one of {list(PERIODS)}")
+    overview = summary(store, brand)
+    shown = [r["brand"] for r in overview[:max_brands]]
+    series = {b: list(g) for b, g in groupby(trends(store, period, brand, dense=True), key=lambda s: s.brand)}
+    alerts = find_alerts([s for b in sorted(series) for s in series[b]], config)
+    terms = top_terms(store, brand, k=k_terms)
+    samples = examples(store, brand, k=k_examples)
+    models = sorted({m for r in overview for m in (r["model"] or "").split()})
+    total = sum(r["posts"] for r in overview)
+    sections = []
+    for name in shown:
+        brand_alerts = [a for a in alerts if a.brand == name]
+        sections.append(
+            f'<section class="card"><h2>{escape(name)}</h2>'
+            f'<h3>Net sentiment per {escape(period)} (positive share − negative share; band: 95% CI; bars: volume)</h3>'
+            f'{net_chart(series.get(name, []), {a.period for a in brand_alerts})}'
+            f'<h3>Alerts</h3>{_alerts_table(brand_alerts)}'
+            f'{_terms_block([t for t in terms if t["brand"] == name])}'
+            f'{_examples_block([e for e in samples if e["brand"] == name])}</section>')
+    hidden = len(overview) - len(shown)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{CSP}">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(title)}</title><style>{CSS}</style></head>
+<body><main>
+<h1>{escape(title)}</h1>
+<p class="muted">{total} posts · {len(overview)} brand(s) · model {escape(", ".join(models) or "none")} ·
+generated {datetime.now():%Y-%m-%d %H:%M} by sentiment-fusion {escape(__version__)}</p>
+<h2>Overview</h2><div class="card">{_summary_section(overview)}{share_bars(overview[:max_brands])}</div>
+<h2>Alerts</h2><div class="card">{_alerts_table(alerts)}</div>
+{"".join(sections)}
+{f'<p class="muted">{hidden} smaller brand(s) not shown; use --brand.</p>' if hidden > 0 else ""}
+<h2>Methods</h2><div class="card muted">
+<p>Counts are of predicted classes. Shares: Wilson score 95% intervals. Net sentiment = positive share −
+negative share; its 95% interval uses the variance of a difference of two multinomial proportions from one
+sample, (p₊ + p₋ − (p₊ − p₋)²)/n, on add-one smoothed shares.</p>
+<p>Alerts: each {escape(period)} with ≥ {config.min_volume} posts against the pooled previous {config.window}
+{escape(period)}s: one-sided two-proportion z-test of the negative share (up) and z-test of the difference in net
+sentiment (down), corrected across all brands, periods and both metrics ({escape(config.correction)},
+α = {config.alpha}).</p>
+<p>Terms: weighted log-odds ratios with an informative Dirichlet prior (Monroe, Colaresi &amp; Quinn 2008) of a
+brand's negative (positive) posts against its other posts, prior = all posts; ranked by z-score; z &gt; 1.96 shown.</p></div>
+</main></body></html>
+"""
+
+
+def write_report(store, path: str | Path, **options) -> Path:
+    """Render and write the report; returns its path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_report(store, **options), encoding="utf-8")
+    return path

@@ -1,0 +1,28 @@
+import json
+import subprocess
+import sys
+
+from sentiment_fusion.bench import profile, timings
+
+
+def test_timings_count_every_item_and_percentiles_are_ordered():
+    calls = []
+    result = timings(lambda batch: calls.append(len(batch)), list(range(100)), 32, seconds=0.0, min_items=150)
+    assert result["n"] >= 150 and result["batch_size"] == 32
+    assert result["p50_ms"] <= result["p99_ms"] and result["per_s"] > 0
+    assert calls[0] == 32  # warm-up batch
+
+
+def test_profile_has_the_contract_keys():
+    out = profile(lambda batch: None, ["x"] * 64, seconds=0.0)
+    assert {"batch1_per_s", "batch32_per_s", "p50_ms", "p99_ms"} <= set(out)
+
+
+def test_bench_cli_json_last_line(tiny_bundle, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", "bench", "--model", str(tiny_bundle), "--no-peers",
+                             "--seconds", "0.05", "--texts", "64", "--data", str(tmp_path), "--json"],
+                            capture_output=True, text=True, timeout=300, check=True)
+    data = json.loads(result.stdout.strip().splitlines()[-1])
+    assert data["model"]["name"] == "tiny" and "image" not in data
+    assert {"batch1_per_s", "batch32_per_s", "p50_ms", "p99_ms"} <= set(data["text"])
+    assert data["text"]["data"].startswith("built-in")

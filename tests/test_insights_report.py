@@ -1,0 +1,128 @@
+"""The analyze/insights commands end to end, and the HTML report rendered in headless Chromium."""
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckdb, pyarrow)")
+
+from sentiment_fusion.insights.cli import main  # noqa: E402
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+XSS = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" & done'
+WORDS = "love hate great terrible phone battery screen service day sad happy slow fast".split()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """The tiny real text bundle, built once per session (shared with the other insights tests)."""
+    pytest.importorskip("torch", reason="building the tiny test bundle needs torch (the [train] extra)")
+    from sentiment_fusion.testing import make_tiny_text_bundle
+
+    path = tmp_path_factory.getbasetemp() / "insights-tiny-bundle"
+    if not (path / "manifest.json").is_file():
+        make_tiny_text_bundle(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def analyzed(tmp_path_factory, tiny_bundle):
+    """Two brands over 20 days, one hostile post, scored by the CLI with --report."""
+    folder = tmp_path_factory.mktemp("report")
+    rows = [{"id": "xss", "text": XSS, "brand": "<b>Evil</b> & Co", "ts": "2024-03-05T10:00:00Z", "gold": "negative"}]
+    for i in range(800):
+        rows.append({"id": f"p{i}", "text": " ".join(WORDS[(i * 5 + j) % len(WORDS)] for j in range(2 + i % 6)),
+                     "brand": "acme" if i % 3 else "globex", "ts": f"2024-03-{1 + i % 20:02d}T{i % 24:02d}:15:00Z",
+                     "gold": ("negative", "neutral", "positive")[i % 3]})
+    rows.append({"id": "empty", "text": "", "brand": "acme", "ts": "2024-03-02T00:00:00Z", "gold": ""})
+    data = folder / "posts.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    db, report = folder / "s.duckdb", folder / "report.html"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+            code = main(["analyze", str(data), "--id-col", "id", "--text-col", "text", "--time-col", "ts", "--brand-col", "brand",
+                    "--label-col", "gold", "--db", str(db), "--report", str(report), "--model", str(tiny_bundle),
+                    "--quiet"])
+    assert code == 0
+    return db, report, printed.getvalue()
+
+
+def test_analyze_prints_throughput_and_totals(analyzed, capsys):
+    db, _, printed = analyzed
+    assert re.search(r"scored 801 posts \(1 could not be scored\) with tiny@0.0.1 \[local\] in [\d.]+s: \d+ posts/s", printed)
+    assert f"{db}: 802 posts, 801 scored, 1 errors, 0 pending" in printed and "report: " in printed
+    main(["insights", "summary", "--db", str(db), "--csv"])
+    summary = {r["brand"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+    assert set(summary) == {"acme", "globex", "<b>Evil</b> & Co"}
+    assert int(summary["acme"]["posts"]) == 534 and int(summary["acme"]["errors"]) == 1
+    assert sum(int(r["scored"]) for r in summary.values()) == 801
+    assert summary["globex"]["accuracy"] != ""
+
+
+@pytest.mark.parametrize("view", ["summary", "trends", "alerts", "terms", "examples"])
+def test_every_insights_view_prints_a_table_and_csv(analyzed, capsys, view):
+    db, _, _ = analyzed
+    assert main(["insights", view, "--db", str(db), "--brand", "acme"]) == 0
+    table = capsys.readouterr().out
+    assert main(["insights", view, "--db", str(db), "--brand", "acme", "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    if view == "alerts" and not rows:
+        assert "(no rows)" in table  # noise from an untrained model need not alert
+        return
+    assert rows and all(r["brand"] == "acme" for r in rows)
+    header = table.splitlines()[0].split()
+    assert header[0] == "brand" and set(header) <= set(rows[0])
+    if view == "trends":
+        assert len(rows) == 20 and {"net_lo", "net_hi", "negative_lo"} <= set(rows[0])
+
+
+def test_insights_on_a_missing_store_is_a_clear_error(tmp_path, capsys):
+    assert main(["insights", "summary", "--db", str(tmp_path / "none.duckdb")]) == 2
+    assert "run `sentiment-fusion analyze" in capsys.readouterr().err
+
+
+def test_report_is_self_contained_and_escapes_post_text(analyzed):
+    _, report, _ = analyzed
+    html = report.read_text(encoding="utf-8")
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "&lt;b&gt;Evil&lt;/b&gt; &amp; Co" in html
+    assert not re.search(r"""(?:src|href|action)\s*=\s*["']?\s*(?:https?:)?//""", html, re.I)
+    assert not re.search(r"https?://|@import|url\(", html, re.I)
+    assert "default-src 'none'" in html
+    for needle in ("Net sentiment per day", "<svg", "<polygon", "<polyline", "Most negative", "Example posts", "Alerts"):
+        assert needle in html
+
+
+def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+    profile = tmp_path / "profile"
+    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                           "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
+                           *args], capture_output=True, text=True, timeout=90)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium); CI installs it")
+def test_report_renders_in_headless_chromium(analyzed, tmp_path):
+    from PIL import Image
+
+    _, report, _ = analyzed
+    png = tmp_path / "report.png"
+    done = _chromium([f"--screenshot={png}", "--window-size=1200,2000", report.resolve().as_uri()], tmp_path)
+    assert png.is_file(), done.stderr[-2000:]
+    image = Image.open(png).convert("RGB")
+    assert image.size == (1200, 2000)
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert len(colours) > 50  # text, charts and bars, not a blank page
+    assert max(count for count, _ in colours) < 0.9 * 1200 * 2000
+    reds = sum(count for count, (r, g, b) in colours if r > 180 and g < 110 and b < 120)
+    assert reds > 50  # the negative-share bars drew
+    dom = _chromium(["--dump-dom", report.resolve().as_uri()], tmp_path).stdout
+    assert "Brand sentiment" in dom and "acme" in dom and "globex" in dom and "<svg" in dom
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom

@@ -1,0 +1,196 @@
+"""The analyze store: idempotent, resumable after a real SIGKILL, errors recorded per post."""
+from __future__ import annotations
+
+import csv
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckdb, pyarrow)")
+import pyarrow as pa  # noqa: E402
+
+from sentiment_fusion.errors import ImageError  # noqa: E402
+from sentiment_fusion.insights.pipeline import analyze  # noqa: E402
+from sentiment_fusion.insights.readers import POST_SCHEMA, ColumnSpec  # noqa: E402
+from sentiment_fusion.insights.scoring import score_table  # noqa: E402
+from sentiment_fusion.insights.store import PostStore  # noqa: E402
+from sentiment_fusion.labels import Sentiment  # noqa: E402
+from sentiment_fusion.runtime import Prediction  # noqa: E402
+
+WORDS = "love hate great terrible phone battery screen service day sad happy slow fast meeting noon".split()
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """The tiny real text bundle, built once per session (shared with the other insights tests)."""
+    pytest.importorskip("torch", reason="building the tiny test bundle needs torch (the [train] extra)")
+    from sentiment_fusion.testing import make_tiny_text_bundle
+
+    path = tmp_path_factory.getbasetemp() / "insights-tiny-bundle"
+    if not (path / "manifest.json").is_file():
+        make_tiny_text_bundle(path)
+    return path
+
+
+def write_posts(path: Path, n: int, *, extra: list[dict] = ()) -> Path:
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, ["id", "text", "date"])
+        writer.writeheader()
+        for i in range(n):
+            text = " ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(3 + i % 9))
+            writer.writerow({"id": f"p{i:06d}", "text": text, "date": f"2024-03-{1 + i % 28:02d}T{i % 24:02d}:00:00Z"})
+        writer.writerows(extra)
+    return path
+
+
+SPEC = ColumnSpec(id="id", text="text", time="date", brand="acme")
+
+
+def table(db: Path) -> list[tuple]:
+    with PostStore(db, read_only=True) as store:
+        return store.con.execute("SELECT post_id, sentiment, p_negative, p_neutral, p_positive, model_version, "
+                                 "scored_at, error FROM posts ORDER BY post_id").fetchall()
+
+
+def test_rerun_scores_nothing_and_duplicates_nothing(tmp_path, tiny_bundle):
+    data = write_posts(tmp_path / "posts.csv", 300, extra=[{"id": "p000001", "text": "duplicate id: last wins"}])
+    db = tmp_path / "s.duckdb"
+    first = analyze([data], SPEC, db, model=tiny_bundle, progress=False, commit_rows=64)
+    assert (first.rows_read, first.pending, first.scored, first.errors) == (301, 300, 300, 0)
+    before = table(db)
+    assert len(before) == 300 and all(r[1] in {"negative", "neutral", "positive"} for r in before)
+    assert all(abs(r[2] + r[3] + r[4] - 1) < 1e-6 and r[5] == "tiny@0.0.1" for r in before)
+    second = analyze([data, data], SPEC, db, model=tiny_bundle, progress=False)
+    assert (second.pending, second.scored) == (0, 0)
+    assert table(db) == before  # not even scored_at changed
+    with PostStore(db, read_only=True) as store:
+        assert store.query("SELECT text FROM posts WHERE post_id = 'p000001'") == [{"text": "duplicate id: last wins"}]
+
+
+def test_changed_text_is_rescored_and_new_model_version_rescores_all(tmp_path, tiny_bundle):
+    data = write_posts(tmp_path / "posts.csv", 50)
+    db = tmp_path / "s.duckdb"
+    analyze([data], SPEC, db, model=tiny_bundle, progress=False)
+    write_posts(data, 50, extra=[{"id": "p000003", "text": "now completely different"}, {"id": "new", "text": "hello"}])
+    again = analyze([data], SPEC, db, model=tiny_bundle, progress=False)
+    assert again.pending == 2 and again.totals == {"posts": 51, "scored": 51, "errors": 0, "pending": 0}
+    from sentiment_fusion.testing import make_tiny_text_bundle
+
+    other = make_tiny_text_bundle(tmp_path / "tiny2", name="tiny-b")
+    assert analyze([data], SPEC, db, model=other, progress=False).pending == 51
+
+
+def test_bad_rows_are_recorded_with_their_reason(tmp_path, tiny_bundle):
+    jsonl = tmp_path / "posts.jsonl"
+    jsonl.write_text('{"id": "ok", "text": "great phone"}\n{"id": "empty", "text": ""}\n'
+                     '{"id": "blank", "text": "   "}\n{"id": "none", "text": null}\n'
+                     '{"id": "image-only", "text": "", "pic": "x.jpg"}\n', encoding="utf-8")
+    db = tmp_path / "s.duckdb"
+    result = analyze([jsonl], ColumnSpec(id="id", text="text", image="pic"), db, model=tiny_bundle, progress=False)
+    assert (result.scored, result.errors) == (1, 4)
+    with PostStore(db, read_only=True) as store:
+        got = {r["post_id"]: r for r in store.query("SELECT post_id, sentiment, error, model_version FROM posts")}
+    assert got["ok"]["sentiment"] and got["ok"]["error"] is None
+    for key in ("empty", "blank", "none"):
+        assert got[key]["sentiment"] is None and got[key]["error"] == "empty text and no image"
+    assert got["image-only"]["error"] == "empty text, and model tiny has no image component"
+    assert all(r["model_version"] == "tiny@0.0.1" for r in got.values())  # done: not retried on every run
+    assert analyze([jsonl], ColumnSpec(id="id", text="text", image="pic"), db, model=tiny_bundle, progress=False).pending == 0
+
+
+class ImageStub:
+    """An Analyzer stand-in with an image component that rejects files named bad*."""
+
+    name, version, image = "stub", "1", object()
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict_batch(self, texts, images):
+        self.calls += 1
+        for i, image in enumerate(images):
+            if image is not None and Path(image).name.startswith("bad"):
+                raise ImageError(f"post {i}: cannot decode image" if len(images) > 1 else "cannot decode image")
+        return [Prediction(Sentiment.POSITIVE, {"negative": 0.1, "neutral": 0.2, "positive": 0.7}) for _ in texts]
+
+
+def test_one_undecodable_image_is_isolated_by_halving(tmp_path):
+    good, bad = tmp_path / "good.jpg", tmp_path / "bad.jpg"
+    good.write_bytes(b"x"), bad.write_bytes(b"x")
+    images = [str(good)] * 64
+    images[37] = str(bad)
+    images[5] = str(tmp_path / "missing.jpg")
+    batch = pa.table({"post_id": [str(i) for i in range(64)], "text": ["t"] * 64, "image": images})
+    stub = ImageStub()
+    result = score_table(stub, batch).to_pylist()
+    assert result[37]["error"] == "cannot decode image" and result[37]["sentiment"] is None
+    assert result[5]["error"].startswith("image file not found: ")
+    assert all(r["sentiment"] == "positive" and r["p_positive"] == 0.7 for i, r in enumerate(result) if i not in (5, 37))
+    assert stub.calls <= 2 * 6 + 1  # ~2 log2(n), not one call per post
+
+
+def test_ingest_is_one_transaction(tmp_path):
+    def tables():
+        yield pa.table({"post_id": ["a"], "brand": ["b"], "created_at": [None], "text": ["x"], "image": [None],
+                        "human_label": [None]}, schema=POST_SCHEMA)
+        raise OSError("disk went away mid-read")
+
+    with PostStore(tmp_path / "s.duckdb") as store:
+        with pytest.raises(OSError):
+            store.ingest(tables())
+        assert store.counts()["posts"] == 0
+
+
+def _progress_watcher(proc: subprocess.Popen, seen: list[int]) -> None:
+    buffer = ""
+    while True:
+        chunk = proc.stderr.read(64)
+        if not chunk:
+            return
+        buffer = (buffer + chunk)[-400:]
+        counts = re.findall(r"(\d+)/(\d+) \[", buffer)
+        if counts:
+            seen.append(int(counts[-1][0]))
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_bundle):
+    n, commit = 6000, 8
+    data = write_posts(tmp_path / "posts.csv", n)
+    db = tmp_path / "s.duckdb"
+    command = [sys.executable, "-m", "sentiment_fusion.insights.cli", "analyze", str(data), "--id-col", "id",
+               "--text-col", "text", "--time-col", "date", "--db", str(db), "--model", str(tiny_bundle),
+               "--commit-rows", str(commit), "--batch-size", str(commit)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[int] = []
+    watcher = threading.Thread(target=_progress_watcher, args=(proc, seen), daemon=True)
+    watcher.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None and not (seen and seen[-1] >= 200):
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the job ended before it could be killed (progress seen: {seen[-3:]})"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    watcher.join(timeout=5)
+    assert proc.returncode == -signal.SIGKILL
+
+    killed = table(db)
+    assert len(killed) == n  # the ingest transaction had committed
+    done = [r for r in killed if r[1] is not None]
+    assert 200 <= len(done) < n, "the kill did not land mid-run"
+    assert len(done) % commit == 0  # whole transactions only: no half-written batch
+
+    rerun = subprocess.run(command + ["--quiet"], capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"scored {n - len(done)} posts" in rerun.stdout
+    final = table(db)
+    assert len(final) == n == len({r[0] for r in final})
+    assert all(r[1] is not None and r[7] is None for r in final)
+    assert {r[0]: r for r in final if r[0] in {d[0] for d in done}} == {d[0]: d for d in done}  # kept as they were
