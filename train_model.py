@@ -49,8 +49,9 @@ def main() -> int:
     runs = ROOT / "runs" / "bundles"
     tweets, imdb, mvsa = f"{d}/tweeteval/sentiment", f"{d}/imdb/aclImdb_v1.tar.gz", f"{d}/mvsa_single"
     steps = [
-        ["train", "text", "--kind", "minilm", "--train", f"tweeteval:{tweets}:train", "--train", f"imdb:{imdb}:train@6000", "--val", f"tweeteval:{tweets}:val", "--out", str(runs / "text-minilm"),
-         "--work", str(ROOT / "runs" / "text-minilm")],
+        ["train", "text", "--kind", "minilm", "--train", f"tweeteval:{tweets}:train", "--train", f"imdb:{imdb}:train@6000",
+         "--val", f"tweeteval:{tweets}:val", "--max-length", "256", "--balance-classes", "--epochs", "1",
+         "--out", str(runs / "text-minilm"), "--work", str(ROOT / "runs" / "text-minilm"), "--name", "text-minilm"],
         ["train", "image", "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev", "--encoder", str(encoder),
          "--out", str(runs / "image"), "--work", str(ROOT / "runs" / "image")],
         ["train", "fusion", "--text-model", str(runs / "text-minilm"), "--image-model", str(runs / "image"),

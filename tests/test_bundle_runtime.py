@@ -54,6 +54,7 @@ def test_load_via_the_package_and_env(tiny_bundle, monkeypatch):
     ({"text": "   "}, "text is empty"),
     ({"text": 3}, "text must be a string"),
     ({"text": "x" * 20001}, "limit"),
+    ({"text": "bad \ud800 surrogate"}, "not valid Unicode"),
     ({"image": b"\x89PNG"}, "no image component"),
 ])
 def test_bad_input_is_a_clear_error(tiny_bundle, kwargs, message):

@@ -78,7 +78,9 @@ def cmd_train_text(args) -> int:
                  "balance_classes": args.balance_classes or None}.items() if v is not None}}
     train, sample = _split_samples(args.train)
     config = TextTrainConfig(kind=args.kind, train=train, val=args.val or [], sample=sample,
-                             max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides)
+                             max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides,
+                             embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, init_embeddings=args.init_embeddings,
+                             quantize=not args.no_quantize)
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
@@ -86,6 +88,14 @@ def cmd_train_text(args) -> int:
                               reports=[(spec, "text") for spec in args.report or []])
     print(f"wrote {args.out}")
     _print_metrics(component, manifest)
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .api.server import serve
+
+    serve(host=args.host, port=args.port, workers=args.workers, model=args.model,
+          log_level="debug" if args.verbose else "info")
     return 0
 
 
@@ -189,6 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.set_defaults(func=cmd_evaluate)
 
+    p = sub.add_parser("serve", help="run the HTTP API and web page (needs the [serve] extra)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose it; default loopback)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, each with its own model")
+    _add_model(p)
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("bench", help="throughput and latency of a bundle and its peers, in one run")
     p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data",
                    help="folder with tweeteval/ and mvsa_single/ for real inputs (default ../shared/data)")
@@ -215,7 +232,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-steps", type=int, help="also validate (and keep the best) every N steps")
     p.add_argument("--balance-classes", action="store_true", help="weight the loss by inverse class frequency")
     p.add_argument("--max-length", type=int, help="tokens per text (default 400 bilstm, 128 minilm)")
-    p.add_argument("--vocab-size", type=int, default=30000)
+    p.add_argument("--vocab-size", type=int, default=30000, help="bilstm: words kept (most frequent in train)")
+    p.add_argument("--embed-dim", type=int, default=128), p.add_argument("--hidden-dim", type=int, default=128)
+    p.add_argument("--init-embeddings", choices=["minilm"], help="bilstm: start word vectors from MiniLM's (vocabulary still from train)")
+    p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_train_text)
 

@@ -270,6 +270,10 @@ class Analyzer:
                     raise InvalidInputError(f"{where}text must be a string, got {type(text).__name__}")
                 if not text.strip():
                     raise InvalidInputError(f"{where}text is empty; send null/None to leave the text out")
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    raise InvalidInputError(f"{where}text is not valid Unicode (lone surrogate characters)") from None
                 if len(text) > MAX_TEXT_CHARS:
                     raise InvalidInputError(f"{where}text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
                 if self.text is None:

@@ -46,7 +46,8 @@ class TextTrainConfig:
     embed_dim: int = 128  # bilstm
     hidden_dim: int = 128  # bilstm
     dropout: float | None = None
-    quantize: bool = True  # minilm: dynamic int8 if it keeps val macro-recall within 0.01
+    init_embeddings: str | None = None  # bilstm: "minilm" starts the word vectors from MiniLM's (text/word_vectors.py)
+    quantize: bool = True  # dynamic int8 if it keeps validation macro-recall within 0.01
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
 
@@ -59,6 +60,8 @@ class TextTrainConfig:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
         if self.max_length is None:
             self.max_length = 400 if self.kind == "bilstm" else 128
+        if self.init_embeddings not in (None, "minilm"):
+            raise ValueError(f"init_embeddings must be None or 'minilm', got {self.init_embeddings!r}")
 
 
 def _read_all(specs: list[str], sample: dict[str, int], seed: int = 13):
@@ -131,6 +134,14 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
 
     encoder = _encoder(config, [e.text for e in train_examples])
     model = _model(config, encoder.vocab_size)
+    if config.kind == "bilstm" and config.init_embeddings == "minilm":
+        from ..text.word_vectors import minilm_word_vectors
+
+        vocab = encoder.tokenizer.get_vocab()
+        words = sorted(vocab, key=vocab.get)
+        with torch.no_grad():
+            model.embedding.weight.copy_(torch.from_numpy(minilm_word_vectors(words, config.embed_dim)))
+            model.embedding.weight[model.config.pad_id].zero_()
 
     def encode(examples) -> TrainData:
         ids = encoder.token_ids([e.text for e in examples])
@@ -161,7 +172,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     agreement = onnx_agreement(model, fp32, sample)
     log.info("PyTorch vs ONNX on %d validation texts: %s", agreement["n"], agreement)
     quantization = None
-    if config.kind == "minilm" and config.quantize:
+    if config.quantize:
         quantization = _quantize_if_faithful(fp32, work_dir / "text_int8.onnx", encoder, val_data, temperature, val_classes, val_metrics)
         chosen = work_dir / ("text_int8.onnx" if quantization["kept"] else "text_fp32.onnx")
     else:

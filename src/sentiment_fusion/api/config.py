@@ -1,0 +1,101 @@
+"""Service settings: one pydantic ``BaseSettings``, every field overridable from the environment.
+
+Each field ``name`` reads ``SENTIMENT_FUSION_<NAME>`` (e.g. ``SENTIMENT_FUSION_MAX_BODY_BYTES``);
+list fields take comma-separated values (``SENTIMENT_FUSION_API_KEYS=k1,k2``). The defaults are
+meant for a service exposed to the open internet: small limits, no server-side paths, no URL
+fetching, and a request never runs longer than ``request_timeout_s``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MB = 1024 * 1024
+ENV_PREFIX = "SENTIMENT_FUSION_"
+
+CommaList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", protected_namespaces=())
+
+    # --- model
+    model_path: Path | None = Field(None, description="bundle folder; None = the default bundle "
+                                       "($SENTIMENT_FUSION_MODEL or models/default)")
+    load_in_background: bool = Field(True, description="start answering /healthz at once; /readyz is 503 "
+                                     "until the model is loaded")
+    # One ONNX Runtime thread per graph: measured on 2 cores, ORT's spinning intra-op pool
+    # (2 threads) halved the service's throughput, starving the decode threads and the event loop.
+    inference_threads: PositiveInt | None = Field(1, description="ONNX Runtime threads per graph "
+                                                     "(None = the runtime's default)")
+    inference_workers: PositiveInt = Field(1, description="micro-batches run at the same time")
+    max_micro_batch: PositiveInt = Field(32, description="requests merged into one model call")
+    max_queue: PositiveInt = Field(512, description="posts waiting for the model before 503 overloaded")
+
+    # --- limits
+    max_body_bytes: PositiveInt = 8 * MB
+    max_image_bytes: PositiveInt = 5 * MB
+    max_image_pixels: PositiveInt = 25_000_000
+    max_text_chars: PositiveInt = 5_000
+    max_batch_items: PositiveInt = 64
+    request_timeout_s: PositiveFloat = Field(10.0, description="reading, decoding and inference of one request")
+    body_timeout_s: PositiveFloat = Field(30.0, description="receiving the request body (slow uploads)")
+
+    # --- where images may come from besides the request itself
+    image_root: Path | None = Field(None, description="folder whose files the JSON `image` may name; "
+                                       "None = server-side paths are refused")
+    url_fetch_enabled: bool = False
+    url_allowed_hosts: CommaList = Field(default_factory=list, description="exact host names, or "
+                                         "'.example.com' for the domain and its subdomains")
+    url_timeout_s: PositiveFloat = 5.0
+    url_allow_private: bool = Field(False, description="TESTS ONLY: allow loopback/private addresses")
+
+    # --- access
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, description="accepted "
+                                                           "X-API-Key values; empty = no auth")
+    cors_origins: CommaList = Field(default_factory=list)
+    docs_enabled: bool = True
+
+    @field_validator("url_allowed_hosts", "cors_origins", "api_keys", mode="before")
+    @classmethod
+    def _split_commas(cls, value):
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("url_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, hosts: list[str]) -> list[str]:
+        return [h.lower().rstrip(".") for h in hosts]
+
+    @field_validator("image_root")
+    @classmethod
+    def _resolve_root(cls, root: Path | None) -> Path | None:
+        if root is None:
+            return None
+        resolved = Path(root).expanduser().resolve()
+        if not resolved.is_dir():
+            raise ValueError(f"image_root {root} is not a folder")
+        return resolved
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.url_fetch_enabled and not self.url_allowed_hosts:
+            raise ValueError("url_fetch_enabled needs url_allowed_hosts (SENTIMENT_FUSION_URL_ALLOWED_HOSTS=a.com,b.org)")
+        if self.max_queue < self.max_batch_items:
+            raise ValueError(f"max_queue ({self.max_queue}) must be >= max_batch_items ({self.max_batch_items}), "
+                             "or a full batch could never be queued")
+        return self
+
+    def api_key_values(self) -> list[bytes]:
+        return [key.get_secret_value().encode() for key in self.api_keys]

@@ -1,0 +1,172 @@
+"""POST /predict, /v1/predict, /v1/predict/upload, /v1/predict/batch."""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+
+from ..config import Settings
+from ..deps import ApiKey, ImagesDep, ServiceDep, SettingsDep
+from ..errors import APIError, for_item
+from ..images import ImageSources
+from ..inference import InferenceService, Post
+from ..schemas import (
+    PREDICT_ERRORS,
+    BatchRequest,
+    BatchResponse,
+    PredictRequest,
+    PredictResponse,
+)
+
+router = APIRouter(tags=["predict"], dependencies=[ApiKey], responses=PREDICT_ERRORS)
+
+# Images of one batch are decoded and scored this many at a time, so a batch of 64 large
+# pictures never holds 64 decoded bitmaps at once.
+_IMAGES_PER_CHUNK = 8
+
+
+async def _within_deadline(work: Awaitable[Any], settings: Settings) -> Any:
+    try:
+        return await asyncio.wait_for(work, timeout=settings.request_timeout_s)
+    except asyncio.TimeoutError:
+        raise APIError(504, "timeout", f"the request took longer than {settings.request_timeout_s:g} s; "
+                       "send a smaller image or batch, or retry") from None
+
+
+def _check(text: str | None, has_image: bool, service: InferenceService, settings: Settings) -> None:
+    """Cheap checks before anything is read, decoded or queued."""
+    if text is None and not has_image:
+        raise APIError(422, "missing_input", "give a text, an image or both")
+    if text is not None:
+        if len(text) > settings.max_text_chars:
+            raise APIError(422, "text_too_long", f"text has {len(text)} characters; the limit is {settings.max_text_chars}")
+        if not text.strip():
+            raise APIError(422, "empty_text", "text is empty; leave it out (or send null) to score the image alone")
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # lone surrogates such as "\ud800" in the JSON
+            raise APIError(422, "invalid_text", f"text is not valid Unicode at character {exc.start} "
+                           "(a lone surrogate escape)") from None
+        if "text" not in service.modalities:
+            raise APIError(422, "text_not_supported", f"this model ({service.name}) has no text component; send an image")
+    if has_image and "image" not in service.modalities:
+        raise APIError(422, "image_not_supported", f"this model ({service.name}) has no image component; send text")
+
+
+async def _post(text: str | None, image: str | None, service: InferenceService, images: ImageSources) -> Post:
+    decoded = await service.decode(await images.read(image)) if image is not None else None
+    return Post(text, decoded)
+
+
+def _answer(prediction, service: InferenceService) -> dict:
+    return {**prediction.to_dict(), "model": {"name": service.name, "version": service.version}}
+
+
+async def _score_one(post: Post, service: InferenceService) -> dict:
+    (result,) = await service.predict([post])
+    if isinstance(result, BaseException):
+        raise result
+    return _answer(result, service)
+
+
+@router.post("/v1/predict", response_model=PredictResponse, summary="Sentiment of one post (JSON)")
+async def predict(body: PredictRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
+    """Text, image (base64 / data: URL) or both; the answer has the final sentiment, the three
+    calibrated scores and each modality's own view."""
+    _check(body.text, body.image is not None, service, settings)
+
+    async def work() -> dict:
+        return await _score_one(await _post(body.text, body.image, service, images), service)
+
+    return await _within_deadline(work(), settings)
+
+
+router.add_api_route("/predict", predict, methods=["POST"], response_model=PredictResponse,
+                     summary="Sentiment of one post (the original design's path; same as /v1/predict)",
+                     operation_id="predict_legacy")
+
+
+@router.post("/v1/predict/upload", response_model=PredictResponse, summary="Sentiment of one post (multipart upload)")
+async def predict_upload(request: Request, service: ServiceDep, settings: SettingsDep,
+                         text: Annotated[str | None, Form(description="the post's text")] = None,
+                         image: Annotated[UploadFile | None, File(description="the post's image file")] = None) -> dict:
+    """``multipart/form-data`` with a ``text`` field and/or an ``image`` file (what a browser form sends)."""
+    await _check_form(request)
+    text = text if text else None  # an empty form field means "not given"
+    if image is not None and not image.filename and not image.size:
+        image = None  # a file input left empty
+    _check(text, image is not None, service, settings)
+
+    async def work() -> dict:
+        decoded = None
+        if image is not None:
+            data = await image.read(settings.max_image_bytes + 1)
+            if len(data) > settings.max_image_bytes:
+                raise APIError(413, "image_too_large", f"the uploaded image is over the {settings.max_image_bytes}-byte limit")
+            decoded = await service.decode(data)
+        return await _score_one(Post(text, decoded), service)
+
+    return await _within_deadline(work(), settings)
+
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_FORM_FIELDS = {"text", "image"}
+
+
+async def _check_form(request: Request) -> None:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type not in _FORM_TYPES:
+        raise APIError(415, "unsupported_media_type", "send multipart/form-data with a `text` field and/or an "
+                       "`image` file (JSON goes to /v1/predict)")
+    unknown = sorted(set((await request.form()).keys()) - _FORM_FIELDS)  # already parsed: cached
+    if unknown:
+        raise APIError(422, "invalid_request", f"unknown form fields {unknown}; the fields are `text` and `image`")
+
+
+@router.post("/v1/predict/batch", response_model=BatchResponse, summary="Sentiment of many posts")
+async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
+    """Up to ``max_batch_items`` posts; the answers come back in the same order. One bad item
+    fails the request with a 4xx whose message (and ``index``) names it."""
+    items = body.items
+    if len(items) > settings.max_batch_items:
+        raise APIError(422, "batch_too_large", f"{len(items)} items; the limit is {settings.max_batch_items} per request")
+    for index, item in enumerate(items):
+        try:
+            _check(item.text, item.image is not None, service, settings)
+        except APIError as exc:
+            raise for_item(exc, index) from None
+
+    async def work() -> dict:
+        answers: list[dict] = []
+        for chunk in _chunks(items):
+            start = len(answers)
+            posts = await asyncio.gather(*(_post(it.text, it.image, service, images) for it in chunk),
+                                         return_exceptions=True)
+            _raise_first(posts, start)
+            results = await service.predict(list(posts))
+            _raise_first(results, start)
+            answers.extend(_answer(r, service) for r in results)
+        return {"items": answers, "model": {"name": service.name, "version": service.version}}
+
+    return await _within_deadline(work(), settings)
+
+
+def _chunks(items: list[PredictRequest]) -> list[list[PredictRequest]]:
+    chunks: list[list[PredictRequest]] = [[]]
+    n_images = 0
+    for item in items:
+        if item.image is not None:
+            if n_images == _IMAGES_PER_CHUNK:
+                chunks.append([])
+                n_images = 0
+            n_images += 1
+        chunks[-1].append(item)
+    return chunks
+
+
+def _raise_first(results: list[Any], offset: int) -> None:
+    for index, result in enumerate(results):
+        if isinstance(result, BaseException):
+            raise (for_item(result, offset + index) or result)

@@ -1,0 +1,98 @@
+"""Request and response bodies (separate classes: what clients send is not what they get).
+
+Requests forbid unknown fields so a typo (``"txt"``) is an error, not a silently empty post.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SentimentName = Literal["Negative", "Neutral", "Positive"]
+
+_IMAGE_HELP = ("the image as base64 or a data: URL (data:image/jpeg;base64,...); a path under the server's "
+               "image folder or an http(s) URL only where the operator enabled them")
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"text": "Best concert of my life!!! 🎸"}, {"text": "Stuck at the airport again", "image": "data:image/png;base64,iVBORw0..."}]})
+
+    text: str | None = Field(None, description="the post's text (give text, image or both)")
+    image: str | None = Field(None, description=_IMAGE_HELP)
+
+
+class BatchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[PredictRequest] = Field(..., min_length=1, description="posts, each with text, image or both")
+
+
+class Scores(BaseModel):
+    negative: float = Field(..., ge=0, le=1)
+    neutral: float = Field(..., ge=0, le=1)
+    positive: float = Field(..., ge=0, le=1)
+
+
+class ModalityView(BaseModel):
+    sentiment: SentimentName
+    scores: Scores
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class PredictResponse(BaseModel):
+    sentiment: SentimentName = Field(..., description="the final answer")
+    scores: Scores = Field(..., description="calibrated probabilities, summing to 1")
+    modalities: dict[str, ModalityView] = Field(..., description="each given modality's own view")
+    source: str = Field(..., description="which model gave the final answer: fusion, text, image or mean")
+    model: ModelRef
+
+
+class BatchResponse(BaseModel):
+    items: list[PredictResponse]
+    model: ModelRef
+
+
+class ComponentInfo(BaseModel):
+    kind: str
+    temperature: float | None = None
+    metrics: list[dict] = Field(default_factory=list)
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+    description: str = ""
+    created_at: str | None = None
+    labels: list[str]
+    modalities: list[str]
+    components: dict[str, ComponentInfo]
+    metrics: list[dict] = Field(default_factory=list, description="every measured metric, with data, split and n")
+    limits: dict[str, float] = Field(default_factory=dict, description="this server's input limits")
+
+
+class HealthResponse(BaseModel):
+    status: str
+    detail: str | None = None
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(..., description="stable machine-readable code, e.g. invalid_base64")
+    message: str = Field(..., description="what is wrong and how to fix it")
+    request_id: str | None = None
+    index: int | None = Field(None, description="the bad item of a batch")
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+def _errors(*statuses: int) -> dict:
+    return {status: {"model": ErrorResponse} for status in statuses}
+
+
+PREDICT_ERRORS = _errors(400, 401, 403, 408, 413, 415, 422, 503, 504)

@@ -1,0 +1,85 @@
+"""Run the service with uvicorn: ``serve(host, port, workers, model)``; ``main(argv)`` for ``python app.py``.
+
+Each uvicorn worker is its own process with its own model and reads its settings from the
+environment, which is why ``--model`` travels as ``SENTIMENT_FUSION_MODEL_PATH``. FastAPI,
+uvicorn and pydantic-settings are imported inside :func:`serve`, so the CLI that imports this
+module still starts (and says what to install) without the ``[serve]`` extra.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..errors import SentimentFusionError
+
+APP_FACTORY = "sentiment_fusion.api.main:create_app"
+MODEL_PATH_ENV = "SENTIMENT_FUSION_MODEL_PATH"
+
+
+class SettingsError(SentimentFusionError, ValueError):
+    """A serve option or SENTIMENT_FUSION_* setting that cannot be used."""
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: str | Path | None = None,
+          log_level: str = "info") -> None:
+    """Serve until interrupted. ``host`` defaults to loopback: pass ``0.0.0.0`` to expose it."""
+    try:
+        import uvicorn
+        from pydantic import ValidationError
+
+        from .config import Settings
+    except ImportError as exc:
+        raise ImportError(f"serving needs the [serve] extra: pip install 'sentiment-fusion[serve]' ({exc})") from exc
+    from .logs import log_config
+
+    if workers < 1:
+        raise SettingsError(f"--workers must be >= 1, got {workers}")
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"--port must be in 0..65535, got {port}")
+    if model is not None:
+        model = Path(model).expanduser().resolve()
+        if not model.is_dir():
+            raise SettingsError(f"model bundle folder not found: {model}")
+        os.environ[MODEL_PATH_ENV] = str(model)
+    try:
+        Settings()  # fail here, with one clear message, rather than in every worker
+    except ValidationError as exc:
+        raise SettingsError(f"invalid SENTIMENT_FUSION_* setting: {exc}") from None
+    metrics_dir = None
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # /metrics then adds up the workers' numbers (prometheus_client multiprocess mode).
+        metrics_dir = tempfile.mkdtemp(prefix="sentiment-fusion-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    try:
+        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config(log_level),
+                    access_log=False, server_header=False, timeout_keep_alive=5, timeout_graceful_shutdown=10)
+    finally:
+        if metrics_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    parser = parser or argparse.ArgumentParser(prog="app.py", description="Serve the sentiment-fusion HTTP API.")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose; default loopback)")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1, help="processes, each with its own model (default 1)")
+    parser.add_argument("--model", type=Path, default=None,
+                        help="model bundle folder (default: models/default or $SENTIMENT_FUSION_MODEL)")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        serve(args.host, args.port, args.workers, args.model, args.log_level)
+    except (SentimentFusionError, ImportError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0

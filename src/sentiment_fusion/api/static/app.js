@@ -1,0 +1,142 @@
+// sentiment-fusion web page: no framework, no external code. Sends the form to
+// POST /v1/predict/upload and draws the answer. Text from the server is only ever
+// set with textContent (never innerHTML).
+"use strict";
+
+const LABELS = ["negative", "neutral", "positive"];
+const $ = (id) => document.getElementById(id);
+let chosenFile = null;
+
+function headers() {
+  const key = $("api-key").value.trim();
+  sessionStorage.setItem("sf-api-key", key);
+  return key ? { "X-API-Key": key } : {};
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function bars(scores) {
+  const box = el("div", "bars");
+  for (const label of LABELS) {
+    const p = Number(scores[label] || 0);
+    const row = el("div", "bar");
+    row.dataset.label = label;
+    row.appendChild(el("span", "name", label));
+    const track = el("div", "track");
+    const fill = el("div", "fill " + label);
+    fill.style.width = (p * 100).toFixed(1) + "%";
+    track.appendChild(fill);
+    row.appendChild(track);
+    row.appendChild(el("span", "pct", (p * 100).toFixed(1) + "%"));
+    box.appendChild(row);
+  }
+  return box;
+}
+
+function showResult(data) {
+  $("error").hidden = true;
+  const sentiment = $("sentiment");
+  sentiment.textContent = data.sentiment;
+  sentiment.className = "sentiment " + String(data.sentiment).toLowerCase();
+  $("source").textContent = data.source + " · " + data.model.name + " " + data.model.version;
+  $("bars").replaceChildren(bars(data.scores));
+  const views = $("modalities");
+  views.replaceChildren();
+  for (const [name, view] of Object.entries(data.modalities || {})) {
+    const card = el("div", "modality");
+    card.id = "modality-" + name;
+    card.appendChild(el("h3", "", name + ": " + view.sentiment));
+    card.appendChild(bars(view.scores));
+    views.appendChild(card);
+  }
+  $("result").hidden = false;
+}
+
+function showError(message) {
+  $("result").hidden = true;
+  const box = $("error");
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function setFile(file) {
+  chosenFile = file || null;
+  const preview = $("preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  if (chosenFile) {
+    preview.src = URL.createObjectURL(chosenFile);
+    preview.hidden = false;
+    $("drop-label").textContent = chosenFile.name;
+  } else {
+    preview.removeAttribute("src");
+    preview.hidden = true;
+    $("drop-label").textContent = "Drop an image here or choose a file";
+    $("image").value = "";
+  }
+  $("clear-image").hidden = !chosenFile;
+}
+
+async function analyze(event) {
+  event.preventDefault();
+  const text = $("text").value;
+  if (!text.trim() && !chosenFile) {
+    showError("Type some text or add an image first.");
+    return;
+  }
+  const form = new FormData();
+  if (text.trim()) form.append("text", text);
+  if (chosenFile) form.append("image", chosenFile, chosenFile.name);
+  const button = $("submit");
+  button.disabled = true;
+  button.textContent = "Analyzing…";
+  try {
+    const response = await fetch("/v1/predict/upload", { method: "POST", body: form, headers: headers() });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) {
+      const err = data && data.error;
+      showError(err ? `${err.message} (${err.code}, HTTP ${response.status})` : `HTTP ${response.status}`);
+    } else {
+      showResult(data);
+    }
+  } catch (exc) {
+    showError("The server could not be reached: " + exc);
+  } finally {
+    button.disabled = false;
+    button.textContent = "Analyze";
+  }
+}
+
+async function loadModel() {
+  try {
+    const response = await fetch("/v1/model", { headers: headers() });
+    if (!response.ok) return;
+    const info = await response.json();
+    $("model").textContent = `model ${info.name} ${info.version} · reads ${info.modalities.join(" + ")}`;
+  } catch (exc) {
+    /* the page still works without this line */
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("api-key").value = sessionStorage.getItem("sf-api-key") || "";
+  $("form").addEventListener("submit", analyze);
+  $("image").addEventListener("change", (e) => setFile(e.target.files[0]));
+  $("clear-image").addEventListener("click", () => setFile(null));
+  const drop = $("drop");
+  ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (e) => { e.preventDefault(); drop.classList.add("over"); }));
+  ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, () => drop.classList.remove("over")));
+  drop.addEventListener("drop", (e) => {
+    e.preventDefault();
+    const file = e.dataTransfer.files[0];
+    if (file) setFile(file);
+  });
+  $("text").addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) analyze(e);
+  });
+  loadModel();
+});

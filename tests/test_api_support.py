@@ -1,0 +1,240 @@
+"""Helpers shared by the tests/test_api*.py files (no tests here).
+
+- ``tiny_bundle`` / ``tiny_analyzer``: the real tiny text bundle (real tokenizer + ONNX graph).
+- :class:`ImageAwareAnalyzer`: that text model plus a toy image "model" (brightness -> sentiment)
+  with the real ImagePreprocessor, so the image paths of the API can be tested before a real
+  image bundle exists.
+- :func:`client`: a TestClient over ``create_app`` with settings overrides.
+- :class:`ThreadServer`: a real uvicorn on 127.0.0.1 (random free port) serving an app object.
+"""
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import socket
+import threading
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+pytest.importorskip("fastapi", reason="the API tests need the [serve] extra")
+
+from fastapi.testclient import TestClient  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from sentiment_fusion.api.config import Settings  # noqa: E402
+from sentiment_fusion.api.main import create_app  # noqa: E402
+from sentiment_fusion.image.preprocess import ImagePreprocessor  # noqa: E402
+from sentiment_fusion.labels import LABELS, Sentiment  # noqa: E402
+from sentiment_fusion.runtime import ModalityPrediction, Prediction  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_BUNDLE = REPO / "models" / "default"
+
+
+# Each test module that imports a fixture gets its own copy of it, so the expensive ones keep
+# their result here: built once per test session, whichever module asks first.
+_BUILT: dict = {}
+
+
+def _once(key: str, build):
+    if key not in _BUILT:
+        _BUILT[key] = build()
+    return _BUILT[key]
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    pytest.importorskip("torch", reason="building the tiny test bundle needs torch ([train] extra)")
+    from sentiment_fusion.testing import make_tiny_text_bundle
+
+    return _once("tiny_bundle", lambda: make_tiny_text_bundle(tmp_path_factory.mktemp("bundle") / "tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_analyzer(tiny_bundle):
+    from sentiment_fusion.runtime import Analyzer
+
+    return _once("tiny_analyzer", lambda: Analyzer.load(tiny_bundle, threads=1))
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def assert_error(response, status: int, code: str, *words: str) -> dict:
+    """A JSON error with this status and code whose message names each of ``words``."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    error = response.json()["error"]
+    assert error["code"] == code, error
+    assert error["message"] and error["request_id"] == response.headers["x-request-id"]
+    for word in words:
+        assert word.lower() in error["message"].lower(), (word, error["message"])
+    return error
+
+
+def make_tiny_multimodal_bundle(bundle_dir: Path) -> Path:
+    """The tiny text bundle plus a real (random, tiny) image encoder + head and a fusion head:
+    every ONNX graph the runtime runs for text+image, with the real ImagePreprocessor."""
+    import json
+
+    import torch
+
+    from sentiment_fusion.bundle import MANIFEST, file_entry, write_manifest
+    from sentiment_fusion.runtime import Analyzer
+    from sentiment_fusion.testing import make_tiny_text_bundle
+    from sentiment_fusion.training.export import export_onnx
+    from sentiment_fusion.training.heads import (
+        FusionConfig,
+        FusionHead,
+        HeadConfig,
+        ImageHead,
+    )
+
+    class TinyPool(torch.nn.Module):  # pixels [B, 224, 224, 3] -> features [B, 8]
+        def __init__(self):
+            super().__init__()
+            self.proj = torch.nn.Linear(3, 8)
+
+        def forward(self, pixels):
+            return torch.tanh(self.proj(pixels.mean(dim=(1, 2))) * 4)
+
+    make_tiny_text_bundle(bundle_dir, name="tiny-multimodal")
+    torch.manual_seed(1)
+    text_dim = Analyzer.load(bundle_dir).text.run(["hello"])[1].shape[1]
+    export_onnx(TinyPool(), (torch.randn(2, 224, 224, 3),), bundle_dir / "image_encoder.onnx", ["pixels"], ["features"])
+    ImageHead(HeadConfig(in_dim=8, hidden_dim=0)).export_onnx(bundle_dir / "image_head.onnx")
+    FusionHead(FusionConfig(text_dim=text_dim, image_dim=8, hidden_dim=8)).export_onnx(bundle_dir / "fusion.onnx")
+    manifest = json.loads((bundle_dir / MANIFEST).read_text())
+    components = dict(manifest["components"])
+    components["image"] = {"kind": "tiny-pool", "temperature": 1.0, "metrics": [],
+                           "files": {"encoder": file_entry(bundle_dir, "image_encoder.onnx"),
+                                     "head": file_entry(bundle_dir, "image_head.onnx")},
+                           "preprocessing": {"image": ImagePreprocessor().to_config()}}
+    components["fusion"] = {"kind": "fusion", "temperature": 1.0, "metrics": [],
+                            "files": {"graph": file_entry(bundle_dir, "fusion.onnx")}}
+    write_manifest(bundle_dir, name="tiny-multimodal", version="0.0.1", components=components,
+                   description="tiny untrained text+image+fusion test bundle")
+    return bundle_dir
+
+
+@pytest.fixture(scope="session")
+def multimodal_bundle(tmp_path_factory) -> Path:
+    pytest.importorskip("torch", reason="building the tiny test bundle needs torch ([train] extra)")
+    return _once("multimodal_bundle",
+                 lambda: make_tiny_multimodal_bundle(tmp_path_factory.mktemp("bundle") / "tiny-multimodal"))
+
+
+@pytest.fixture(scope="session")
+def multimodal_analyzer(multimodal_bundle):
+    from sentiment_fusion.runtime import Analyzer
+
+    return _once("multimodal_analyzer", lambda: Analyzer.load(multimodal_bundle, threads=1))
+
+
+@pytest.fixture(scope="session")
+def image_analyzer(tiny_analyzer):
+    return _once("image_analyzer", lambda: ImageAwareAnalyzer(tiny_analyzer))
+
+
+def png_bytes(size=(8, 6), color=(250, 250, 250), fmt="PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def _probs_from(image) -> np.ndarray:
+    brightness = float(np.asarray(image, dtype=np.float64).mean() / 255.0)  # 0 dark .. 1 bright
+    raw = np.array([1.0 - brightness, 0.2, brightness]) + 1e-3
+    return raw / raw.sum()
+
+
+def _modality(probs) -> ModalityPrediction:
+    return ModalityPrediction(Sentiment(int(np.argmax(probs))), dict(zip(LABELS, map(float, probs))))
+
+
+class ImageAwareAnalyzer:
+    """The tiny text Analyzer plus a toy image model: bright pictures are positive, dark ones negative."""
+
+    def __init__(self, text_analyzer, delay: float = 0.0, fail_on: str | None = None):
+        self.text_analyzer = text_analyzer
+        self.delay = delay
+        self.fail_on = fail_on  # a text that makes predict_batch raise a plain bug (RuntimeError)
+        self.image = SimpleNamespace(preprocessor=ImagePreprocessor())
+        self.manifest = {**text_analyzer.manifest, "name": "tiny-with-toy-image",
+                         "components": {**text_analyzer.manifest["components"],
+                                        "image": {"kind": "toy-brightness", "temperature": 1.0, "metrics": []}}}
+        self.name, self.version = self.manifest["name"], self.manifest["version"]
+        self.modalities = ("text", "image")
+        self.batch_sizes: list[int] = []
+
+    def predict_batch(self, texts, images):
+        if self.delay:
+            time.sleep(self.delay)
+        if self.fail_on is not None and self.fail_on in texts:
+            raise RuntimeError("toy analyzer bug")
+        self.batch_sizes.append(len(texts))
+        text_idx = [i for i, t in enumerate(texts) if t is not None]
+        text_preds = dict(zip(text_idx, self.text_analyzer.predict_batch([texts[i] for i in text_idx]))) if text_idx else {}
+        out = []
+        for i, (text, image) in enumerate(zip(texts, images)):
+            views = {}
+            if text is not None:
+                views["text"] = text_preds[i].modalities["text"]
+            if image is not None:
+                views["image"] = _modality(_probs_from(self.image.preprocessor.decode(image)))
+            final = np.mean([[v.scores[k] for k in LABELS] for v in views.values()], axis=0)
+            source = "mean" if len(views) == 2 else next(iter(views))
+            out.append(Prediction(Sentiment(int(np.argmax(final))), dict(zip(LABELS, map(float, final))), views, source))
+        return out
+
+    def predict(self, text=None, image=None):
+        return self.predict_batch([text], [image])[0]
+
+
+@contextlib.contextmanager
+def client(analyzer, **overrides):
+    """A TestClient (lifespan run) over create_app with the given analyzer and settings."""
+    app = create_app(Settings(**overrides), analyzer=analyzer)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class ThreadServer:
+    """A real uvicorn serving ``app`` on 127.0.0.1 in a background thread (bound before start: no port race)."""
+
+    def __init__(self, app):
+        import uvicorn
+
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
