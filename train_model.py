@@ -6,8 +6,8 @@
 Steps (times measured on the 2-core CPU development machine, with nothing else running):
   1. text   MiniLM-L6 fine-tuned on TweetEval train + 6,000 IMDB train reviews,
             selected and calibrated on TweetEval val, ONNX dynamic int8   (~60-80 min)
-  2. image  MLP head on ImageNet MobileNetV2 features of MVSA-Single train,
-            selected and calibrated on MVSA-Single dev                     (~2 min)
+  2. image  MLP head on ImageNet MobileNetV2 features of MVSA-Single train images with
+            their posts' labels, selected and calibrated on MVSA-Single dev  (~3 min)
   3. fusion head over both on MVSA-Single train pairs (+ MVSA-Multiple texts
             as text-only posts), selected and calibrated on dev; then the
             bundle is assembled and scored once on the reported splits       (~10 min)
@@ -40,7 +40,8 @@ def main() -> int:
     if args.lstm:
         return cli(["train", "text", "--kind", "bilstm", "--train", f"imdb:{d}/imdb/aclImdb_v1.tar.gz:train",
                     "--report", f"imdb:{d}/imdb/aclImdb_v1.tar.gz:test", "--out", str(ROOT / "models" / "lstm-imdb"),
-                    "--vocab-size", "25000", "--max-length", "400", "--epochs", "4"])
+                    "--name", "lstm-imdb", "--vocab-size", "25000", "--max-length", "400", "--epochs", "4",
+                    "--init-embeddings", "minilm", "--work", str(ROOT / "runs" / "lstm-imdb")])
     encoder = args.encoder or next((p for p in (ROOT / "artifacts" / "mobilenet_v2_features_int8.onnx",
                                                 args.out / "image_encoder.onnx") if p.is_file()), None)
     if encoder is None:
@@ -52,7 +53,7 @@ def main() -> int:
         ["train", "text", "--kind", "minilm", "--train", f"tweeteval:{tweets}:train", "--train", f"imdb:{imdb}:train@6000",
          "--val", f"tweeteval:{tweets}:val", "--max-length", "256", "--balance-classes", "--epochs", "1",
          "--out", str(runs / "text-minilm"), "--work", str(ROOT / "runs" / "text-minilm"), "--name", "text-minilm"],
-        ["train", "image", "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev", "--encoder", str(encoder),
+        ["train", "image", "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev", "--encoder", str(encoder), "--labels", "post",
          "--out", str(runs / "image"), "--work", str(ROOT / "runs" / "image")],
         ["train", "fusion", "--text-model", str(runs / "text-minilm"), "--image-model", str(runs / "image"),
          "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev",

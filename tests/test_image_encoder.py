@@ -27,27 +27,10 @@ DEFAULT_PRE = ImagePreprocessor()
 
 
 def tiny_graph(path: Path, preprocessor: ImagePreprocessor | None = DEFAULT_PRE, dim: int = DIM) -> Path:
-    """pixels [B, 224, 224, 3] -> per-channel mean [B, 3] -> x W [3, dim] -> features [B, dim]."""
-    onnx = pytest.importorskip("onnx", reason="building the tiny test graph needs the onnx package ([train] extra)")
-    from onnx import TensorProto, helper, numpy_helper
+    pytest.importorskip("onnx", reason="building the tiny test graph needs the onnx package ([train] extra)")
+    from sentiment_fusion.testing import make_tiny_image_encoder
 
-    weights = np.random.default_rng(0).normal(size=(3, dim)).astype(np.float32)
-    graph = helper.make_graph(
-        [
-            helper.make_node("ReduceMean", ["pixels"], ["mean"], axes=[1, 2], keepdims=0),
-            helper.make_node("MatMul", ["mean", "w"], ["features"]),
-        ],
-        "tiny_image_encoder",
-        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 224, 224, 3])],
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", dim])],
-        [numpy_helper.from_array(weights, "w")],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    if preprocessor is not None:
-        helper.set_model_props(model, {"sentiment_fusion": json.dumps({"preprocessing": preprocessor.to_config()})})
-    onnx.save(model, str(path))
-    return path
+    return make_tiny_image_encoder(path, dim=dim, preprocessor=preprocessor)
 
 
 @pytest.fixture(scope="module")

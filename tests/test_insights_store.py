@@ -27,16 +27,6 @@ from sentiment_fusion.runtime import Prediction  # noqa: E402
 WORDS = "love hate great terrible phone battery screen service day sad happy slow fast meeting noon".split()
 
 
-@pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory) -> Path:
-    """The tiny real text bundle, built once per session (shared with the other insights tests)."""
-    pytest.importorskip("torch", reason="building the tiny test bundle needs torch (the [train] extra)")
-    from sentiment_fusion.testing import make_tiny_text_bundle
-
-    path = tmp_path_factory.getbasetemp() / "insights-tiny-bundle"
-    if not (path / "manifest.json").is_file():
-        make_tiny_text_bundle(path)
-    return path
 
 
 def write_posts(path: Path, n: int, *, extra: list[dict] = ()) -> Path:

@@ -42,9 +42,13 @@ def make_tiny_text_bundle(bundle_dir: str | Path, *, seed: int = 0, name: str = 
     return bundle_dir
 
 
-def make_tiny_image_encoder(path: str | Path, dim: int = 16, seed: int = 0) -> Path:
+_DEFAULT = object()
+
+
+def make_tiny_image_encoder(path: str | Path, dim: int = 16, seed: int = 0, preprocessor=_DEFAULT) -> Path:
     """pixels [B, 224, 224, 3] -> per-channel mean [B, 3] -> x W [3, dim] -> features [B, dim],
-    with the default preprocessing recorded in the graph's metadata like the real one."""
+    with the preprocessing recorded in the graph's metadata like the real one
+    (the default ImagePreprocessor; None records none)."""
     import json
 
     import numpy as np
@@ -64,7 +68,10 @@ def make_tiny_image_encoder(path: str | Path, dim: int = 16, seed: int = 0) -> P
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    helper.set_model_props(model, {"sentiment_fusion": json.dumps({"preprocessing": ImagePreprocessor().to_config()})})
+    if preprocessor is _DEFAULT:
+        preprocessor = ImagePreprocessor()
+    if preprocessor is not None:
+        helper.set_model_props(model, {"sentiment_fusion": json.dumps({"preprocessing": preprocessor.to_config()})})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     onnx.save(model, str(path))
