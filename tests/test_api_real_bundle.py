@@ -69,7 +69,10 @@ def test_batch_matches_single(real):
     batch = real.post("/v1/predict/batch", json={"items": items}).json()["items"]
     for item, answer in zip(items, batch):
         single = real.post("/v1/predict", json=item).json()
-        assert answer["scores"] == pytest.approx(single["scores"], abs=1e-5)
+        # The shipped text graph is dynamic int8: activations are quantized with one scale per
+        # batch, so a post's probabilities move slightly with its batch-mates (<= ~0.02 here).
+        assert answer["sentiment"] == single["sentiment"]
+        assert answer["scores"] == pytest.approx(single["scores"], abs=0.05)
 
 
 @pytest.mark.slow

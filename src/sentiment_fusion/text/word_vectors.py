@@ -33,7 +33,8 @@ def minilm_word_vectors(words: list[str], dim: int, seed: int = 13) -> np.ndarra
     centered = vectors[known] - mean
     _, _, vt = np.linalg.svd(centered, full_matrices=False)  # principal directions (384, 384)
     projected = np.zeros((len(words), dim))
-    projected[known] = centered @ vt[:dim].T
+    k = min(dim, vt.shape[0])  # tiny vocabularies have fewer components than dim
+    projected[known, :k] = centered @ vt[:k].T
     projected /= projected[known].std()  # unit scale, like nn.Embedding's N(0, 1) init
     rng = np.random.default_rng(seed)
     unknown = ~known
