@@ -58,6 +58,9 @@ def main() -> int:
         ["train", "fusion", "--text-model", str(runs / "text-minilm"), "--image-model", str(runs / "image"),
          "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev",
          "--text-only", f"jsonl:{d}/mvsa_multiple/train.jsonl", "--out", str(args.out), "--name", "default",
+         "--description", "Default sentiment-fusion model: fine-tuned MiniLM-L6 text encoder (int8), ImageNet MobileNetV2 "
+                          "image encoder (int8) with a sentiment head, and a fusion head trained on MVSA-Single tweet "
+                          "image+text pairs.",
          "--work", str(ROOT / "runs" / "fusion"),
          "--report", f"tweeteval:{tweets}:test@text", "--report", f"imdb:{imdb}:test@text",
          "--report", f"mvsa:{mvsa}:dev@text", "--report", f"mvsa:{mvsa}:dev@image", "--report", f"mvsa:{mvsa}:dev@both"],

@@ -48,7 +48,8 @@ def render(manifest: dict) -> str:
                          f"max |logit diff| {a['max_abs_diff']:.2e}")
         training = spec.get("training", {})
         if training:
-            data = "; ".join(f"`{d['spec']}` (n={d['n']})" for d in training.get("data", []))
+            data = "; ".join(f"`{d['spec']}` (n={d['n']}" + (f", {d['used']} used" if d.get("used", d["n"]) != d["n"] else "") + ")"
+                             for d in training.get("data", []))
             lines.append(f"  - trained on: {data}; best epoch {training.get('best_epoch')}")
         rows += [{"component": name, **m} for m in spec.get("metrics", [])]
     rows += [{"component": "bundle", **m} for m in manifest.get("evaluations", [])]
