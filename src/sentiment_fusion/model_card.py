@@ -69,6 +69,10 @@ def render(manifest: dict) -> str:
     kinds = {spec.get("kind", "") for spec in manifest["components"].values()}
     data_kinds = {d["spec"].split(":")[0] for spec in manifest["components"].values()
                   for d in spec.get("training", {}).get("data", [])}
+    if any(spec.get("training", {}).get("config", {}).get("init_embeddings") == "minilm" for spec in manifest["components"].values()):
+        kinds.add("minilm")  # the BiLSTM's word vectors start from MiniLM's
+    if any("tweeteval" in e["data"] for r in manifest.get("related", []) for e in r["evaluations"]):
+        data_kinds.add("tweeteval")
     cites = [CITATIONS[k] for k in ("imdb", "tweeteval", "mvsa", "cifar100") if k in data_kinds or (k == "mvsa" and "jsonl" in data_kinds)]
     cites += [CITATIONS[k] for k in ("minilm", "mobilenet_v2") if any(k in kind for kind in kinds)]
     lines += ["", "## Data and citations", ""] + [f"- {c}" for c in cites]

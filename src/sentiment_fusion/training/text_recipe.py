@@ -216,7 +216,7 @@ def _metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, classes
 
 def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data: TrainData, temperature: float,
                           classes: list[int], fp32_metrics: dict) -> dict:
-    """Dynamic int8 (weights int8, activations quantized on the fly); kept only if
+    """Dynamic int8 (weights int8 per channel, activations quantized on the fly); kept only if
     validation macro-recall stays within 0.01 of fp32."""
     import onnxruntime as ort
     from onnxruntime.quantization import QuantType, quantize_dynamic
@@ -225,7 +225,9 @@ def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data
     level = root.level
     root.setLevel(logging.WARNING)  # the quantizer logs one INFO line per tensor on the root logger
     try:
-        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"])
+        # Per-channel weight scales: per-tensor scales cost MiniLM 0.013 validation macro-recall, per-channel 0.002.
+        quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gather"],
+                         per_channel=True)
     finally:
         root.setLevel(level)
     session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
@@ -235,7 +237,7 @@ def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data
         logits[start:start + 64] = session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
     int8_metrics = _metrics(logits, val_data.labels, temperature, classes)
     drop = fp32_metrics["macro_recall"] - int8_metrics["macro_recall"]
-    summary = {"method": "onnxruntime dynamic int8 (MatMul, Gather)", "split": "validation",
+    summary = {"method": "onnxruntime dynamic int8, per-channel weights (MatMul, Gather)", "split": "validation",
                "fp32_macro_recall": fp32_metrics["macro_recall"], "int8_macro_recall": int8_metrics["macro_recall"],
                "fp32_bytes": fp32.stat().st_size, "int8_bytes": int8.stat().st_size, "kept": bool(drop <= 0.01)}
     log.info("int8 quantization: %s", summary)
