@@ -183,18 +183,16 @@ class Trainer:
     # -- evaluation -----------------------------------------------------------------------
     @torch.no_grad()
     def predict_logits(self, data: TrainData, batch_size: int | None = None) -> np.ndarray:
+        """Logits [N, C] in ``data``'s order (batched by length for speed)."""
         self.model.eval()
         size = batch_size or max(64, self.args.batch_size)
-        out = np.zeros((len(data), 0), dtype=np.float32)
-        chunks = []
-        order = batch_order(len(data), size, 0, data.lengths, shuffle=False)
-        for index in order:
-            chunks.append((index, self.model(**self.collate([data.items[i] for i in index])).float().numpy()))
-        if chunks:
-            out = np.zeros((len(data), chunks[0][1].shape[1]), dtype=np.float32)
-            for index, logits in chunks:
-                out[index] = logits
-        return out
+        out: np.ndarray | None = None
+        for index in batch_order(len(data), size, 0, data.lengths, shuffle=False):
+            logits = self.model(**self.collate([data.items[i] for i in index])).float().numpy()
+            if out is None:
+                out = np.zeros((len(data), logits.shape[1]), dtype=np.float32)
+            out[index] = logits
+        return out if out is not None else np.zeros((0, 0), dtype=np.float32)
 
     def _validate(self, state: dict, epoch: float) -> None:
         if self.val_data is None or len(self.val_data) == 0:
