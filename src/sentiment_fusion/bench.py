@@ -73,7 +73,7 @@ def _peer(name: str, build: Callable[[], Callable[[Sequence], object]], items: S
     return profile(run, items, seconds)
 
 
-def torch_minilm(texts_sample: Sequence[str], threads: int):
+def torch_minilm(threads: int):
     """PyTorch eager: the same MiniLM-L6 architecture and tokenization as the shipped text model
     (pretrained encoder; the 3-way classifier's weights differ, its cost does not)."""
     import torch
@@ -159,7 +159,7 @@ def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: 
         texts, source = load_texts(data_dir, n_texts)
         result["text"] = {**profile(lambda b: analyzer.predict_batch(list(b)), texts, seconds), "data": source}
         if peers:
-            result["pytorch_eager"] = _peer("pytorch eager", lambda: torch_minilm(texts, threads), texts, seconds)
+            result["pytorch_eager"] = _peer("pytorch eager", lambda: torch_minilm(threads), texts, seconds)
             result["transformers_pipeline"] = _peer("transformers pipeline", lambda: transformers_pipeline(threads), texts, seconds)
             result["vader"] = _peer("vader", vader, texts, seconds)
             result["textblob"] = _peer("textblob", textblob, texts, seconds)

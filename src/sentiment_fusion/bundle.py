@@ -31,6 +31,7 @@ MODEL_ENV = "SENTIMENT_FUSION_MODEL"
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file, read in chunks so a large archive costs no memory."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

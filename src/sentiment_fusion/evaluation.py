@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .labels import LABELS
-from .training.metrics import classification_report, expected_calibration_error, restrict_to_classes
+from .training.metrics import score_probabilities
 
 if TYPE_CHECKING:
     from .data.spec import Dataset
@@ -50,15 +50,8 @@ def evaluate(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both", p
 
     subset = replace(dataset, examples=labelled)
     probs = predict_probabilities(analyzer, subset, modality, progress=progress)
-    y_true = np.array([int(e.label) for e in labelled])
-    classes = [int(c) for c in dataset.classes]
-    y_pred = restrict_to_classes(probs, classes)
-    report = classification_report(y_true, y_pred, classes)
-    scored = probs[:, sorted(classes)]
-    scored = scored / scored.sum(axis=1, keepdims=True)
-    position = {c: i for i, c in enumerate(sorted(classes))}
-    ece, table = expected_calibration_error(scored, np.array([position[y] for y in y_true]))
-    report.update({"ece": ece, "reliability": table, "modality": modality,
+    report = score_probabilities(probs, np.array([int(e.label) for e in labelled]), dataset.classes)
+    report.update({"modality": modality,
                    "data": dataset.name, "split": dataset.split, "model": {"name": analyzer.name, "version": analyzer.version}})
     return report
 

@@ -22,17 +22,11 @@ import numpy as np
 from .bundle import default_bundle_path, read_manifest
 from .errors import BundleError, InvalidInputError
 from .labels import LABELS, Sentiment
+from .training.calibration import softmax  # numpy only
 
 log = logging.getLogger(__name__)
 
 MAX_TEXT_CHARS = 20_000  # far above any post; a guard against pathological inputs
-
-
-def _softmax(logits: np.ndarray, temperature: float) -> np.ndarray:
-    z = logits.astype(np.float64) / temperature
-    z -= z.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def _scores(probs: np.ndarray) -> dict[str, float]:
@@ -236,13 +230,13 @@ class Analyzer:
             full_logits[idx], full_features[idx] = logits, features
             available[f"{name}_logits"], available[f"{name}_features"] = full_logits, full_features
             available["present"][idx, 0 if name == "text" else 1] = 1.0
-            probs[name] = _softmax(full_logits, model.temperature)
+            probs[name] = softmax(full_logits, model.temperature)
         both = [i for i in range(n) if texts[i] is not None and images[i] is not None]
         fused = None
         if both and self.fusion is not None:
             subset = {k: v[both] for k, v in available.items()}
             fused = np.zeros((n, len(LABELS)))
-            fused[both] = _softmax(self.fusion.run(subset), self.fusion.temperature)
+            fused[both] = softmax(self.fusion.run(subset), self.fusion.temperature)
         results = []
         for i in range(n):
             modalities = {name: _modality(p[i]) for name, p in probs.items() if available["present"][i, 0 if name == "text" else 1]}

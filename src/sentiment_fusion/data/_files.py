@@ -9,21 +9,11 @@ from pathlib import Path
 
 from ..errors import DataFormatError
 
-_CHUNK = 1 << 20
 
 # Tried in order for legacy text files. cp1252 before latin-1 because tweets of that era
 # were mostly Windows-1252 (curly quotes, ellipsis live at 0x80-0x9F, which latin-1 maps to
 # invisible control characters); latin-1 last because it never fails, so it is the floor.
 FALLBACK_ENCODINGS: tuple[str, ...] = ("cp1252", "latin-1")
-
-
-def sha256_file(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks so a large archive costs no memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class FilesHasher:

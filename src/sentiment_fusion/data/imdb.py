@@ -26,7 +26,8 @@ from typing import IO
 
 from ..errors import DataFormatError
 from ..labels import Sentiment
-from ._files import FilesHasher, sha256_file
+from ..bundle import sha256_file
+from ._files import FilesHasher
 from .dataset import Dataset, check_split
 from .example import Example
 

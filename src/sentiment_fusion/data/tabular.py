@@ -23,7 +23,7 @@ from typing import IO, Any, Iterator
 
 from ..errors import DataFormatError
 from ..labels import LABELS, Sentiment
-from ._files import sha256_file
+from ..bundle import sha256_file
 from .dataset import Dataset
 from .example import Example
 

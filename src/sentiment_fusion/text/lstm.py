@@ -76,3 +76,7 @@ class BiLSTMClassifier(TextClassifier):
     @property
     def vocab_size(self) -> int:
         return self.config.vocab_size
+
+    @property
+    def feature_dim(self) -> int:
+        return self.config.feature_dim

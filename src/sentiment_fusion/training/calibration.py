@@ -38,3 +38,10 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, low: float = 0.05, h
             a, c = c, d
             d = a + ratio * (b - a)
     return float(np.exp((a + b) / 2))
+
+
+def calibrated_metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, classes) -> dict:
+    """Metrics (with ECE) of ``softmax(logits / temperature)`` on the given label set."""
+    from .metrics import score_probabilities
+
+    return score_probabilities(softmax(logits, temperature), labels, classes)

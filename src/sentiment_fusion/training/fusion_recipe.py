@@ -20,11 +20,10 @@ import torch
 from ..bundle import file_entry, read_manifest
 from ..data import read_dataset
 from ..labels import NUM_CLASSES
-from .calibration import fit_temperature
+from .calibration import calibrated_metrics, fit_temperature
 from .features import cached, text_outputs
 from .heads import FusionConfig, FusionHead
 from .image_recipe import labelled_image_features
-from .text_recipe import _metrics
 from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     result = trainer.train()
     val_logits = trainer.predict_logits(val_data)
     temperature = fit_temperature(val_logits, val_y)
-    val_metrics = _metrics(val_logits, val_y, temperature, classes)
+    val_metrics = calibrated_metrics(val_logits, val_y, temperature, classes)
     log.info("fusion validation (T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "weighted_f1", "ece")})
 
     model.export_onnx(bundle_dir / "fusion.onnx")

@@ -19,10 +19,9 @@ import torch
 from ..bundle import file_entry, sha256_file
 from ..data import read_dataset
 from ..labels import Sentiment
-from .calibration import fit_temperature
+from .calibration import calibrated_metrics, fit_temperature
 from .features import cached, image_features
 from .heads import HeadConfig, ImageHead
-from .text_recipe import _metrics
 from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
@@ -97,7 +96,7 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
     result = trainer.train()
     val_logits = trainer.predict_logits(TrainData(list(val_x), val_y))
     temperature = fit_temperature(val_logits, val_y)
-    val_metrics = _metrics(val_logits, val_y, temperature, classes)
+    val_metrics = calibrated_metrics(val_logits, val_y, temperature, classes)
     log.info("image validation (T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "weighted_f1", "ece")})
 
     model.export_onnx(bundle_dir / "image_head.onnx")

@@ -80,3 +80,15 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
         ece += count / len(probs) * abs(acc - conf)
         table.append({"bin": f"({lo:.2f}, {hi:.2f}]", "n": count, "confidence": conf, "accuracy": acc})
     return float(ece), table
+
+
+def score_probabilities(probs: np.ndarray, y_true: np.ndarray, classes: Sequence[int]) -> dict:
+    """The classification report of calibrated probabilities on a data set's own classes,
+    plus top-label ECE and its reliability table (probabilities renormalised over those classes)."""
+    classes = sorted(int(c) for c in classes)
+    y_true = np.asarray(y_true, dtype=np.int64)
+    report = classification_report(y_true, restrict_to_classes(probs, classes), classes)
+    scored = probs[:, classes] / probs[:, classes].sum(axis=1, keepdims=True)
+    position = {c: i for i, c in enumerate(classes)}
+    report["ece"], report["reliability"] = expected_calibration_error(scored, np.array([position[int(y)] for y in y_true]))
+    return report

@@ -23,9 +23,8 @@ from ..data import read_dataset
 from ..labels import LABELS
 from ..text.encoding import EncodingConfig, TextEncoder
 from ..text.normalize import TextNormalizer
-from .calibration import fit_temperature, softmax
+from .calibration import calibrated_metrics, fit_temperature
 from .export import onnx_agreement
-from .metrics import classification_report, expected_calibration_error, restrict_to_classes
 from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
@@ -162,7 +161,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     # Calibrate on validation; report validation metrics of the calibrated model.
     val_logits = trainer.predict_logits(val_data)
     temperature = fit_temperature(val_logits, val_data.labels)
-    val_metrics = _metrics(val_logits, val_data.labels, temperature, val_classes)
+    val_metrics = calibrated_metrics(val_logits, val_data.labels, temperature, val_classes)
     log.info("validation (calibrated, T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "macro_recall", "ece")})
 
     graph = bundle_dir / "text.onnx"
@@ -184,7 +183,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         "kind": config.kind,
         "files": {"graph": file_entry(bundle_dir, "text.onnx"), "tokenizer": file_entry(bundle_dir, "tokenizer.json")},
         "inputs": {"input_ids": "int64[batch, tokens]", "attention_mask": "int64[batch, tokens]"},
-        "outputs": {"logits": f"float32[batch, {len(LABELS)}]", "features": f"float32[batch, {model.feature_dim if hasattr(model, 'feature_dim') else model.config.feature_dim}]"},
+        "outputs": {"logits": f"float32[batch, {len(LABELS)}]", "features": f"float32[batch, {model.feature_dim}]"},
         "preprocessing": encoder.to_config(),
         "temperature": temperature,
         "architecture": model.to_config(),
@@ -203,15 +202,6 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "n_validation": len(val_data),
         },
     }
-
-
-def _metrics(logits: np.ndarray, labels: np.ndarray, temperature: float, classes: list[int]) -> dict:
-    probs = softmax(logits, temperature)
-    report = classification_report(labels, restrict_to_classes(probs, classes), classes)
-    sub = probs[:, classes] / probs[:, classes].sum(1, keepdims=True)
-    position = {c: i for i, c in enumerate(classes)}
-    report["ece"], report["reliability"] = expected_calibration_error(sub, np.array([position[y] for y in labels]))
-    return report
 
 
 def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data: TrainData, temperature: float,
@@ -235,7 +225,7 @@ def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data
     for start in range(0, len(val_data), 64):
         ids, mask = encoder.pad(list(val_data.items[start:start + 64]))
         logits[start:start + 64] = session.run(["logits"], {"input_ids": ids, "attention_mask": mask})[0]
-    int8_metrics = _metrics(logits, val_data.labels, temperature, classes)
+    int8_metrics = calibrated_metrics(logits, val_data.labels, temperature, classes)
     drop = fp32_metrics["macro_recall"] - int8_metrics["macro_recall"]
     summary = {"method": "onnxruntime dynamic int8, per-channel weights (MatMul, Gather)", "split": "validation",
                "fp32_macro_recall": fp32_metrics["macro_recall"], "int8_macro_recall": int8_metrics["macro_recall"],
