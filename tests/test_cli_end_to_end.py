@@ -65,3 +65,32 @@ def test_imdb_is_scored_as_binary(trained):
     metrics = json.loads(run_cli("evaluate", "--model", str(bundle), "--data", f"imdb:{imdb}:test", "--limit", "40",
                                  "--json").stdout.strip().splitlines()[-1])
     assert metrics["classes"] == ["negative", "positive"] and len(metrics["confusion"]) == 2
+
+
+def test_training_continues_from_an_earlier_runs_weights(trained, tmp_path):
+    bundle, tweets = trained
+    best = bundle.parent / "work" / "best.pt"
+    texts = ["I love this phone", "worst service ever", "the meeting is at noon"]
+    # One step at a negligible learning rate: the continued model is the earlier one.
+    run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--val", f"tweeteval:{tweets}:val",
+            "--max-steps", "1", "--lr", "1e-12", "--vocab-size", "2000", "--init-from", str(best),
+            "--out", str(tmp_path / "continued"), "--work", str(tmp_path / "work"), "--quiet")
+    from sentiment_fusion.bundle import sha256_file
+    from sentiment_fusion.runtime import Analyzer
+
+    before, after = Analyzer.load(bundle), Analyzer.load(tmp_path / "continued")
+    for p, q in zip(before.predict_batch(texts), after.predict_batch(texts)):
+        assert p.label == q.label
+        assert all(abs(p.scores[k] - q.scores[k]) < 1e-3 for k in p.scores)
+    training = json.loads((tmp_path / "continued" / "manifest.json").read_text())["components"]["text"]["training"]
+    assert training["init_from"] == {"path": str(best), "sha256": sha256_file(best)}
+    assert f"continued from the weights `{best}`" in (tmp_path / "continued" / "README.md").read_text()
+
+    misfit = run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--max-steps", "1",
+                     "--vocab-size", "500", "--init-from", str(best), "--out", str(tmp_path / "misfit"),
+                     "--work", str(tmp_path / "work2"), "--quiet", check=False)
+    assert misfit.returncode == 2 and "does not fit" in misfit.stderr
+    missing = run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--max-steps", "1",
+                      "--init-from", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m"), "--work", str(tmp_path / "w3"),
+                      "--quiet", check=False)
+    assert missing.returncode == 2 and "not found" in missing.stderr

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import pickle
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry
+from ..bundle import file_entry, sha256_file
 from ..data import read_dataset
 from ..labels import LABELS
 from ..text.encoding import EncodingConfig, TextEncoder
@@ -46,6 +47,7 @@ class TextTrainConfig:
     hidden_dim: int = 128  # bilstm
     dropout: float | None = None
     init_embeddings: str | None = None  # bilstm: "minilm" starts the word vectors from MiniLM's (text/word_vectors.py)
+    init_from: str | None = None  # weights (a state dict: an earlier run's best.pt) of the same model to continue from
     quantize: bool = True  # dynamic int8 if it keeps validation macro-recall within 0.01
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
@@ -61,6 +63,8 @@ class TextTrainConfig:
             self.max_length = 400 if self.kind == "bilstm" else 128
         if self.init_embeddings not in (None, "minilm"):
             raise ValueError(f"init_embeddings must be None or 'minilm', got {self.init_embeddings!r}")
+        if self.init_from is not None and self.init_embeddings is not None:
+            raise ValueError("init_from and init_embeddings both set the starting weights: give one")
 
 
 def _read_all(specs: list[str], sample: dict[str, int], seed: int = 13):
@@ -141,6 +145,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         with torch.no_grad():
             model.embedding.weight.copy_(torch.from_numpy(minilm_word_vectors(words, config.embed_dim)))
             model.embedding.weight[model.config.pad_id].zero_()
+    if config.init_from is not None:
+        _load_initial_weights(model, Path(config.init_from))
 
     def encode(examples) -> TrainData:
         ids = encoder.token_ids([e.text for e in examples])
@@ -198,10 +204,24 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "history": result.history,
             "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample.get(spec, len(d))), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
                     + [{"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"} for spec, d in zip(config.val, val_sets)],
+            "init_from": None if config.init_from is None else {"path": config.init_from, "sha256": sha256_file(config.init_from)},
             "n_train": len(train_data),
             "n_validation": len(val_data),
         },
     }
+
+
+def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
+    """Start from an earlier run's weights: the state dict a run keeps as ``best.pt``
+    (loaded tensors-only, so a foreign pickle cannot run code)."""
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from: {path} not found")
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except (RuntimeError, pickle.UnpicklingError) as error:
+        first = str(error).strip().splitlines()[0]
+        raise ValueError(f"init_from: {path} does not fit this model ({type(model).__name__}): {first}") from None
+    log.info("starting from the weights in %s", path)
 
 
 def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data: TrainData, temperature: float,
