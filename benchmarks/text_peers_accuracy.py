@@ -5,7 +5,8 @@
 Peers: VADER (compound >= 0.05 positive, <= -0.05 negative, else neutral: the authors'
 thresholds), TextBlob (polarity > 0 positive, < 0 negative, else neutral) and TF-IDF
 (word 1-2 grams) + logistic regression trained on the same training data as our
-text model (TweetEval train + a seeded 6,000 IMDB train reviews), C chosen on TweetEval val.
+text model (TweetEval train + the seeded 14,000 IMDB train reviews of its last stage,
+which include the 6,000 of its first), C chosen on TweetEval val.
 Test splits are only scored, never used to choose anything.
 """
 from __future__ import annotations
@@ -82,7 +83,7 @@ def main() -> int:
     val = read_dataset(f"tweeteval:{tweets}:val")
     imdb_train = read_dataset(f"imdb:{d}/imdb/aclImdb_v1.tar.gz:train")
     rng = np.random.default_rng(13)
-    imdb_keep = np.sort(rng.choice(len(imdb_train.examples), 6000, replace=False))
+    imdb_keep = np.sort(rng.choice(len(imdb_train.examples), 14000, replace=False))
     train_texts = [e.text for e in train.examples] + [imdb_train.examples[i].text for i in imdb_keep]
     train_y = np.r_[train.labels, imdb_train.labels[imdb_keep]]
     lr_predict, c = tfidf_lr(train_texts, train_y, [e.text for e in val.examples], val.labels)

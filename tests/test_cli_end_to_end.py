@@ -84,7 +84,7 @@ def test_training_continues_from_an_earlier_runs_weights(trained, tmp_path):
         assert all(abs(p.scores[k] - q.scores[k]) < 1e-3 for k in p.scores)
     training = json.loads((tmp_path / "continued" / "manifest.json").read_text())["components"]["text"]["training"]
     assert training["init_from"] == {"path": str(best), "sha256": sha256_file(best)}
-    assert f"continued from the weights `{best}`" in (tmp_path / "continued" / "README.md").read_text()
+    assert f"continued from earlier fine-tuned weights `{best}`" in (tmp_path / "continued" / "README.md").read_text()
 
     misfit = run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--max-steps", "1",
                      "--vocab-size", "500", "--init-from", str(best), "--out", str(tmp_path / "misfit"),

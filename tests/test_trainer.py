@@ -37,6 +37,10 @@ def test_learns_a_separable_problem_and_keeps_the_best(tmp_path):
     result = trainer.train()
     assert result.best_metrics["accuracy"] > 0.95
     assert len(result.history) == 3 and (tmp_path / "best.pt").exists()
+    final = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"]
+    last = torch.load(tmp_path / "last.pt", weights_only=True)  # the final weights, whichever epoch was best
+    for key, value in final.items():
+        torch.testing.assert_close(last[key], value)
 
 
 class Crash(Exception):

@@ -53,8 +53,7 @@ def render(manifest: dict) -> str:
             lines.append(f"  - trained on: {data}; best epoch {training.get('best_epoch')}")
             if training.get("init_from"):
                 start = training["init_from"]
-                lines.append(f"  - continued from the weights `{start['path']}` (sha256 {start['sha256'][:12]}) of an earlier "
-                             "stage; the description lists the stages")
+                lines.append(f"  - continued from earlier fine-tuned weights `{start['path']}` (sha256 {start['sha256'][:12]})")
         rows += [{"component": name, **m} for m in spec.get("metrics", [])]
     rows += [{"component": "bundle", **m} for m in manifest.get("evaluations", [])]
     lines += ["", "## Metrics", "", "Every number below was produced by the command in the README on the named split; "

@@ -120,6 +120,7 @@ class Trainer:
         self.args.output_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.args.output_dir / "checkpoint.pt"
         self.best_path = self.args.output_dir / "best.pt"
+        self.last_path = self.args.output_dir / "last.pt"
 
     # -- the loop -------------------------------------------------------------------------
     def train(self) -> TrainResult:
@@ -175,6 +176,7 @@ class Trainer:
             self._validate(state, epoch=state["epoch"] + state["step_in_epoch"] / steps_per_epoch)
             self._save_checkpoint(state, optimizer, scheduler)
         progress.close()
+        torch.save(self.model.state_dict(), self.last_path)  # the final weights, e.g. to continue from in a later stage
         if self.best_path.exists():
             self.model.load_state_dict(torch.load(self.best_path, weights_only=True))
         best = state["best"] or {"metrics": {}, "epoch": float(state["epoch"])}
