@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab-size", type=int, default=30000, help="bilstm: words kept (most frequent in train)")
     p.add_argument("--embed-dim", type=int, default=128), p.add_argument("--hidden-dim", type=int, default=128)
     p.add_argument("--init-embeddings", choices=["minilm"], help="bilstm: start word vectors from MiniLM's (vocabulary still from train)")
-    p.add_argument("--init-from", type=Path, help="continue fine-tuning from an earlier run's weights (its best.pt)")
+    p.add_argument("--init-from", type=Path, help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt)")
     p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_train_text)

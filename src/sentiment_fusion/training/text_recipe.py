@@ -47,7 +47,7 @@ class TextTrainConfig:
     hidden_dim: int = 128  # bilstm
     dropout: float | None = None
     init_embeddings: str | None = None  # bilstm: "minilm" starts the word vectors from MiniLM's (text/word_vectors.py)
-    init_from: str | None = None  # weights (a state dict: an earlier run's best.pt) of the same model to continue from
+    init_from: str | None = None  # weights (a state dict: an earlier run's best.pt or last.pt) of the same model to continue from
     quantize: bool = True  # dynamic int8 if it keeps validation macro-recall within 0.01
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
@@ -212,7 +212,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
 
 
 def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
-    """Start from an earlier run's weights: the state dict a run keeps as ``best.pt``
+    """Start from an earlier run's weights: a state dict a run keeps (``best.pt`` or ``last.pt``)
     (loaded tensors-only, so a foreign pickle cannot run code)."""
     if not path.is_file():
         raise FileNotFoundError(f"init_from: {path} not found")
