@@ -80,7 +80,7 @@ def cmd_train_text(args) -> int:
     config = TextTrainConfig(kind=args.kind, train=train, val=args.val or [], sample=sample,
                              max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides,
                              embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, init_embeddings=args.init_embeddings,
-                             quantize=not args.no_quantize, init_from=None if args.init_from is None else str(args.init_from))
+                             quantize=not args.no_quantize, init_from=args.init_from)
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab-size", type=int, default=30000, help="bilstm: words kept (most frequent in train)")
     p.add_argument("--embed-dim", type=int, default=128), p.add_argument("--hidden-dim", type=int, default=128)
     p.add_argument("--init-embeddings", choices=["minilm"], help="bilstm: start word vectors from MiniLM's (vocabulary still from train)")
-    p.add_argument("--init-from", type=Path, help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt)")
+    p.add_argument("--init-from", help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt)")
     p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_train_text)

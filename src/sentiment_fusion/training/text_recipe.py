@@ -145,8 +145,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         with torch.no_grad():
             model.embedding.weight.copy_(torch.from_numpy(minilm_word_vectors(words, config.embed_dim)))
             model.embedding.weight[model.config.pad_id].zero_()
-    if config.init_from is not None:
-        _load_initial_weights(model, Path(config.init_from))
+    # Hashed when loaded: the run may later overwrite the file (e.g. a best.pt in its own work dir).
+    init_from = None if config.init_from is None else _load_initial_weights(model, Path(config.init_from))
 
     def encode(examples) -> TrainData:
         ids = encoder.token_ids([e.text for e in examples])
@@ -204,24 +204,26 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "history": result.history,
             "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample.get(spec, len(d))), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
                     + [{"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"} for spec, d in zip(config.val, val_sets)],
-            "init_from": None if config.init_from is None else {"path": config.init_from, "sha256": sha256_file(config.init_from)},
+            "init_from": init_from,
             "n_train": len(train_data),
             "n_validation": len(val_data),
         },
     }
 
 
-def _load_initial_weights(model: torch.nn.Module, path: Path) -> None:
+def _load_initial_weights(model: torch.nn.Module, path: Path) -> dict:
     """Start from an earlier run's weights: a state dict a run keeps (``best.pt`` or ``last.pt``)
-    (loaded tensors-only, so a foreign pickle cannot run code)."""
+    (loaded tensors-only, so a foreign pickle cannot run code). Returns their provenance."""
     if not path.is_file():
         raise FileNotFoundError(f"init_from: {path} not found")
+    provenance = {"path": str(path), "sha256": sha256_file(path)}
     try:
         model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except (RuntimeError, pickle.UnpicklingError) as error:
         first = str(error).strip().splitlines()[0]
         raise ValueError(f"init_from: {path} does not fit this model ({type(model).__name__}): {first}") from None
     log.info("starting from the weights in %s", path)
+    return provenance
 
 
 def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data: TrainData, temperature: float,
