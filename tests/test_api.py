@@ -179,7 +179,21 @@ def test_docs_and_openapi(api):
         assert path in spec["paths"], path
     assert "ErrorResponse" in spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
-    assert "swagger" in api.get("/docs").text.lower()
+    page = api.get("/docs").text
+    assert "swagger" in page.lower() and "/openapi.json" in page
+    # Swagger UI comes from this server, not a CDN: every script and stylesheet is a local path.
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/docs-assets/") for a in assets), assets
+    for asset in assets:
+        r = api.get(asset)
+        assert r.status_code == 200 and len(r.content) > 1000, asset
+
+
+def test_docs_can_be_switched_off(tiny_analyzer):
+    with client(tiny_analyzer, docs_enabled=False) as c:
+        for path in ("/docs", "/openapi.json", "/docs-assets/swagger-ui.css"):
+            assert c.get(path).status_code == 404, path
+        assert c.post("/v1/predict", json={"text": "fine"}).status_code == 200
 
 
 def test_page_and_static_files(api):
@@ -256,6 +270,9 @@ def test_wrong_content_type(api):
     ({"text": None, "image": None}, 422, "missing_input", []),
     ({"text": ""}, 422, "empty_text", []),
     ({"text": " \n\t"}, 422, "empty_text", []),
+    ({"text": "\u200b"}, 422, "empty_text", ["invisible"]),  # zero-width space
+    ({"text": "\ufeff\u2060 \u0000"}, 422, "empty_text", []),  # BOM, word joiner, NUL
+    ({"text": "\ufffd\ufffd"}, 422, "empty_text", []),  # what undecodable form bytes become
     ({"image": ""}, 422, "invalid_image", ["empty"]),
     ({"image": "@@@not-base64@@@"}, 422, "invalid_base64", ["base64", "paths are not enabled"]),
     ({"image": "../../etc/passwd"}, 422, "invalid_base64", ["paths are not enabled"]),

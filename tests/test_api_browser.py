@@ -90,14 +90,14 @@ class DevTools:
                 raise RuntimeError("chromium closed the DevTools pipe")
             self.buffer += chunk
 
-    def open(self, url: str) -> None:
+    def open(self, url: str, ready: str = "document.getElementById('model').textContent !== ''") -> None:
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)["sessionId"]
         self.call("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1,
                                                           "mobile": False})
         self.call("Page.enable")
         self.call("Page.navigate", {"url": url})
-        self.wait_for("document.readyState === 'complete' && document.getElementById('model').textContent !== ''")
+        self.wait_for(f"document.readyState === 'complete' && {ready}")
 
     def js(self, expression: str):
         result = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True, "awaitPromise": True})
@@ -214,3 +214,14 @@ def test_page_shows_errors(browser, page_server, tmp_path):
     message = browser.js("document.getElementById('error').textContent")
     assert "invalid_image" in message and "HTTP 422" in message
     assert browser.js("document.getElementById('result').hidden") is True
+
+
+def test_api_docs_render_offline(browser, page_server):
+    """Swagger UI draws every route from the server's own files (the browser has no internet here)."""
+    browser.open(page_server.url + "/docs", ready="document.querySelectorAll('.opblock').length > 0")
+    paths = browser.js("[...document.querySelectorAll('.opblock-summary-path')].map(e => e.dataset.path)")
+    for path in ("/predict", "/v1/predict", "/v1/predict/upload", "/v1/predict/batch", "/healthz", "/v1/model"):
+        assert path in paths, paths
+    assert browser.js("document.querySelector('.info .title').textContent").startswith("sentiment-fusion")
+    loaded = browser.js("performance.getEntriesByType('resource').map(r => r.name)")
+    assert loaded and all(name.startswith(page_server.url) for name in loaded), loaded

@@ -272,6 +272,10 @@ def test_url_fetch_refusals(image_analyzer, image_server):
         assert_error(c.post("/v1/predict", json={"image": "http://127.0.0.1:99999/a.png"}), 422, "invalid_url")
         assert_error(c.post("/v1/predict", json={"image": "http://no-such-host.local.test/a.png"}), 422,
                      "url_unresolvable")
+        for host in ("a..local.test", f"{'x' * 64}.local.test"):  # the IDNA codec refuses these labels
+            assert_error(c.post("/v1/predict", json={"image": f"http://{host}/a.png"}), 422, "invalid_url")
+            r = c.post("/v1/predict/batch", json={"items": [{"text": "fine"}, {"image": f"http://{host}/a.png"}]})
+            assert_error(r, 422, "invalid_url")
 
 
 def test_url_fetch_needs_an_allow_list():

@@ -109,6 +109,19 @@ def test_every_route_over_http(served):
         assert r.status_code == 422 and r.json()["error"]["code"] == "image_not_supported"
 
 
+def test_head_works_wherever_get_does(served):
+    url, *_ = served
+    with httpx.Client(base_url=url, timeout=10) as http:
+        for path in ("/healthz", "/readyz", "/v1/model", "/metrics", "/", "/static/app.js", "/docs", "/openapi.json"):
+            get, head = http.get(path), http.head(path)
+            assert head.status_code == get.status_code == 200, path
+            assert head.content == b"" and head.headers["content-type"] == get.headers["content-type"], path
+            assert head.headers["x-request-id"], path
+        head = http.head("/v1/predict")
+        assert head.status_code == 405 and "POST" in head.headers["allow"] and head.content == b""
+        assert http.head("/nowhere").status_code == 404
+
+
 def test_body_over_the_limit_is_refused_from_its_header(served):
     _, port, *_ = served
     # Only the headers are sent: the 413 must come without the server waiting for 10 MB.

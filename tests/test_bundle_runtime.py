@@ -52,6 +52,7 @@ def test_load_via_the_package_and_env(tiny_bundle, monkeypatch):
 @pytest.mark.parametrize("kwargs, message", [
     ({}, "give a text, an image or both"),
     ({"text": "   "}, "text is empty"),
+    ({"text": "\u200b\u200e\x00"}, "text is empty"),
     ({"text": 3}, "text must be a string"),
     ({"text": "x" * 20001}, "limit"),
     ({"text": "bad \ud800 surrogate"}, "not valid Unicode"),

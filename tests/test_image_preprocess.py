@@ -312,3 +312,31 @@ def test_invalid_config_rejected(kwargs, message):
 def test_unknown_config_key_rejected():
     with pytest.raises(ValueError, match="unknown ImagePreprocessor config keys"):
         ImagePreprocessor.from_config({**PRE.to_config(), "crop": 0.9})
+
+
+def _unshrunk_pixels(img: Image.Image) -> np.ndarray:
+    """What pixels() computed before large images were shrunk: the crop resized from full size."""
+    side = min(img.size) * PRE.size / PRE.resize
+    left, top = (img.size[0] - side) / 2, (img.size[1] - side) / 2
+    return np.asarray(img.resize((PRE.size, PRE.size), Image.BILINEAR, box=(left, top, left + side, top + side)))
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_large_images_are_shrunk_after_decoding_without_changing_what_the_model_sees(fmt):
+    photo = noise(40, 30).resize((4000, 3000), Image.BILINEAR)  # smooth, photo-like
+    data = encode(photo, fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    decoded = PRE.decode(data)
+    assert PRE.working_side <= min(decoded.size) < 2 * PRE.working_side
+    assert decoded.size[0] / decoded.size[1] == pytest.approx(4 / 3, rel=0.01)
+    full = Image.open(io.BytesIO(data)).convert("RGB")
+    diff = np.abs(PRE.pixels(data).astype(int) - _unshrunk_pixels(full))
+    assert diff.mean() < 0.5 and diff.max() <= 3
+    small = noise(600, 400)  # short side below twice the working side: untouched
+    assert PRE.decode(encode(small, "PNG")).size == (600, 400)
+
+
+def test_large_16bit_image_is_shrunk_and_rescaled():
+    values = np.tile(np.array([[0, 65535, 128 * 257, 1000]], dtype=np.uint16).repeat(300, axis=1), (1200, 1))
+    decoded = rgb(PRE.decode(encode(Image.fromarray(values), "PNG")))
+    assert decoded.shape == (600, 600, 3)  # 1200 x 1200 reduced by 2
+    assert [decoded[0, i * 150 + 10, 0] for i in range(4)] == [0, 255, 128, 4]

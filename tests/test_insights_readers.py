@@ -11,7 +11,7 @@ pa = pytest.importorskip("pyarrow", reason="insights needs the [insights] extra 
 
 from sentiment_fusion.errors import DataFormatError  # noqa: E402
 from sentiment_fusion.insights.readers import (  # noqa: E402
-    ColumnSpec, ReadStats, detect_encoding, find_files, parse_label_map, read_posts)
+    ColumnSpec, ReadStats, find_files, parse_label_map, read_posts)
 from sentiment_fusion.insights.timestamps import parse_timestamp  # noqa: E402
 
 APPLE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "apple_tweets" / "Apple-Twitter-Sentiment-DFE.csv"
@@ -46,10 +46,11 @@ def test_timestamp_formats_become_naive_utc(value, expected):
 def test_cp1252_csv_is_detected_and_decoded(tmp_path):
     file = tmp_path / "legacy.csv"
     file.write_bytes("id,text,date\n1,\u201cgreat\u201d phone \u2026 \u20ac5,2014-12-01\n".encode("cp1252"))
-    assert detect_encoding(file) == "cp1252"
-    (row,) = rows([file])
+    stats = ReadStats()
+    (row,) = rows([file], stats=stats)
     assert row["text"] == "\u201cgreat\u201d phone \u2026 \u20ac5"
     assert row["created_at"] == datetime(2014, 12, 1)
+    assert stats.legacy_lines == 1
 
 
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
@@ -61,11 +62,21 @@ def test_utf8_csv_with_or_without_bom(tmp_path, bom):
                    "image": None, "human_label": None}
 
 
-def test_utf8_file_with_one_bad_byte_late_falls_back_to_cp1252(tmp_path):
-    file = tmp_path / "mixed.csv"
-    file.write_bytes(b"id,text\n" + b"".join(b"%d,fine\n" % i for i in range(5000)) + b"9999,caf\xe9\n")
-    assert detect_encoding(file) == "cp1252"
-    assert rows([file], ColumnSpec(id="id", text="text"))[-1]["text"] == "caf\u00e9"
+@pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
+def test_one_legacy_line_falls_back_alone_and_is_reported(tmp_path, suffix, caplog):
+    """A stray Windows-1252 line must not turn the UTF-8 posts around it into mojibake."""
+    utf8 = "caf\u00e9 \U0001F600 \u201cok\u201d"
+    lines = [("1", utf8.encode()), ("2", b"caf\xe9 \x93quoted\x94"), ("3", utf8.encode())]
+    file = tmp_path / f"mixed{suffix}"
+    if suffix == ".csv":
+        file.write_bytes(b"id,text\n" + b"".join(i.encode() + b"," + t + b"\n" for i, t in lines))
+    else:
+        file.write_bytes(b"".join(b'{"id": %s, "text": "%s"}\n' % (i.encode(), t) for i, t in lines))
+    stats = ReadStats()
+    got = [r["text"] for r in rows([file], ColumnSpec(id="id", text="text"), stats)]
+    assert got == [utf8, "caf\u00e9 \u201cquoted\u201d", utf8]
+    assert stats.legacy_lines == 1
+    assert f"{file}: 1 line(s) are not UTF-8 (the first is line {3 if suffix == '.csv' else 2})" in caplog.text
 
 
 def test_semicolon_csv_multiline_fields_brand_and_labels(tmp_path):
@@ -118,6 +129,53 @@ def test_missing_column_and_missing_ids(tmp_path):
     jsonl.write_text('{"id": 1, "body": "x"}\n', encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"no row has the key\(s\) \['text'\]"):
         rows([jsonl], ColumnSpec(id="id", text="text"))
+
+
+@pytest.mark.parametrize("content, message", [
+    ("id,text\n1,hello, world\n2,fine\n", r"p.csv:2: 3 fields but the header has 2"),
+    ("id,text\n1,fine\n2\n", r"p.csv:3: 1 fields but the header has 2"),
+    ('id,text\n1,"never closed\n2,fine\n', r"p.csv:2: malformed CSV .*quote that never closes"),
+    ("id,text,id\n1,a,2\n", r"p.csv:1: the header repeats the column\(s\) \['id'\]"),
+    ("foo,bar\n", r"no column\(s\) \['id', 'text'\]"),  # checked even without rows
+])
+def test_malformed_csv_names_the_line_instead_of_guessing(tmp_path, content, message):
+    file = tmp_path / "p.csv"
+    file.write_text(content, encoding="utf-8")
+    with pytest.raises(DataFormatError, match=message):
+        rows([file], ColumnSpec(id="id", text="text"))
+
+
+def test_empty_inputs_are_reported(tmp_path, caplog):
+    (tmp_path / "empty.csv").write_bytes(b"")
+    (tmp_path / "header.csv").write_text("id,text\n")
+    (tmp_path / "blank.jsonl").write_text("\n")
+    stats = ReadStats()
+    assert rows([tmp_path], ColumnSpec(id="id", text="text"), stats) == []
+    assert stats.files == 3 and stats.empty_files == 3
+    assert caplog.text.count("no posts in this file") == 3
+
+
+def test_jsonl_values_that_are_not_text(tmp_path):
+    file = tmp_path / "p.jsonl"
+    file.write_text('{"id": 1, "text": "half a pair \\ud800 here", "when": "x"}\n{"id": 2, "text": 42}\n')
+    got = rows([file], ColumnSpec(id="id", text="text"))
+    assert [r["text"] for r in got] == ["half a pair \ufffd here", "42"]
+    with pytest.raises(DataFormatError, match=r"no row has the key\(s\) \['date'\]"):  # a misspelt optional column
+        rows([file], ColumnSpec(id="id", text="text", time="date"))
+    file.write_text('{"id": 1, "text": ["great", "phone"]}\n')
+    with pytest.raises(DataFormatError, match=r"p.jsonl:1: the text must be a string, got list"):
+        rows([file], ColumnSpec(id="id", text="text"))
+
+
+def test_corrupt_gzip_and_parquet_name_the_file(tmp_path):
+    import gzip
+
+    (tmp_path / "t.csv.gz").write_bytes(gzip.compress(b"id,text\n" + b"1,fine\n" * 1000)[:60])
+    with pytest.raises(DataFormatError, match=r"t.csv.gz: truncated or corrupt file"):
+        rows([tmp_path / "t.csv.gz"], ColumnSpec(id="id", text="text"))
+    (tmp_path / "f.parquet").write_text("id,text\n1,a\n")
+    with pytest.raises(DataFormatError, match=r"f.parquet: not a readable Parquet file"):
+        rows([tmp_path / "f.parquet"], ColumnSpec(id="id", text="text"))
 
 
 @pytest.mark.data

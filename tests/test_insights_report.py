@@ -8,6 +8,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,6 +78,48 @@ def test_every_insights_view_prints_a_table_and_csv(analyzed, capsys, view):
 def test_insights_on_a_missing_store_is_a_clear_error(tmp_path, capsys):
     assert main(["insights", "summary", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "run `sentiment-fusion analyze" in capsys.readouterr().err
+
+
+def test_report_path_is_checked_before_scoring(tmp_path, tiny_bundle, capsys):
+    data = tmp_path / "posts.csv"
+    data.write_text("id,text\n1,great phone\n", encoding="utf-8")
+    db = tmp_path / "s.duckdb"
+    args = ["analyze", str(data), "--id-col", "id", "--text-col", "text", "--db", str(db), "--model", str(tiny_bundle),
+            "--quiet", "--report"]
+    for report, message in [(db, "name it *.html"), (data, "name it *.html"), (tmp_path, "name it *.html"),
+                            (tmp_path / "r.txt", "name it *.html")]:
+        assert main(args + [str(report)]) == 2
+        assert message in capsys.readouterr().err
+    clash = tmp_path / "posts.html"
+    assert main(["analyze", str(data), "--id-col", "id", "--text-col", "text", "--db", str(clash), "--model",
+                 str(tiny_bundle), "--report", str(clash)]) == 2
+    assert "also the store or an input" in capsys.readouterr().err
+    assert not db.exists() and not clash.exists()  # nothing was scored or written
+    assert data.read_text(encoding="utf-8") == "id,text\n1,great phone\n"
+
+
+def test_a_closed_pipe_or_ctrl_c_ends_quietly(analyzed):
+    db, _, _ = analyzed
+    # Far more than a pipe buffer holds, so the writer really meets the closed pipe.
+    script = ("import sys; from sentiment_fusion.cli import run_command\n"
+              "class Args:\n    func = staticmethod(lambda args: [print('row', i) for i in range(10**6)] and 0)\n"
+              "sys.exit(run_command(Args()))")
+    done = subprocess.run(["bash", "-c", f"{sys.executable} -c \"{script}\" | head -1; echo \"${{PIPESTATUS[0]}}\""],
+                          capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines() == ["row 0", "141"] and done.stderr == ""
+    command = f"sentiment-fusion insights examples --db {db} -k 50 | head -1"
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.stdout.startswith("brand") and done.stderr == ""
+
+    from sentiment_fusion.cli import run_command
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    class Args:
+        func = staticmethod(interrupted)
+
+    assert run_command(Args()) == 130
 
 
 def test_report_is_self_contained_and_escapes_post_text(analyzed):

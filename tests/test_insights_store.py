@@ -53,12 +53,12 @@ def test_rerun_scores_nothing_and_duplicates_nothing(tmp_path, tiny_bundle):
     data = write_posts(tmp_path / "posts.csv", 300, extra=[{"id": "p000001", "text": "duplicate id: last wins"}])
     db = tmp_path / "s.duckdb"
     first = analyze([data], SPEC, db, model=tiny_bundle, progress=False, commit_rows=64)
-    assert (first.rows_read, first.pending, first.scored, first.errors) == (301, 300, 300, 0)
+    assert (first.rows_read, first.repeated_ids, first.pending, first.scored, first.errors) == (301, 1, 300, 300, 0)
     before = table(db)
     assert len(before) == 300 and all(r[1] in {"negative", "neutral", "positive"} for r in before)
     assert all(abs(r[2] + r[3] + r[4] - 1) < 1e-6 and r[5] == "tiny@0.0.1" for r in before)
     second = analyze([data, data], SPEC, db, model=tiny_bundle, progress=False)
-    assert (second.pending, second.scored) == (0, 0)
+    assert (second.repeated_ids, second.pending, second.scored) == (302, 0, 0)  # 602 rows, 300 ids
     assert table(db) == before  # not even scored_at changed
     with PostStore(db, read_only=True) as store:
         assert store.query("SELECT text FROM posts WHERE post_id = 'p000001'") == [{"text": "duplicate id: last wins"}]
@@ -75,6 +75,69 @@ def test_changed_text_is_rescored_and_new_model_version_rescores_all(tmp_path, t
 
     other = make_tiny_text_bundle(tmp_path / "tiny2", name="tiny-b")
     assert analyze([data], SPEC, db, model=other, progress=False).pending == 51
+
+
+def test_rerun_without_optional_columns_keeps_what_is_stored(tmp_path, tiny_bundle):
+    data = tmp_path / "posts.csv"
+    data.write_text("id,text,date,gold\n1,great phone,2024-03-01T10:00:00Z,positive\n2,awful,2024-03-02,negative\n")
+    db = tmp_path / "s.duckdb"
+    full = ColumnSpec(id="id", text="text", time="date", label="gold", brand="acme")
+    analyze([data], full, db, model=tiny_bundle, progress=False)
+    with PostStore(db, read_only=True) as store:
+        before = store.query("SELECT * FROM posts ORDER BY post_id")
+    assert [r["human_label"] for r in before] == ["positive", "negative"] and before[0]["created_at"] is not None
+    again = analyze([data], ColumnSpec(id="id", text="text", brand="acme"), db, model=tiny_bundle, progress=False)
+    assert again.pending == 0
+    with PostStore(db, read_only=True) as store:
+        assert store.query("SELECT * FROM posts ORDER BY post_id") == before  # times and labels not erased
+    data.write_text("id,text\n1,great phone\n2,now it is fine\n")
+    assert analyze([data], ColumnSpec(id="id", text="text", brand="acme"), db, model=tiny_bundle, progress=False).pending == 1
+    with PostStore(db, read_only=True) as store:
+        after = store.query("SELECT post_id, text, created_at, human_label FROM posts ORDER BY post_id")
+    assert after[1] == {"post_id": "2", "text": "now it is fine", "created_at": before[1]["created_at"],
+                        "human_label": "negative"}
+
+
+@pytest.mark.parametrize("content", [b"id,text\n1,a\n", b'{"id": 1}\n'])
+def test_a_file_that_is_not_a_store_is_refused_and_kept(tmp_path, tiny_bundle, content):
+    from sentiment_fusion.insights.store import StoreError
+
+    data = write_posts(tmp_path / "posts.csv", 5)
+    for name in ("other.csv", "other.json"):
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(StoreError, match="not a DuckDB file"):
+            analyze([data], SPEC, tmp_path / name, model=tiny_bundle, progress=False)
+        with pytest.raises(StoreError, match="not a DuckDB file"):
+            PostStore(tmp_path / name, read_only=True)
+        assert (tmp_path / name).read_bytes() == content
+    import duckdb
+
+    con = duckdb.connect(str(tmp_path / "other.duckdb"))
+    con.execute("CREATE TABLE posts (post_id VARCHAR, mood VARCHAR)")
+    con.close()
+    for read_only in (True, False):
+        with pytest.raises(StoreError, match=r"not an analyze store \(its posts table lacks \['brand'"):
+            PostStore(tmp_path / "other.duckdb", read_only=read_only)
+
+
+def test_unreadable_inputs_leave_no_new_store_behind(tmp_path, tiny_bundle):
+    from sentiment_fusion.errors import DataFormatError
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,text\n1,fine\n2,un, quoted\n")
+    db = tmp_path / "new" / "s.duckdb"
+    with pytest.raises(DataFormatError, match="bad.csv:3: 3 fields"):
+        analyze([bad], ColumnSpec(id="id", text="text"), db, model=tiny_bundle, progress=False)
+    assert not db.exists()
+    with pytest.raises(FileNotFoundError):
+        analyze([tmp_path / "nope.csv"], SPEC, db, model=tiny_bundle, progress=False)
+    assert not db.exists()
+    good = write_posts(tmp_path / "posts.csv", 5)
+    analyze([good], SPEC, db, model=tiny_bundle, progress=False)
+    with pytest.raises(DataFormatError):  # an existing store is kept, unchanged
+        analyze([bad], ColumnSpec(id="id", text="text"), db, model=tiny_bundle, progress=False)
+    with PostStore(db, read_only=True) as store:
+        assert store.counts()["posts"] == 5
 
 
 def test_bad_rows_are_recorded_with_their_reason(tmp_path, tiny_bundle):

@@ -20,6 +20,8 @@ def norm():
     ("<3 you", "love you"),
     ("so funny 😂😂😂", "so funny face with tears of joy face with tears of joy"),
     ("   spaced\n\tout  ", "spaced out"),
+    ("meh \x00 😡\x07", "meh enraged face"),  # a NUL must not collide with the emoji-name markers
+    ("family 👨\u200d👩\u200d👧 day", "family family man woman girl day"),  # ZWJ sequences stay whole
 ])
 def test_normalize_social_media(norm, raw, expected):
     assert norm(raw) == expected
@@ -33,6 +35,15 @@ def test_non_english_and_empty_pass_through(norm):
     assert norm("¡Qué día tan bonito! 今日は") == "¡Qué día tan bonito! 今日は"
     assert norm("") == ""
     assert norm("   ") == ""
+
+
+def test_blank_means_nothing_to_read():
+    from sentiment_fusion.text.normalize import is_blank
+
+    for blank in ("", " \n\t", "\u200b", "\ufeff\u2060\u200e", "\x00\x1f", "\ufffd", "\u3000"):
+        assert is_blank(blank), repr(blank)
+    for text in ("a", " ok ", "😡", "\u200bhi", "١"):
+        assert not is_blank(text), repr(text)
 
 
 def test_lowercase_option_and_config_round_trip():

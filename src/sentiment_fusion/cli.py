@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -179,12 +180,14 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sentiment-fusion", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="sentiment-fusion", description="Negative / neutral / positive sentiment of social-media posts from "
+        "their text, their image or both: predict, evaluate, train, serve, analyze archives, bench.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="sentiment of one post")
-    p.add_argument("--text", default=None)
+    p.add_argument("--text", default=None, help="the post text")
     p.add_argument("--image", type=Path, default=None, help="image file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_model(p)
@@ -267,11 +270,22 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or args.command == "train" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return run_command(args)
+
+
+def run_command(args) -> int:
+    """Run the parsed command; what goes wrong becomes one line on stderr and an exit status."""
     try:
         return args.func(args)
+    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (SentimentFusionError, ValueError, OSError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -28,24 +28,44 @@ def predict_probabilities(analyzer: "Analyzer", dataset: "Dataset", modality: st
     texts = [e.text if modality in ("text", "both") else None for e in examples]
     images = [e.image if modality in ("image", "both") else None for e in examples]
     if all(t is None and i is None for t, i in zip(texts, images)):
-        raise InvalidInputError(f"{dataset.name} has no {modality} input to score")
+        raise InvalidInputError(f"{_describe(dataset)} has no {modality} input to score")
     from tqdm.auto import tqdm
 
     probs = np.zeros((len(examples), len(LABELS)), np.float64)
     for start in tqdm(range(0, len(examples), batch_size), disable=not progress, desc="evaluate", unit="batch"):
         stop = start + batch_size
-        for offset, p in enumerate(analyzer.predict_batch(texts[start:stop], images[start:stop])):
+        try:
+            predictions = analyzer.predict_batch(texts[start:stop], images[start:stop])
+        except InvalidInputError:
+            _raise_for_first_bad(analyzer, dataset, examples[start:stop], texts[start:stop], images[start:stop])
+            raise
+        for offset, p in enumerate(predictions):
             probs[start + offset] = [p.scores[label] for label in LABELS]
     return probs
+
+
+def _raise_for_first_bad(analyzer, dataset, examples, texts, images) -> None:
+    """Name the example a batch failed on (its id, e.g. ``line:12``), not its place in the batch."""
+    for example, text, image in zip(examples, texts, images):
+        try:
+            analyzer.predict_batch([text], [image])
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{_describe(dataset)}, example {example.id}: {exc} "
+                                    f"(--modality {'text' if text is not None else 'image'})") from None
+
+
+def _describe(dataset: "Dataset") -> str:
+    return f"{dataset.name}:{dataset.source}" + (f":{dataset.split}" if dataset.split else "")
 
 
 def evaluate(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both", progress: bool = False) -> dict:
     """Metrics on the labelled examples of ``dataset``; binary sets scored on their two classes."""
     labelled = [e for e in dataset.examples if e.label is not None]
     if not labelled:
-        raise InvalidInputError(f"{dataset.name}:{dataset.split} has no labels to evaluate against")
+        raise InvalidInputError(f"{_describe(dataset)} has no labels to evaluate against")
     if len(labelled) < len(dataset.examples):
-        log.info("scoring %d labelled of %d examples", len(labelled), len(dataset.examples))
+        log.warning("%s: scoring the %d labelled of %d examples (%d have no label)", _describe(dataset),
+                    len(labelled), len(dataset.examples), len(dataset.examples) - len(labelled))
     from dataclasses import replace
 
     subset = replace(dataset, examples=labelled)

@@ -22,6 +22,7 @@ import numpy as np
 from .bundle import default_bundle_path, read_manifest
 from .errors import BundleError, InvalidInputError
 from .labels import LABELS, Sentiment
+from .text.normalize import is_blank
 from .training.calibration import softmax  # numpy only
 
 log = logging.getLogger(__name__)
@@ -262,8 +263,9 @@ class Analyzer:
             if text is not None:
                 if not isinstance(text, str):
                     raise InvalidInputError(f"{where}text must be a string, got {type(text).__name__}")
-                if not text.strip():
-                    raise InvalidInputError(f"{where}text is empty; send null/None to leave the text out")
+                if is_blank(text):
+                    raise InvalidInputError(f"{where}text is empty (nothing but spaces or invisible characters); "
+                                            "send null/None to leave the text out")
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError:

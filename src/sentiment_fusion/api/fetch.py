@@ -77,6 +77,8 @@ class UrlFetcher:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror:
             raise APIError(422, "url_unresolvable", f"the image URL's host {host!r} does not resolve") from None
+        except UnicodeError:  # the IDNA codec: an empty label ("a..b") or one over 63 characters
+            raise APIError(422, "invalid_url", f"the image URL's host {host!r} is not a valid host name") from None
         addresses = []
         for info in infos:
             ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])

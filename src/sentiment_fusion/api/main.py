@@ -24,8 +24,8 @@ from .fetch import make_fetcher
 from .images import ImageSources
 from .inference import ModelSlot
 from .metrics import Metrics
-from .middleware import BodyLimitMiddleware, RequestContextMiddleware
-from .routes import health, metrics, model, page, predict
+from .middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
+from .routes import docs, health, metrics, model, page, predict
 from .routes.page import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     settings = settings or Settings()
     app = FastAPI(
         title="sentiment-fusion", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-        docs_url="/docs" if settings.docs_enabled else None, redoc_url=None,
+        docs_url=None, redoc_url=None,  # /docs is installed below, with local assets
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
@@ -70,8 +70,11 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     for router in (page.router, health.router, predict.router, model.router, metrics.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    if settings.docs_enabled:
+        docs.install(app)
 
     # Added innermost first: the request context wraps everything, CORS answers preflights.
+    app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],

@@ -5,6 +5,8 @@
 - :class:`BodyLimitMiddleware`: refuses a body over the limit from its Content-Length before
   reading anything, counts the bytes actually streamed (chunked bodies, lying headers), and
   gives up on a body that arrives too slowly.
+- :class:`HeadAsGetMiddleware` (innermost): HEAD works wherever GET does (RFC 9110 9.3.2;
+  load balancers probe health with it): the GET route runs and only its headers are sent.
 """
 from __future__ import annotations
 
@@ -140,3 +142,22 @@ class BodyLimitMiddleware:
                 raise
             await errors.error_response(exc.status_code, exc.code, exc.message, request_id=rid,
                                         headers={"Connection": "close"})(scope, receive, tracking_send)
+
+
+class HeadAsGetMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, send_headers_only)

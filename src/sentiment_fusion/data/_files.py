@@ -4,8 +4,11 @@ Kept private: the readers' public face is :func:`sentiment_fusion.data.read_data
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
+import zlib
 from pathlib import Path
+from typing import IO, Iterator
 
 from ..errors import DataFormatError
 
@@ -93,3 +96,21 @@ def require_file(path: Path, what: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{what} not found: {path}")
     return path
+
+
+def open_binary(file: Path) -> IO[bytes]:
+    """The file's bytes, gunzipped when its name ends in ``.gz``."""
+    return gzip.open(file, "rb") if file.name.lower().endswith(".gz") else open(file, "rb")
+
+
+def guarded_lines(lines: IO[bytes], file: Path) -> Iterator[bytes]:
+    """Yield lines, turning gzip/IO failures mid-file into a DataFormatError naming it."""
+    it = iter(lines)
+    while True:
+        try:
+            raw = next(it)
+        except StopIteration:
+            return
+        except (OSError, EOFError, zlib.error) as exc:
+            raise DataFormatError(f"{file}: truncated or corrupt file ({type(exc).__name__}: {exc})") from exc
+        yield raw

@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import codecs
 import csv
-import gzip
 import json
 import logging
-import zlib
 from pathlib import Path
-from typing import IO, Any, Iterator
+from typing import Any, Iterator
 
 from ..errors import DataFormatError
 from ..labels import LABELS, Sentiment
 from ..bundle import sha256_file
+from ._files import guarded_lines, open_binary
 from .dataset import Dataset
 from .example import Example
 
@@ -37,8 +36,8 @@ def read_jsonl(path: str | Path, *, limit: int | None = None) -> Dataset:
     file = _check_file(path, "jsonl")
     examples: list[Example] = []
     blank = 0
-    with _open_binary(file) as fh:
-        for lineno, raw in enumerate(_guard(fh, file), start=1):
+    with open_binary(file) as fh:
+        for lineno, raw in enumerate(guarded_lines(fh, file), start=1):
             if limit is not None and len(examples) >= limit:
                 break
             if not raw.strip():
@@ -72,8 +71,8 @@ def read_csv(
     """
     file = _check_file(path, "csv")
     examples: list[Example] = []
-    with _open_binary(file) as fh:
-        reader = csv.DictReader(_text_lines(_guard(fh, file), file, encoding))
+    with open_binary(file) as fh:
+        reader = csv.DictReader(_text_lines(guarded_lines(fh, file), file, encoding), strict=True)
         try:
             header = reader.fieldnames
             if not header:
@@ -104,25 +103,6 @@ def _check_file(path: str | Path, kind: str) -> Path:
     if not file.is_file():
         raise FileNotFoundError(f"{kind} data not found: {path}")
     return file
-
-
-def _open_binary(file: Path) -> IO[bytes]:
-    return gzip.open(file, "rb") if file.name.lower().endswith(".gz") else open(file, "rb")
-
-
-def _guard(lines: IO[bytes], file: Path) -> Iterator[bytes]:
-    """Yield lines, turning gzip/IO failures mid-file into a DataFormatError naming it."""
-    it = iter(lines)
-    while True:
-        try:
-            raw = next(it)
-        except StopIteration:
-            return
-        except (OSError, EOFError, zlib.error) as exc:
-            raise DataFormatError(
-                f"{file}: truncated or corrupt file ({type(exc).__name__}: {exc})"
-            ) from exc
-        yield raw
 
 
 def _decode(raw: bytes, file: Path, lineno: int, encoding: str) -> str:

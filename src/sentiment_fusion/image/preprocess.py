@@ -16,7 +16,9 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
+import stat
 import threading
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -132,7 +134,9 @@ class ImagePreprocessor:
 
     # ------------------------------------------------------------------ decoding
     def decode(self, source: ImageSource) -> Image.Image:
-        """Any supported source -> an RGB ``PIL.Image`` (EXIF-rotated, first frame, no alpha).
+        """Any supported source -> an RGB ``PIL.Image`` (EXIF-rotated, first frame, no alpha),
+        box-reduced by an integer factor when its short side is at least twice
+        :attr:`working_side` (JPEGs already while decoding), so large photos cost little memory.
 
         ``source`` is a path (``str``/``Path``), encoded bytes, a ``PIL.Image`` or an
         ``HxWx3`` uint8 array. Raises :class:`ImageTooLargeError` over a limit and
@@ -145,16 +149,16 @@ class ImagePreprocessor:
                     source.load()  # a lazily opened image decodes here
             except Exception as exc:  # noqa: BLE001 - as in _decode_bytes
                 raise ImageError(f"image: cannot decode image: {exc or type(exc).__name__}") from exc
-            return self._to_rgb(source)
+            return self._shrink(self._to_rgb(source))
         if isinstance(source, np.ndarray):
-            return self._from_array(source)
+            return self._shrink(self._from_array(source))
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
             if len(data) > self.max_bytes:
                 raise ImageTooLargeError(f"image is {len(data)} bytes; the limit is {self.max_bytes}")
-            return self._decode_bytes(data, "image bytes")
+            return self._shrink(self._decode_bytes(data, "image bytes"))
         if isinstance(source, (str, os.PathLike)):
-            return self._decode_bytes(self._read_file(Path(source)), str(source))
+            return self._shrink(self._decode_bytes(self._read_file(Path(source)), str(source)))
         raise TypeError(
             "an image must be a path, encoded bytes, a PIL.Image or an HxWx3 uint8 array, "
             f"got {type(source).__name__}"
@@ -162,11 +166,15 @@ class ImagePreprocessor:
 
     def _read_file(self, path: Path) -> bytes:
         try:
-            size = path.stat().st_size
-            if path.is_file() and size > self.max_bytes:
-                raise ImageTooLargeError(f"{path}: {size} bytes; the image limit is {self.max_bytes}")
+            info = path.stat()
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError
+            if not stat.S_ISREG(info.st_mode):  # opening a pipe without a writer would wait forever
+                raise ImageError(f"{path}: not a regular file (a pipe, socket or device)")
+            if info.st_size > self.max_bytes:
+                raise ImageTooLargeError(f"{path}: {info.st_size} bytes; the image limit is {self.max_bytes}")
             with path.open("rb") as fh:
-                # Read one byte past the limit: files that grow, pipes and /dev/* cannot slip through.
+                # Read one byte past the limit: a file that grows meanwhile cannot slip through.
                 data = fh.read(self.max_bytes + 1)
         except FileNotFoundError:
             raise ImageError(f"{path}: no such image file") from None
@@ -184,6 +192,11 @@ class ImagePreprocessor:
         try:
             img = Image.open(io.BytesIO(data), formats=list(self.formats))
             self._check_pixels(img.size, what)  # header only: nothing decoded yet
+            if img.format == "JPEG" and self._shrink_factor(img.size) > 1:
+                # Let the JPEG decoder scale down (1/2, 1/4, 1/8) while decoding: a fraction of the memory.
+                width, height = img.size
+                scale = self.working_side / min(width, height)
+                img.draft("RGB", (math.ceil(width * scale), math.ceil(height * scale)))
             with _strict_truncation():
                 img.load()  # the first frame only, for GIF / APNG / animated WebP
             # load() may have moved to a frame of another size (rare GIF cases): check again.
@@ -235,11 +248,14 @@ class ImagePreprocessor:
         if mode == "RGB":
             return img
         if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
-            # PIL's own convert() clips 16-bit values at 255 (a white picture): rescale instead.
+            # PIL's own convert() clips 16-bit values at 255 (a white picture): rescale instead,
+            # round(v / 257) in integers (float64 copies of a 25-megapixel image cost ~0.5 GB).
             # 'I' is what PIL opens 16-bit greyscale as for some formats; read it as 16-bit too.
-            grey = np.asarray(img, dtype=np.float64) / 257.0
-            grey = np.clip(np.rint(grey), 0, 255).astype(np.uint8)
-            return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2), "RGB")
+            img = self._shrink(img if mode == "I" else img.convert("I"))  # PIL reduces 32-bit ints too
+            grey = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
+            grey = ((grey * 255 + 32767) // 65535).astype(np.uint8)
+            grey_img = Image.fromarray(grey, "L")
+            return Image.merge("RGB", (grey_img, grey_img, grey_img))
         if mode == "F":
             grey = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255).astype(np.uint8)
             return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2), "RGB")
@@ -251,6 +267,23 @@ class ImagePreprocessor:
             base = Image.new("RGBA", rgba.size, (*self.background, 255))
             return Image.alpha_composite(base, rgba).convert("RGB")
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV, RGBX
+
+    @property
+    def working_side(self) -> int:
+        """Images whose short side is at least twice this are shrunk right after decoding."""
+        return 2 * self.resize
+
+    def _shrink_factor(self, size: tuple[int, int]) -> int:
+        return max(1, min(size) // self.working_side)
+
+    def _shrink(self, img: Image.Image) -> Image.Image:
+        """Box-average a large image by an integer factor, keeping its short side >= ``working_side``.
+
+        The model sees ``size`` pixels, so this changes its input by at most a level or two of
+        rounding, while a batch of phone photos no longer holds 36 MB of pixels per post.
+        """
+        factor = self._shrink_factor(img.size)
+        return img.reduce(factor) if factor > 1 else img
 
     # ------------------------------------------------------------------ arrays
     def pixels(self, source: ImageSource) -> np.ndarray:

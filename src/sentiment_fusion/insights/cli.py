@@ -110,8 +110,11 @@ def add_commands(subparsers) -> None:
 
 def cmd_analyze(args) -> int:
     from .pipeline import analyze
-    from .readers import ColumnSpec
+    from .readers import ColumnSpec, find_files
+    from .report import check_report_path
 
+    if args.report:  # before hours of scoring, not after
+        check_report_path(args.report, keep=[args.db, *find_files(args.inputs)])
     spec = ColumnSpec(id=args.id_col, text=args.text_col, image=args.image_col, time=args.time_col,
                       brand_col=args.brand_col, brand=args.brand, label=args.label_col, label_map=args.label_map)
     result = analyze(args.inputs, spec, args.db, model=args.model, engine=args.engine, batch_size=args.batch_size,
@@ -120,7 +123,10 @@ def cmd_analyze(args) -> int:
     stats = result.read_stats
     print(f"read {result.rows_read} rows from {stats.files} file(s) in {result.read_seconds:.1f}s"
           + (f"; {stats.missing_id} rows without an id skipped" if stats.missing_id else "")
-          + (f"; {stats.bad_time} unparseable times" if stats.bad_time else ""))
+          + (f"; {result.repeated_ids} rows repeat an earlier post id (last kept)" if result.repeated_ids else "")
+          + (f"; {stats.bad_time} unparseable times" if stats.bad_time else "")
+          + (f"; {stats.legacy_lines} lines read as Windows-1252" if stats.legacy_lines else "")
+          + (f"; {stats.empty_files} file(s) without posts" if stats.empty_files else ""))
     print(f"scored {result.scored} posts ({result.errors} could not be scored) with {result.model_version} "
           f"[{result.engine}] in {result.score_seconds:.1f}s: {result.posts_per_s:.0f} posts/s")
     totals = result.totals
@@ -168,19 +174,15 @@ def cmd_insights(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point with the same error handling as ``sentiment-fusion``."""
-    from ..errors import SentimentFusionError
+    from ..cli import run_command
 
-    parser = argparse.ArgumentParser(prog="sentiment-fusion", description=__doc__)
+    parser = argparse.ArgumentParser(prog="sentiment-fusion", description="Score posts into a store; tables from it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        return args.func(args)
-    except (SentimentFusionError, FileNotFoundError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    return run_command(args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from .readers import ColumnSpec, ReadStats, read_posts
+from .readers import ColumnSpec, ReadStats, find_files, read_posts
 from .scoring import COMMIT_ROWS, LocalEngine, model_version
 from .store import PostStore, utc_now
 
@@ -36,6 +36,7 @@ class AnalyzeResult:
     model_version: str
     engine: str
     rows_read: int = 0
+    repeated_ids: int = 0  # rows whose post id an earlier row of this run had (the last one is kept)
     pending: int = 0
     scored: int = 0
     errors: int = 0
@@ -62,11 +63,24 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
         raise ValueError(f"batch size and commit rows must be >= 1, got {batch_size} and {commit_rows}")
     bundle = Path(model) if model is not None else default_bundle_path()
     analyzer = Analyzer.load(bundle, threads=threads, batch_size=batch_size)  # fail before touching the store
+    find_files(inputs)  # a missing input, too
     version = model_version(analyzer)
     result = AnalyzeResult(model_version=version, engine=engine)
+    new_store = not Path(db).exists()
     with PostStore(db) as store:
         start = time.perf_counter()
-        result.rows_read = store.ingest(read_posts(inputs, spec, result.read_stats))
+        try:
+            result.rows_read, result.repeated_ids = store.ingest(read_posts(inputs, spec, result.read_stats),
+                                                                 spec.stored_columns)
+        except BaseException:
+            if new_store:  # leave no empty store behind for inputs that could not be read
+                store.close()
+                for leftover in (Path(db), Path(f"{db}.wal")):
+                    leftover.unlink(missing_ok=True)
+            raise
+        if result.repeated_ids:
+            log.warning("%d rows repeat a post id read earlier in this run; the last row of each id is kept",
+                        result.repeated_ids)
         result.read_seconds = time.perf_counter() - start
         pending = store.pending(version)
         result.pending = pending.num_rows

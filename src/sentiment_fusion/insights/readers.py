@@ -5,28 +5,32 @@ string), ``brand``, ``created_at`` (naive UTC), ``text``, ``image`` (an absolute
 relative paths are resolved against the folder of the file that names them) and
 ``human_label`` (negative|neutral|positive or null).
 
-Text files may be UTF-8 (with or without a BOM) or legacy Windows-1252: the whole file
-is checked as UTF-8 first (streaming, so a stray byte on the last line is still seen)
-and read as cp1252 only when that fails. A CSV's delimiter is whichever of ``, ; TAB |``
-splits its header line into the most fields.
+Text files may be UTF-8 (with or without a BOM) or legacy Windows-1252, decided line by
+line: a line that is not valid UTF-8 is read as Windows-1252 (counted and reported), so
+one stray byte never turns the rest of a UTF-8 file into mojibake. A CSV's delimiter is
+whichever of ``, ; TAB |`` splits its header line into the most fields; a row with more
+or fewer fields than the header, or a quote that never closes, is an error naming the
+line (guessing would store a post's text cut short or merged with the next post).
+
+A column named in the :class:`ColumnSpec` must exist in every file (in at least one row
+of a JSON Lines file), so a misspelt flag fails instead of storing nulls.
 
 >>> spec = ColumnSpec(id="_unit_id", text="text", time="date")
 >>> tables = read_posts(["../shared/data/apple_tweets"], spec)  # doctest: +SKIP
 """
 from __future__ import annotations
 
-import codecs
 import csv
-import gzip
-import io
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 
+from ..data._files import decode_with_fallback, guarded_lines, open_binary
 from ..errors import DataFormatError
 from ..labels import LABELS
 from .timestamps import TimestampParser
@@ -47,6 +51,7 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 SUFFIXES = CSV_SUFFIXES + JSONL_SUFFIXES + PARQUET_SUFFIXES
 CHUNK_ROWS = 50_000  # rows per Arrow table handed to the store
 _LABEL_ALIASES = {"neg": "negative", "neu": "neutral", "pos": "positive", "-1": "negative", "+1": "positive"}
+_SURROGATE = re.compile("[\ud800-\udfff]")  # JSON may escape half a UTF-16 pair; Arrow and DuckDB need UTF-8
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
@@ -89,6 +94,12 @@ class ColumnSpec:
     def columns(self) -> list[str]:
         return [c for c in (self.id, self.text, self.image, self.time, self.brand_col, self.label) if c]
 
+    @property
+    def stored_columns(self) -> tuple[str, ...]:
+        """The :data:`POST_SCHEMA` columns these inputs set; a re-run leaves the others as stored."""
+        optional = {"created_at": self.time, "image": self.image, "human_label": self.label}
+        return tuple(c for c in POST_SCHEMA.names if optional.get(c, True))
+
 
 @dataclass
 class ReadStats:
@@ -98,6 +109,8 @@ class ReadStats:
     rows: int = 0
     missing_id: int = 0
     bad_time: int = 0
+    legacy_lines: int = 0  # lines read as Windows-1252 because they are not UTF-8
+    empty_files: int = 0
     unknown_labels: dict[str, int] = field(default_factory=dict)
 
 
@@ -127,11 +140,13 @@ def read_posts(inputs: Iterable[str | Path], spec: ColumnSpec, stats: ReadStats 
     for file in find_files(inputs):
         stats.files += 1
         kind = _suffix(file)
-        if kind in JSONL_SUFFIXES:  # keys may vary by line: no header to check
-            yield from _to_tables(_jsonl_rows(file), file, spec, stats, check=False)
+        if kind in JSONL_SUFFIXES:
+            rows = _jsonl_rows(file, spec, stats)
+        elif kind in CSV_SUFFIXES:
+            rows = _csv_rows(file, spec, stats)
         else:
-            rows = _csv_rows(file) if kind in CSV_SUFFIXES else _parquet_rows(file, spec)
-            yield from _to_tables(rows, file, spec, stats, check=True)
+            rows = _parquet_rows(file, spec)
+        yield from _to_tables(rows, file, spec, stats)
     if stats.missing_id:
         log.warning("skipped %d rows without a post id", stats.missing_id)
     if stats.bad_time:
@@ -140,70 +155,83 @@ def read_posts(inputs: Iterable[str | Path], spec: ColumnSpec, stats: ReadStats 
         log.warning("human labels not understood (stored as null; see --label-map): %s", stats.unknown_labels)
 
 
-def detect_encoding(file: Path) -> str:
-    """``utf-8-sig`` when the whole file decodes as UTF-8 (BOM or not), else ``cp1252``."""
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    with _open_binary(file) as fh:
-        try:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                decoder.decode(block)
-            decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return "cp1252"
-    return "utf-8-sig"
-
-
 def _suffix(path: Path) -> str | None:
     name = path.name.lower()
     return next((s for s in sorted(SUFFIXES, key=len, reverse=True) if name.endswith(s)), None)
 
 
-def _open_binary(file: Path) -> IO[bytes]:
-    return gzip.open(file, "rb") if file.name.lower().endswith(".gz") else open(file, "rb")
+def _lines(file: Path, stats: ReadStats) -> Iterator[str]:
+    """The file's lines as text: UTF-8 (a BOM is dropped), else Windows-1252 for that line alone."""
+    legacy, first = 0, 0
+    with open_binary(file) as fh:
+        for lineno, raw in enumerate(guarded_lines(fh, file), start=1):
+            text, encoding = decode_with_fallback(raw)
+            if encoding != "utf-8":
+                legacy, first = legacy + 1, first or lineno
+            yield text
+    if legacy:
+        stats.legacy_lines += legacy
+        log.warning("%s: %d line(s) are not UTF-8 (the first is line %d); read them as Windows-1252", file, legacy, first)
 
 
-def _csv_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    encoding = detect_encoding(file)
-    # cp1252 leaves 5 bytes undefined; "replace" turns those into U+FFFD instead of failing a whole file.
-    errors = "replace" if encoding == "cp1252" else "strict"
-    if encoding == "cp1252":
-        log.info("%s is not UTF-8; reading it as Windows-1252", file)
+def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[int, dict[str, Any]]]:
+    lines = _lines(file, stats)
+    header = next(lines, None)
+    if header is None:  # an empty file: no header to check, no posts
+        return
+    delimiter = "\t" if ".tsv" in file.name.lower() else max(",;\t|", key=header.count)
     csv.field_size_limit(1 << 24)
-    with io.TextIOWrapper(_open_binary(file), encoding=encoding, errors=errors, newline="") as text:
-        header = text.readline()
-        delimiter = "\t" if ".tsv" in file.name.lower() else max(",;\t|", key=header.count)
-        reader = csv.DictReader(_chain(header, text), delimiter=delimiter)
-        try:
-            for row in reader:
-                yield reader.line_num, row
-        except csv.Error as exc:
-            raise DataFormatError(f"{file}:{reader.line_num}: malformed CSV ({exc})") from exc
+    reader = csv.reader(_chain(header, lines), delimiter=delimiter, strict=True)
+    try:
+        names = next(reader)
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise DataFormatError(f"{file}:1: the header repeats the column(s) {repeated}")
+        _check_columns(file, set(names), spec)
+        while True:
+            start = reader.line_num + 1
+            values = next(reader, None)
+            if values is None:
+                return
+            if not values:  # a blank line
+                continue
+            if len(values) != len(names):
+                raise DataFormatError(f"{file}:{start}: {len(values)} fields but the header has {len(names)} "
+                                      f"(a field with a delimiter or line break in it must be quoted)")
+            yield start, dict(zip(names, values))
+    except csv.Error as exc:
+        raise DataFormatError(f"{file}:{start}: malformed CSV ({exc}; a quote that never closes?)") from exc
 
 
-def _chain(first: str, rest: IO[str]) -> Iterator[str]:
+def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
     yield from rest
 
 
-def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    encoding = detect_encoding(file)
-    with io.TextIOWrapper(_open_binary(file), encoding=encoding, errors="replace") as text:
-        for lineno, line in enumerate(text, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise DataFormatError(f"{file}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
-            if not isinstance(row, dict):
-                raise DataFormatError(f"{file}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
+def _jsonl_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[int, dict[str, Any]]]:
+    seen: set[str] = set()  # keys, to catch a misspelt column once the file is read
+    for lineno, line in enumerate(_lines(file, stats), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataFormatError(f"{file}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
+        if not isinstance(row, dict):
+            raise DataFormatError(f"{file}:{lineno}: expected a JSON object, got {type(row).__name__}")
+        seen.update(row)
+        yield lineno, row
+    if seen:  # raised before the ingest transaction commits
+        _check_columns(file, seen, spec, what="no row has the key(s)")
 
 
 def _parquet_rows(file: Path, spec: ColumnSpec) -> Iterator[tuple[int, dict[str, Any]]]:
     import pyarrow.parquet as pq
 
-    parquet = pq.ParquetFile(file)
+    try:
+        parquet = pq.ParquetFile(file)
+    except (OSError, ValueError) as exc:  # pyarrow's ArrowInvalid is a ValueError
+        raise DataFormatError(f"{file}: not a readable Parquet file ({exc})") from exc
     names = set(parquet.schema_arrow.names)
     _check_columns(file, names, spec)
     lineno = 0
@@ -213,42 +241,45 @@ def _parquet_rows(file: Path, spec: ColumnSpec) -> Iterator[tuple[int, dict[str,
             yield lineno, row
 
 
-def _check_columns(file: Path, names: set[str], spec: ColumnSpec) -> None:
+def _check_columns(file: Path, names: set[str], spec: ColumnSpec, what: str = "no column(s)") -> None:
     missing = [c for c in spec.columns if c not in names]
     if missing:
-        raise DataFormatError(f"{file}: no column(s) {missing}; it has {sorted(names)}")
+        raise DataFormatError(f"{file}: {what} {missing}; it has {sorted(names)}")
 
 
-def _to_tables(rows: Iterator[tuple[int, dict[str, Any]]], file: Path, spec: ColumnSpec, stats: ReadStats,
-               check: bool) -> Iterator[pa.Table]:
+def _to_tables(rows: Iterator[tuple[int, dict[str, Any]]], file: Path, spec: ColumnSpec,
+               stats: ReadStats) -> Iterator[pa.Table]:
     parse_time = TimestampParser()
     columns: dict[str, list] = {name: [] for name in POST_SCHEMA.names}
-    seen: set[str] = set()  # JSON Lines keys, to catch a misspelt column after the file
+    rows_before = stats.rows
     for lineno, row in rows:
-        if check:  # the first row's keys are the CSV header / Parquet schema
-            _check_columns(file, set(row), spec)
-            check = False
-        else:
-            seen.update(row)
         stats.rows += 1
         post_id = _text(row.get(spec.id))
         if post_id is None:
             stats.missing_id += 1
             continue
+        text = row.get(spec.text)
+        if text is not None and (isinstance(text, bool) or not isinstance(text, (str, int, float))):
+            raise DataFormatError(f"{file}:{lineno}: the text must be a string, got {type(text).__name__}")
         columns["post_id"].append(post_id)
         columns["brand"].append((_text(row.get(spec.brand_col)) or "(none)") if spec.brand_col else spec.brand)
         columns["created_at"].append(parse_time(row.get(spec.time)) if spec.time else None)
-        columns["text"].append(row.get(spec.text) if isinstance(row.get(spec.text), str) else _text(row.get(spec.text)))
+        columns["text"].append(_valid_unicode(text) if isinstance(text, str) else _text(text))
         columns["image"].append(_image_path(row.get(spec.image), file) if spec.image else None)
         columns["human_label"].append(_human_label(row.get(spec.label), spec, stats) if spec.label else None)
         if len(columns["post_id"]) >= CHUNK_ROWS:
             yield pa.table(columns, schema=POST_SCHEMA)
             columns = {name: [] for name in POST_SCHEMA.names}
     stats.bad_time += parse_time.failures
-    if seen and not {spec.id, spec.text} <= seen:  # raised before the ingest transaction commits
-        raise DataFormatError(f"{file}: no row has the key(s) {sorted({spec.id, spec.text} - seen)}; keys seen: {sorted(seen)}")
+    if stats.rows == rows_before:
+        stats.empty_files += 1
+        log.warning("%s: no posts in this file", file)
     if columns["post_id"]:
         yield pa.table(columns, schema=POST_SCHEMA)
+
+
+def _valid_unicode(text: str) -> str:
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _text(value: Any) -> str | None:
@@ -256,7 +287,7 @@ def _text(value: Any) -> str | None:
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # an id column read as float by some writer: 12.0 -> "12"
-    text = str(value).strip()
+    text = _valid_unicode(str(value).strip())
     return text or None
 
 

@@ -10,10 +10,12 @@ Every piece of post text, brand name and term is HTML-escaped, so a post reading
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from html import escape
 from itertools import groupby
 from pathlib import Path
+from typing import Iterable
 
 from .. import __version__
 from ..labels import LABELS
@@ -150,6 +152,24 @@ sentiment (down), corrected across all brands, periods and both metrics ({escape
 brand's negative (positive) posts against its other posts, prior = all posts; ranked by z-score; z &gt; 1.96 shown.</p></div>
 </main></body></html>
 """
+
+
+def check_report_path(path: str | Path, keep: Iterable[str | Path] = ()) -> Path:
+    """Refuse, before any work, a report path that would overwrite ``keep`` (the store, the
+    inputs) or is not an ``.html`` file, or whose folder cannot be written."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise ValueError(f"the report is an HTML file: name it *.html, got {path}")
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give the report a file name")
+    target = path.resolve()
+    for other in keep:
+        if Path(other).resolve() == target:
+            raise ValueError(f"the report path {path} is also the store or an input; choose another file")
+    nearest = next(p for p in (target, *target.parents) if p.exists())  # the file itself, or the folder to create it in
+    if not os.access(nearest, os.W_OK):
+        raise PermissionError(f"cannot write the report {path}: {nearest} is not writable")
+    return path
 
 
 def write_report(store, path: str | Path, **options) -> Path:

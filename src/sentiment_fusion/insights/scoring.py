@@ -19,6 +19,7 @@ from typing import Iterator, Sequence
 import pyarrow as pa
 
 from ..errors import InvalidInputError
+from ..text.normalize import is_blank
 from ..labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
     results: list[tuple | str] = [""] * len(ids)  # per row: probabilities or an error message
     todo: list[int] = []
     for i, text in enumerate(texts):
-        texts[i] = text if isinstance(text, str) and text.strip() else None
+        texts[i] = text if isinstance(text, str) and not is_blank(text) else None
         if images[i] is not None and not Path(images[i]).is_file():
             results[i] = f"image file not found: {images[i]}"
         elif texts[i] is None and images[i] is None:

@@ -2,7 +2,10 @@
 
 Why this is safe to kill at any moment:
 - ingesting a run's inputs is ONE transaction (all rows or none), an upsert keyed by the
-  ``post_id`` PRIMARY KEY, so re-reading the same files never duplicates a post;
+  ``post_id`` PRIMARY KEY, so re-reading the same files never duplicates a post (a post id
+  repeated within one run keeps its last row; the repeats are counted and reported);
+- an upsert sets only the columns the run read: a re-run without ``--time-col`` keeps the
+  stored times instead of erasing them;
 - scores are written in transactions of a few hundred posts each (an UPDATE of rows that
   already exist), so a kill loses at most the chunk being scored, never a committed one;
 - what to score is recomputed from the file on every run: posts whose ``model_version`` is
@@ -47,17 +50,28 @@ CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 INPUT_COLUMNS = ("post_id", "brand", "created_at", "text", "image", "human_label")
 SCORE_COLUMNS = ("sentiment", "p_negative", "p_neutral", "p_positive", "model_version", "scored_at", "error")
-# An input row replaces the stored one only when something changed, so a re-run over
-# unchanged files rewrites nothing; a changed text or image also clears the old score.
-_UPSERT = f"""
-INSERT INTO posts ({", ".join(INPUT_COLUMNS)})
-SELECT {", ".join(INPUT_COLUMNS)} FROM _incoming
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+
+
+def _upsert_sql(columns: tuple[str, ...]) -> str:
+    """Insert new posts; update stored ones only in ``columns`` and only when one changed.
+
+    A re-run over unchanged files rewrites nothing; a changed text or image also clears
+    the old score.
+    """
+    update = [c for c in columns if c != "post_id"]
+    same_input = " AND ".join(f"posts.{c} IS NOT DISTINCT FROM excluded.{c}" for c in ("text", "image") if c in update)
+    return f"""
+INSERT INTO posts ({", ".join(columns)})
+SELECT {", ".join(columns)} FROM _incoming
 QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY _ord DESC) = 1
 ON CONFLICT (post_id) DO UPDATE SET
-    {", ".join(f"{c} = excluded.{c}" for c in INPUT_COLUMNS[1:])},
-    {", ".join(f"{c} = CASE WHEN posts.text IS NOT DISTINCT FROM excluded.text AND posts.image IS NOT DISTINCT FROM excluded.image THEN posts.{c} END" for c in SCORE_COLUMNS)}
-WHERE {" OR ".join(f"posts.{c} IS DISTINCT FROM excluded.{c}" for c in INPUT_COLUMNS[1:])}
+    {", ".join(f"{c} = excluded.{c}" for c in update)},
+    {", ".join(f"{c} = CASE WHEN {same_input} THEN posts.{c} END" for c in SCORE_COLUMNS)}
+WHERE {" OR ".join(f"posts.{c} IS DISTINCT FROM excluded.{c}" for c in update)}
 """
+
+
 _WRITE_SCORES = """
 UPDATE posts SET sentiment = r.sentiment, p_negative = r.p_negative, p_neutral = r.p_neutral,
     p_positive = r.p_positive, error = r.error, model_version = $version, scored_at = $scored_at
@@ -86,15 +100,22 @@ class PostStore:
         self.path = Path(path)
         if read_only and not self.path.is_file():
             raise FileNotFoundError(f"no store at {self.path}; run `sentiment-fusion analyze ... --db {self.path}` first")
+        _refuse_other_files(self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
-        except duckdb.IOException as exc:  # most often: another process is writing it
+        except duckdb.Error as exc:  # most often: another process is writing it
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
         if not read_only:
             self.con.execute(POSTS_DDL)
             self.con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+        missing = set(INPUT_COLUMNS + SCORE_COLUMNS) - {name for (name,) in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'").fetchall()}
+        if missing:
+            self.con.close()
+            raise StoreError(f"{self.path} is a DuckDB file but not an analyze store "
+                             f"(its posts table lacks {sorted(missing)})")
 
     def __enter__(self) -> "PostStore":
         return self
@@ -105,22 +126,33 @@ class PostStore:
     def close(self) -> None:
         self.con.close()
 
-    def ingest(self, tables) -> int:
-        """Upsert input tables (``readers.POST_SCHEMA``) in one transaction; returns rows read."""
+    def ingest(self, tables, columns: tuple[str, ...] = INPUT_COLUMNS) -> tuple[int, int]:
+        """Upsert input tables (``readers.POST_SCHEMA``) in one transaction.
+
+        ``columns``: the ones the inputs set (always ``post_id``); stored posts keep the
+        others. Returns (rows read, rows whose post id an earlier row of this run had).
+        """
+        if "post_id" not in columns or not set(columns) <= set(INPUT_COLUMNS):
+            raise ValueError(f"columns must include post_id and come from {INPUT_COLUMNS}, got {columns}")
+        upsert = _upsert_sql(tuple(columns))
         total = 0
         self.con.execute("BEGIN TRANSACTION")
         try:
+            self.con.execute("CREATE OR REPLACE TEMP TABLE _run_ids (post_id VARCHAR)")
             for table in tables:
-                incoming = table.select(list(INPUT_COLUMNS)).append_column("_ord", pa.array(range(table.num_rows), pa.int64()))
+                incoming = table.select(list(columns)).append_column("_ord", pa.array(range(table.num_rows), pa.int64()))
                 self.con.register("_incoming", incoming)
-                self.con.execute(_UPSERT)
+                self.con.execute(upsert)
+                self.con.execute("INSERT INTO _run_ids SELECT post_id FROM _incoming")
                 self.con.unregister("_incoming")
                 total += table.num_rows
+            (repeated,) = self.con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _run_ids").fetchone()
+            self.con.execute("DROP TABLE _run_ids")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
-        return total
+        return total, repeated
 
     def pending(self, model_version: str) -> pa.Table:
         """Posts not yet scored by ``model_version``: ``post_id, text, image`` in id order."""
@@ -155,3 +187,11 @@ class PostStore:
         cursor = self.con.execute(sql, params or [])
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+def _refuse_other_files(path: Path) -> None:
+    """DuckDB would open a CSV or JSON path as a throwaway in-memory view: refuse it."""
+    if path.is_file() and path.stat().st_size > 0:
+        with open(path, "rb") as fh:
+            if fh.read(12)[8:] != DUCKDB_MAGIC:
+                raise StoreError(f"{path} exists and is not a DuckDB file; give --db a new or existing .duckdb path")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+import unicodedata
 from dataclasses import asdict, dataclass, fields
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
@@ -19,6 +20,9 @@ _HTML_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,10}(?:\s[^<>]{0,80})?/?>")
 # 3+ repeats of one character ("soooo", "!!!!") -> 2: keeps the emphasis, shrinks the vocabulary.
 _ELONGATION = re.compile(r"(.)\1{2,}", re.DOTALL)
 _SPACE = re.compile(r"\s+")
+# C0/C1 control characters other than tab and line breaks: never meaningful in a post, and a
+# NUL would collide with the markers _demojize puts around emoji names.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 # Western emoticons -> words both tokenizers know. Order matters: longest first.
 EMOTICONS: dict[str, str] = {
@@ -74,6 +78,7 @@ class TextNormalizer:
     def normalize(self, text: str) -> str:
         if not isinstance(text, str):
             raise TypeError(f"text must be str, got {type(text).__name__}")
+        text = _CONTROL.sub(" ", text)
         if self.strip_html:
             text = _HTML_BREAK.sub(" ", text)
             text = _HTML_TAG.sub(" ", text)
@@ -110,6 +115,12 @@ class TextNormalizer:
         if unknown:
             raise ValueError(f"unknown TextNormalizer settings {sorted(unknown)}; known: {sorted(known)}")
         return cls(**config)
+
+
+def is_blank(text: str) -> bool:
+    """True when a text has nothing to read: only whitespace, control and format characters
+    (zero-width spaces, BOMs, direction marks) or U+FFFD left by undecodable bytes."""
+    return all(c.isspace() or c == "\ufffd" or unicodedata.category(c) in ("Cc", "Cf") for c in text)
 
 
 def _demojize(text: str) -> str:

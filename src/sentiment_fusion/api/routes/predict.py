@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
+from ...text.normalize import is_blank
 from ..config import Settings
 from ..deps import ApiKey, ImagesDep, ServiceDep, SettingsDep
 from ..errors import APIError, for_item
@@ -42,8 +43,9 @@ def _check(text: str | None, has_image: bool, service: InferenceService, setting
     if text is not None:
         if len(text) > settings.max_text_chars:
             raise APIError(422, "text_too_long", f"text has {len(text)} characters; the limit is {settings.max_text_chars}")
-        if not text.strip():
-            raise APIError(422, "empty_text", "text is empty; leave it out (or send null) to score the image alone")
+        if is_blank(text):
+            raise APIError(422, "empty_text", "text is empty (nothing but spaces or invisible characters); "
+                           "leave it out (or send null) to score the image alone")
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates such as "\ud800" in the JSON
