@@ -1,6 +1,7 @@
 """The HTTP API through FastAPI's TestClient: every route and every kind of bad input."""
 from __future__ import annotations
 
+import gzip
 import json
 import re
 
@@ -231,6 +232,11 @@ def test_malformed_json(api):
     assert_error(r, 400, "malformed_body", "nested too deeply")
     r = api.post("/v1/predict", content=b'{"text": "a"} trailing', headers={"content-type": "application/json"})
     assert_error(r, 400, "malformed_json", "extra data")
+    r = api.post("/v1/predict", content=b"", headers={"content-type": "application/json"})
+    assert_error(r, 400, "empty_body", "body is empty")
+    r = api.post("/v1/predict", content=gzip.compress(b'{"text": "a"}'),
+                 headers={"content-type": "application/json", "content-encoding": "gzip"})
+    assert_error(r, 415, "unsupported_content_encoding", "gzip")
 
 
 def test_lone_surrogate_in_text(api):
@@ -245,6 +251,17 @@ def test_upload_bad_forms(api):
     assert_error(api.post("/v1/predict/upload", data={"text": "a", "caption": "x"}), 422, "invalid_request", "caption")
     r = api.post("/v1/predict/upload", content=b"junk", headers={"content-type": "multipart/form-data"})
     assert_error(r, 400, "bad_request", "boundary")
+    r = api.post("/v1/predict/upload", files=[("text", (None, "good")), ("text", (None, "bad"))])
+    assert_error(r, 422, "invalid_request", "more than once: ['text']")
+    r = api.post("/v1/predict/upload", files=[("image", ("a.png", png_bytes((8, 8)), "image/png")),
+                                              ("image", ("b.png", png_bytes((8, 8)), "image/png"))])
+    assert_error(r, 422, "invalid_request", "more than once: ['image']")
+
+
+def test_batch_type_errors_name_the_item(api):
+    r = api.post("/v1/predict/batch", json={"items": [{"text": "x"}, {"text": "y"}, {"text": [1]}]})
+    error = assert_error(r, 422, "invalid_request", "body.items[2].text")
+    assert error["index"] == 2
 
 
 @pytest.mark.parametrize("body, where", [

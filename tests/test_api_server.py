@@ -34,7 +34,7 @@ def served(tiny_bundle, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("server") / "stderr.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_FUSION_")}
     env.update(SENTIMENT_FUSION_MAX_BODY_BYTES="100000", SENTIMENT_FUSION_BODY_TIMEOUT_S="2",
-               SENTIMENT_FUSION_INFERENCE_THREADS="1")
+               SENTIMENT_FUSION_HEADER_TIMEOUT_S="1.5", SENTIMENT_FUSION_INFERENCE_THREADS="1")
     for _attempt in range(3):  # the free port could be taken between the check and the bind
         port = free_port()
         with open(log_path, "wb") as log:
@@ -120,6 +120,34 @@ def test_head_works_wherever_get_does(served):
         head = http.head("/v1/predict")
         assert head.status_code == 405 and "POST" in head.headers["allow"] and head.content == b""
         assert http.head("/nowhere").status_code == 404
+
+
+def _closed_after(sock: socket.socket, limit: float) -> float:
+    """Seconds until the server closes ``sock`` (recv returns b""), or fail after ``limit``."""
+    start = time.monotonic()
+    sock.settimeout(limit)
+    while sock.recv(4096):
+        pass
+    return time.monotonic() - start
+
+
+def test_connections_that_stall_before_their_headers_are_closed(served):
+    """Slowloris: silent connections and header lines trickled in are closed at the header deadline (1.5 s)."""
+    _, port, *_ = served
+    with socket.create_connection(("127.0.0.1", port)) as silent:
+        assert 1.0 < _closed_after(silent, 10) < 4
+    with socket.create_connection(("127.0.0.1", port)) as trickle:
+        start = time.monotonic()
+        trickle.sendall(b"POST /v1/predict HTTP/1.1\r\nHost: x\r\n")
+        with pytest.raises(OSError):  # reset or broken pipe once the server has closed it
+            for i in range(20):
+                time.sleep(0.3)
+                trickle.sendall(b"X-Slow-%d: 1\r\n" % i)
+        assert time.monotonic() - start < 4
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:  # a keep-alive client is fine
+        for _ in range(3):
+            assert http.get("/healthz").status_code == 200
+            time.sleep(0.8)  # idle between requests: the keep-alive timeout (5 s) applies, not this one
 
 
 def test_body_over_the_limit_is_refused_from_its_header(served):

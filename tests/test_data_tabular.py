@@ -125,6 +125,8 @@ def test_jsonl_errors_name_file_and_line(tmp_path: Path, content: bytes, pattern
         (b"text,label\nok,positive,extra\n", r"p\.csv:2: 3 fields but the header has 2"),
         (b"text,label\n,positive\n", r"p\.csv:2: row has neither"),
         (b"", r"p\.csv: empty file"),
+        (b"text,label,text\nok,positive,other\n", r"p\.csv:1: the header repeats the column\(s\) \['text'\]"),
+        (b'text,label\n"never closed,positive\nok,negative\n', r"p\.csv:\d+: malformed CSV"),
     ],
 )
 def test_csv_errors_name_file_and_line(tmp_path: Path, content: bytes, pattern: str) -> None:

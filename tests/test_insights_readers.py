@@ -36,6 +36,10 @@ def rows(inputs, spec=SPEC, stats=None) -> list[dict]:
     ("1417462203", datetime(2014, 12, 1, 19, 30, 3)),
     ("1417462203000", datetime(2014, 12, 1, 19, 30, 3)),
     (1417462203, datetime(2014, 12, 1, 19, 30, 3)),
+    (1417462203000.0, datetime(2014, 12, 1, 19, 30, 3)),
+    (5, None),
+    (2014, None),
+    (-5, None),
     ("", None),
     ("not a date", None),
 ])

@@ -75,6 +75,22 @@ def test_every_insights_view_prints_a_table_and_csv(analyzed, capsys, view):
         assert len(rows) == 20 and {"net_lo", "net_hi", "negative_lo"} <= set(rows[0])
 
 
+def test_tables_show_hours_for_a_whole_column_and_options_are_checked(analyzed, capsys):
+    from datetime import datetime
+
+    from sentiment_fusion.insights.tables import format_rows
+
+    rows = [{"period": datetime(2024, 3, 1, 0), "n": 3}, {"period": datetime(2024, 3, 1, 1), "n": 4}]
+    assert [line.split("  ")[0] for line in format_rows(rows).splitlines()[2:]] == ["2024-03-01 00:00", "2024-03-01 01:00"]
+    assert "2024-03-01 " not in format_rows([{"period": datetime(2024, 3, 1)}])  # daily: dates only
+    db, _, _ = analyzed
+    for bad in (["terms", "--min-z", "nan"], ["summary", "--period", "hour"]):  # nan; --period only where used
+        with pytest.raises(SystemExit) as exit_info:
+            main(["insights", *bad, "--db", str(db)])
+        assert exit_info.value.code == 2
+    capsys.readouterr()
+
+
 def test_insights_on_a_missing_store_is_a_clear_error(tmp_path, capsys):
     assert main(["insights", "summary", "--db", str(tmp_path / "none.duckdb")]) == 2
     assert "run `sentiment-fusion analyze" in capsys.readouterr().err

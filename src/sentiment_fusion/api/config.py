@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     max_batch_items: PositiveInt = 64
     request_timeout_s: PositiveFloat = Field(10.0, description="reading, decoding and inference of one request")
     body_timeout_s: PositiveFloat = Field(30.0, description="receiving the request body (slow uploads)")
+    header_timeout_s: PositiveFloat = Field(10.0, description="receiving a request's headers (`serve` only; "
+                                            "a connection that stalls before them is closed)")
 
     # --- where images may come from besides the request itself
     image_root: Path | None = Field(None, description="folder whose files the JSON `image` may name; "

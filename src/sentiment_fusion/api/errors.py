@@ -124,7 +124,13 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
     if any(e.get("loc") == ("body",) and isinstance(e.get("input"), bytes) for e in errors):
         return error_response(415, "unsupported_media_type",
                               "send the body as JSON with the header Content-Type: application/json", request_id=rid)
-    return error_response(422, "invalid_request", validation_message(errors), request_id=rid)
+    if any(e.get("loc") == ("body",) and e.get("type") == "missing" for e in errors):
+        return error_response(400, "empty_body", 'the body is empty; send a JSON object such as {"text": "..."}',
+                              request_id=rid)
+    items = [e["loc"][2] for e in errors if e.get("loc", ())[:2] == ("body", "items") and len(e["loc"]) > 2
+             and isinstance(e["loc"][2], int)]
+    extra = {"index": items[0]} if items else {}  # a batch: which item is wrong, as for the service's own checks
+    return error_response(422, "invalid_request", validation_message(errors), request_id=rid, **extra)
 
 
 async def _known_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -96,7 +96,14 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         rid = scope.get("state", {}).get("request_id")
-        length = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        encoding = headers.get("content-encoding", "identity").strip().lower()
+        if encoding != "identity":  # a compressed body would pass the byte limit and then fail to parse
+            await errors.error_response(415, "unsupported_content_encoding",
+                                        f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
+                                        request_id=rid)(scope, receive, send)
+            return
+        length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
                 await errors.error_response(400, "bad_request", f"invalid Content-Length {length!r}",

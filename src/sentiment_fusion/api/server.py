@@ -35,6 +35,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: st
         from .config import Settings
     except ImportError as exc:
         raise ImportError(f"serving needs the [serve] extra: pip install 'sentiment-fusion[serve]' ({exc})") from exc
+    from .http_protocol import HeaderDeadlineProtocol
     from .logs import log_config
 
     if workers < 1:
@@ -57,7 +58,8 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: st
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
         uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config(log_level),
-                    access_log=False, server_header=False, timeout_keep_alive=5, timeout_graceful_shutdown=10)
+                    http=HeaderDeadlineProtocol, access_log=False, server_header=False, timeout_keep_alive=5,
+                    timeout_graceful_shutdown=10)
     finally:
         if metrics_dir is not None:
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)

@@ -77,6 +77,9 @@ def read_csv(
             header = reader.fieldnames
             if not header:
                 raise DataFormatError(f"{file}: empty file (expected a header row)")
+            repeated = sorted({name for name in header if header.count(name) > 1})
+            if repeated:
+                raise DataFormatError(f"{file}:1: the header repeats the column(s) {repeated}")
             if not {"text", "image"} & set(header):
                 raise DataFormatError(
                     f"{file}:1: the header needs a 'text' or 'image' column; found {header}"

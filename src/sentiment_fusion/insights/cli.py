@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -41,6 +42,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     return value
 
 
@@ -95,7 +103,8 @@ def add_commands(subparsers) -> None:
         v = views.add_parser(view, help=f"print the {view} table")
         v.add_argument("--db", type=Path, required=True, help="DuckDB file written by analyze")
         v.add_argument("--brand", help="only this brand")
-        v.add_argument("--period", choices=["hour", "day", "week"], default="day", help="trend period (default day)")
+        if view in ("trends", "alerts"):
+            v.add_argument("--period", choices=["hour", "day", "week"], default="day", help="trend period (default day)")
         v.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
         if view == "alerts":
             _add_alert_options(v)
@@ -104,7 +113,7 @@ def add_commands(subparsers) -> None:
                            help="terms per brand and side / examples per brand and sentiment")
         if view == "terms":
             v.add_argument("--min-count", type=_positive_int, default=3, help="ignore terms seen fewer times")
-            v.add_argument("--min-z", type=float, default=1.96, help="list only terms with a log-odds z above this")
+            v.add_argument("--min-z", type=_finite_float, default=1.96, help="list only terms with a log-odds z above this")
         v.set_defaults(func=cmd_insights)
 
 

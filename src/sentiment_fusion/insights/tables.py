@@ -6,7 +6,7 @@ import io
 from datetime import datetime
 
 
-def _cell(value, csv_mode: bool) -> str:
+def _cell(value, csv_mode: bool, with_time: bool = False) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -14,7 +14,7 @@ def _cell(value, csv_mode: bool) -> str:
     if isinstance(value, datetime):
         if csv_mode:
             return value.isoformat()
-        return value.strftime("%Y-%m-%d %H:%M") if (value.hour or value.minute) else value.strftime("%Y-%m-%d")
+        return value.strftime("%Y-%m-%d %H:%M") if with_time else value.strftime("%Y-%m-%d")
     text = str(value)
     return text if csv_mode else " ".join(text.split())
 
@@ -30,7 +30,10 @@ def format_rows(rows: list[dict], *, as_csv: bool = False, max_width: int = 80) 
         writer.writerow(columns)
         writer.writerows([_cell(row.get(c), True) for c in columns] for row in rows)
         return out.getvalue().rstrip("\n")
-    cells = [[_cell(row.get(c), False) for c in columns] for row in rows]
+    # A column shows times when any of its values has one (hourly trends: 00:00 too).
+    with_time = {c: any(isinstance(row.get(c), datetime) and (row[c].hour or row[c].minute) for row in rows)
+                 for c in columns}
+    cells = [[_cell(row.get(c), False, with_time[c]) for c in columns] for row in rows]
     cells = [[c if len(c) <= max_width else c[:max_width - 1] + "…" for c in line] for line in cells]
     numeric = [all(isinstance(row.get(c), (int, float)) or row.get(c) is None for row in rows) for c in columns]
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]

@@ -39,6 +39,7 @@ FORMATS: tuple[str, ...] = (
     "%b %d, %Y",
 )
 _EPOCH = re.compile(r"^\d{9,13}(\.\d+)?$")
+_EPOCH_RANGE = (10**8, 10**13)
 # Unix seconds above this are milliseconds (10**11 s is the year 5138).
 _MILLIS_FROM = 10**11
 
@@ -77,7 +78,9 @@ class TimestampParser:
         if isinstance(value, date):
             return datetime(value.year, value.month, value.day)
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return _from_epoch(float(value))
+            # The range of the 9-13 digit strings read as epochs below (1973-2286, s or ms):
+            # a 5 or a 2014 in a time column is a mistake, not a moment in January 1970.
+            return _from_epoch(float(value)) if _EPOCH_RANGE[0] <= value < _EPOCH_RANGE[1] else None
         if not isinstance(value, str):
             return None
         text = value.strip()

@@ -122,9 +122,14 @@ async def _check_form(request: Request) -> None:
     if content_type not in _FORM_TYPES:
         raise APIError(415, "unsupported_media_type", "send multipart/form-data with a `text` field and/or an "
                        "`image` file (JSON goes to /v1/predict)")
-    unknown = sorted(set((await request.form()).keys()) - _FORM_FIELDS)  # already parsed: cached
+    names = [name for name, _ in (await request.form()).multi_items()]  # already parsed: cached
+    unknown = sorted(set(names) - _FORM_FIELDS)
     if unknown:
         raise APIError(422, "invalid_request", f"unknown form fields {unknown}; the fields are `text` and `image`")
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise APIError(422, "invalid_request", f"form fields sent more than once: {repeated}; one post per request "
+                       "(several go to /v1/predict/batch)")
 
 
 @router.post("/v1/predict/batch", response_model=BatchResponse, summary="Sentiment of many posts")
