@@ -119,6 +119,8 @@ def test_head_works_wherever_get_does(served):
             assert head.headers["x-request-id"], path
         head = http.head("/v1/predict")
         assert head.status_code == 405 and "POST" in head.headers["allow"] and head.content == b""
+        assert http.delete("/healthz").headers["allow"] == "GET, HEAD"
+        assert http.get("/healthz", headers={"content-encoding": "gzip"}).status_code == 200  # no body: nothing to refuse
         assert http.head("/nowhere").status_code == 404
 
 

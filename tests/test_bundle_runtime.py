@@ -1,5 +1,6 @@
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -70,6 +71,16 @@ def test_batch_errors_name_the_post(tiny_bundle):
         analyzer.predict_batch(["fine", ""])
     with pytest.raises(InvalidInputError, match="2 texts but 1 images"):
         analyzer.predict_batch(["a", "b"], [None])
+    from PIL import Image
+
+    for one_image in (Image.new("RGB", (4, 4)), np.zeros((4, 4, 3), np.uint8), bytearray(b"x"), Path("a.png")):
+        with pytest.raises(InvalidInputError, match="takes sequences"):
+            analyzer.predict_batch(images=one_image)
+    with pytest.raises(InvalidInputError, match="no image component"):  # a generator is a sequence too
+        analyzer.predict_batch(images=(b for b in [b"x", b"y"]))
+    assert len(analyzer.predict_batch(texts=(t for t in ["good", "bad"]))) == 2
+    with pytest.raises(InvalidInputError, match="batch_size must be a whole number >= 1"):
+        Analyzer.load(tiny_bundle, batch_size=0)
 
 
 def test_corrupted_file_is_named(tiny_bundle, tmp_path):
@@ -97,7 +108,55 @@ def test_not_a_bundle_and_newer_format(tiny_bundle, tmp_path):
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["format_version"] = 99
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.warns(UserWarning, match="newer format"):
+    with pytest.raises(BundleError, match="bundle format v99; this sentiment-fusion reads v1: upgrade"):
+        Analyzer.load(bundle)
+
+
+def _tampered(manifest: dict, change: str) -> dict:
+    text = manifest["components"]["text"]
+    if change == "temperature nan":
+        text["temperature"] = float("nan")
+    elif change == "temperature 0":
+        text["temperature"] = 0
+    elif change == "temperature -1":
+        text["temperature"] = -1.0
+    elif change == "temperature null":
+        text["temperature"] = None
+    elif change == "components list":
+        manifest["components"] = ["text"]
+    elif change == "component null":
+        manifest["components"]["text"] = None
+    elif change == "file entry string":
+        text["files"]["graph"] = "text.onnx"
+    elif change == "path outside":
+        text["files"]["graph"]["path"] = "../text.onnx"
+    elif change == "format_version string":
+        manifest["format_version"] = "1"
+    elif change == "no preprocessing":
+        del text["preprocessing"]
+    elif change == "max_length string":
+        text["preprocessing"]["encoding"]["max_length"] = "256"
+    return manifest
+
+
+@pytest.mark.parametrize("change, message", [
+    ("temperature nan", "temperature must be a finite number > 0, got nan"),
+    ("temperature 0", "temperature must be a finite number > 0, got 0"),
+    ("temperature -1", "temperature must be a finite number > 0"),
+    ("temperature null", "temperature must be a finite number > 0, got None"),
+    ("components list", "'components' must name at least one"),
+    ("component null", "text component must be an object"),
+    ("file entry string", "'graph' file needs a 'path' and a 'sha256'"),
+    ("path outside", "must be a path inside the bundle"),
+    ("format_version string", "format_version must be a whole number"),
+    ("no preprocessing", r"the text component cannot be built from its settings \(KeyError: 'preprocessing'\)"),
+    ("max_length string", "the text component cannot be built from its settings"),
+])
+def test_malformed_manifests_are_named_not_used(tiny_bundle, tmp_path, change, message):
+    bundle = copy_bundle(tiny_bundle, tmp_path)
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    (bundle / "manifest.json").write_text(json.dumps(_tampered(manifest, change)))
+    with pytest.raises(BundleError, match=message):
         Analyzer.load(bundle)
 
 

@@ -236,7 +236,7 @@ def test_bad_arrays_rejected(array):
 
 
 def test_unsupported_source_type():
-    with pytest.raises(TypeError, match="path, encoded bytes"):
+    with pytest.raises(ImageError, match="path, encoded bytes"):
         PRE.decode(42)
 
 
@@ -340,3 +340,22 @@ def test_large_16bit_image_is_shrunk_and_rescaled():
     decoded = rgb(PRE.decode(encode(Image.fromarray(values), "PNG")))
     assert decoded.shape == (600, 600, 3)  # 1200 x 1200 reduced by 2
     assert [decoded[0, i * 150 + 10, 0] for i in range(4)] == [0, 255, 128, 4]
+
+
+@pytest.mark.parametrize("dtype", ["<u2", ">u2"])
+def test_large_16bit_arrays_of_either_byte_order_agree(dtype):
+    values = (np.add.outer(np.arange(1200), np.arange(1600)) * 20 % 65536).astype(np.uint16)
+    little = rgb(PRE.decode(Image.fromarray(values.astype("<u2"))))
+    other = rgb(PRE.decode(Image.fromarray(values.astype(dtype))))
+    assert other.shape == little.shape == (600, 800, 3)
+    assert np.abs(other.astype(int) - little).max() <= 1
+
+
+def test_large_transparent_images_are_composited_after_shrinking():
+    img = Image.new("RGBA", (2000, 1200), (255, 0, 0, 0))  # transparent red must not bleed into the white
+    img.paste((0, 0, 255, 255), (0, 0, 1000, 1200))
+    out = rgb(PRE.decode(encode(img, "PNG")))
+    assert out.shape == (600, 1000, 3)
+    assert tuple(out[300, 100]) == (0, 0, 255) and tuple(out[300, 900]) == (255, 255, 255)
+    premultiplied = Image.new("LA", (16, 16), (10, 255)).convert("La")
+    assert tuple(rgb(PRE.decode(premultiplied))[0, 0]) == (10, 10, 10)

@@ -141,6 +141,8 @@ def test_missing_column_and_missing_ids(tmp_path):
     ('id,text\n1,"never closed\n2,fine\n', r"p.csv:2: malformed CSV .*quote that never closes"),
     ("id,text,id\n1,a,2\n", r"p.csv:1: the header repeats the column\(s\) \['id'\]"),
     ("foo,bar\n", r"no column\(s\) \['id', 'text'\]"),  # checked even without rows
+    ('"id,text\n1,2\n', r"p.csv:1: malformed CSV"),  # a header that never ends
+    ("id,text\r1,hi\r2,yo\r", r"p.csv:1: malformed CSV \(new-line character"),  # old Mac line ends
 ])
 def test_malformed_csv_names_the_line_instead_of_guessing(tmp_path, content, message):
     file = tmp_path / "p.csv"

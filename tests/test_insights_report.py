@@ -110,6 +110,12 @@ def test_report_path_is_checked_before_scoring(tmp_path, tiny_bundle, capsys):
     assert main(["analyze", str(data), "--id-col", "id", "--text-col", "text", "--db", str(clash), "--model",
                  str(tiny_bundle), "--report", str(clash)]) == 2
     assert "also the store or an input" in capsys.readouterr().err
+    (tmp_path / "file.txt").write_text("x")
+    (tmp_path / "linked.html").hardlink_to(data)
+    for report, message in [(tmp_path / "file.txt" / "r.html", "is a file, not a folder"),
+                            (tmp_path / "linked.html", "also the store or an input")]:
+        assert main(args + [str(report)]) == 2
+        assert message in capsys.readouterr().err
     assert not db.exists() and not clash.exists()  # nothing was scored or written
     assert data.read_text(encoding="utf-8") == "id,text\n1,great phone\n"
 

@@ -86,10 +86,12 @@ def test_rerun_without_optional_columns_keeps_what_is_stored(tmp_path, tiny_bund
     with PostStore(db, read_only=True) as store:
         before = store.query("SELECT * FROM posts ORDER BY post_id")
     assert [r["human_label"] for r in before] == ["positive", "negative"] and before[0]["created_at"] is not None
-    again = analyze([data], ColumnSpec(id="id", text="text", brand="acme"), db, model=tiny_bundle, progress=False)
+    again = analyze([data], ColumnSpec(id="id", text="text"), db, model=tiny_bundle, progress=False)
     assert again.pending == 0
     with PostStore(db, read_only=True) as store:
         assert store.query("SELECT * FROM posts ORDER BY post_id") == before  # times and labels not erased
+    with PostStore(db, read_only=True) as store:  # no --brand or --brand-col this time: brands kept too
+        assert {r["brand"] for r in store.query("SELECT brand FROM posts")} == {"acme"}
     data.write_text("id,text\n1,great phone\n2,now it is fine\n")
     assert analyze([data], ColumnSpec(id="id", text="text", brand="acme"), db, model=tiny_bundle, progress=False).pending == 1
     with PostStore(db, read_only=True) as store:
@@ -112,12 +114,25 @@ def test_a_file_that_is_not_a_store_is_refused_and_kept(tmp_path, tiny_bundle, c
         assert (tmp_path / name).read_bytes() == content
     import duckdb
 
-    con = duckdb.connect(str(tmp_path / "other.duckdb"))
-    con.execute("CREATE TABLE posts (post_id VARCHAR, mood VARCHAR)")
-    con.close()
-    for read_only in (True, False):
-        with pytest.raises(StoreError, match=r"not an analyze store \(its posts table lacks \['brand'"):
-            PostStore(tmp_path / "other.duckdb", read_only=read_only)
+    def tables(path) -> list[str]:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            return sorted(name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+        finally:
+            con.close()
+
+    for name, ddl, message in [
+        ("foreign-posts.duckdb", "CREATE TABLE posts (post_id VARCHAR, mood VARCHAR)", r"its posts table lacks \['brand'"),
+        ("customers.duckdb", "CREATE TABLE customers (id INTEGER)", r"no posts table; it holds \['customers'\]"),
+    ]:
+        con = duckdb.connect(str(tmp_path / name))
+        con.execute(ddl)
+        con.close()
+        before = tables(tmp_path / name)
+        for read_only in (True, False):
+            with pytest.raises(StoreError, match=message):
+                PostStore(tmp_path / name, read_only=read_only)
+        assert tables(tmp_path / name) == before  # nothing was added to someone else's database
 
 
 def test_unreadable_inputs_leave_no_new_store_behind(tmp_path, tiny_bundle):

@@ -40,9 +40,10 @@ def test_non_english_and_empty_pass_through(norm):
 def test_blank_means_nothing_to_read():
     from sentiment_fusion.text.normalize import is_blank
 
-    for blank in ("", " \n\t", "\u200b", "\ufeff\u2060\u200e", "\x00\x1f", "\ufffd", "\u3000"):
+    for blank in ("", " \n\t", "\u200b", "\ufeff\u2060\u200e", "\x00\x1f", "\ufffd", "\u3000", "\u0301",
+                  "\ufe0f", "\ue000", "\u2800\u3164"):
         assert is_blank(blank), repr(blank)
-    for text in ("a", " ok ", "😡", "\u200bhi", "١"):
+    for text in ("a", " ok ", "😡", "\u200bhi", "١", "e\u0301", "❤\ufe0f", "한"):
         assert not is_blank(text), repr(text)
 
 

@@ -87,3 +87,40 @@ def test_arguments_are_checked(tmp_path):
         TrainingArguments(output_dir=tmp_path, select_metric="auc")
     with pytest.raises(ValueError, match="items but"):
         TrainData([1, 2], np.array([0]))
+
+
+def test_a_checkpoint_of_another_run_is_refused_not_resumed(tmp_path):
+    Trainer(Linear(), args(tmp_path, max_steps=3), separable(), separable(seed=1), collate).train()
+    before = (tmp_path / "checkpoint.pt").read_bytes()
+    with pytest.raises(ValueError, match="other settings or data \\(they differ in learning_rate\\)"):
+        Trainer(Linear(), TrainingArguments(output_dir=tmp_path, epochs=3, batch_size=16, learning_rate=0.01,
+                                            progress=False, max_steps=3), separable(), separable(seed=1), collate).train()
+    with pytest.raises(ValueError, match="differ in labels_sha256, n_train"):
+        Trainer(Linear(), args(tmp_path, max_steps=3), separable(n=200), separable(seed=1), collate).train()
+
+    class Wider(Linear):
+        def __init__(self):
+            super().__init__()
+            self.layer = nn.Linear(2, 5)
+
+    with pytest.raises(ValueError, match="holds another model's weights"):
+        Trainer(Wider(), args(tmp_path, max_steps=3), separable(), separable(seed=1), collate).train()
+    assert (tmp_path / "checkpoint.pt").read_bytes() == before  # nothing overwritten
+    Trainer(Linear(), args(tmp_path, max_steps=3, eval_steps=1), separable(), separable(seed=1), collate).train()  # same run
+
+
+def test_no_training_examples_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no training examples"):
+        Trainer(Linear(), args(tmp_path), TrainData([], np.array([], dtype=np.int64)), separable(), collate)
+
+
+def test_init_from_must_be_a_state_dict_file(tmp_path):
+    from sentiment_fusion.training.text_recipe import _load_initial_weights
+
+    torch.save([1, 2, 3], tmp_path / "list.pt")
+    with pytest.raises(ValueError, match="holds a list, not a state dict"):
+        _load_initial_weights(Linear(), tmp_path / "list.pt")
+    with pytest.raises(FileNotFoundError, match="is a folder, not a weights file"):
+        _load_initial_weights(Linear(), tmp_path)
+    torch.save(Linear().state_dict(), tmp_path / "ok.pt")
+    assert _load_initial_weights(Linear(), tmp_path / "ok.pt")["path"] == str(tmp_path / "ok.pt")

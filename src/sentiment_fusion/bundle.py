@@ -13,9 +13,9 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
-import warnings
 from importlib import metadata
 from pathlib import Path
 
@@ -93,20 +93,8 @@ def read_manifest(bundle_dir: str | Path, *, verify: bool = True) -> dict:
         manifest = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"{path} is not valid JSON: {exc}") from exc
-    for key in ("format_version", "name", "version", "labels", "components"):
-        if key not in manifest:
-            raise BundleError(f"{path} has no {key!r}")
-    if manifest["format_version"] > FORMAT_VERSION:
-        warnings.warn(
-            f"{path} was written by a newer format (v{manifest['format_version']}; this library reads "
-            f"v{FORMAT_VERSION}); upgrade sentiment-fusion if loading fails", stacklevel=2)
-    if list(manifest["labels"]) != list(LABELS):
-        raise BundleError(f"{path} labels {manifest['labels']} differ from {list(LABELS)}")
-    if not manifest["components"]:
-        raise BundleError(f"{path} names no components")
+    _check_structure(path, manifest)
     for component, spec in manifest["components"].items():
-        if component not in COMPONENTS:
-            raise BundleError(f"{path}: unknown component {component!r}; expected any of {COMPONENTS}")
         for role, entry in spec.get("files", {}).items():
             file = bundle_dir / entry["path"]
             if not file.is_file():
@@ -115,6 +103,44 @@ def read_manifest(bundle_dir: str | Path, *, verify: bool = True) -> dict:
                 raise BundleError(f"{file} is corrupted: its sha256 differs from {path} "
                                   f"(the {component} component's {role} file)")
     return manifest
+
+
+def _check_structure(path: Path, manifest) -> None:
+    """The shape every reader relies on: a clear error instead of a KeyError or a NaN later."""
+    if not isinstance(manifest, dict):
+        raise BundleError(f"{path} must hold a JSON object, not {type(manifest).__name__}")
+    for key in ("format_version", "name", "version", "labels", "components"):
+        if key not in manifest:
+            raise BundleError(f"{path} has no {key!r}")
+    version = manifest["format_version"]
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BundleError(f"{path}: format_version must be a whole number >= 1, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise BundleError(f"{path} is bundle format v{version}; this sentiment-fusion reads v{FORMAT_VERSION}: "
+                          "upgrade it to load this model")
+    for key in ("name", "version"):
+        if not isinstance(manifest[key], str) or not manifest[key]:
+            raise BundleError(f"{path}: {key!r} must be a non-empty string, got {manifest[key]!r}")
+    if manifest["labels"] != list(LABELS):
+        raise BundleError(f"{path} labels {manifest['labels']} differ from {list(LABELS)}")
+    components = manifest["components"]
+    if not isinstance(components, dict) or not components:
+        raise BundleError(f"{path}: 'components' must name at least one of {COMPONENTS}")
+    for component, spec in components.items():
+        where = f"{path}: the {component} component"
+        if component not in COMPONENTS:
+            raise BundleError(f"{path}: unknown component {component!r}; expected any of {COMPONENTS}")
+        if not isinstance(spec, dict) or not isinstance(spec.get("files", {}), dict):
+            raise BundleError(f"{where} must be an object with a 'files' object")
+        for role, entry in spec.get("files", {}).items():
+            if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)):
+                raise BundleError(f"{where}'s {role!r} file needs a 'path' and a 'sha256' string")
+            relative = Path(entry["path"])
+            if relative.is_absolute() or ".." in relative.parts:
+                raise BundleError(f"{where}'s {role!r} file {entry['path']!r} must be a path inside the bundle")
+        temperature = spec.get("temperature", 1.0)
+        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
+            raise BundleError(f"{where}: the calibration temperature must be a finite number > 0, got {temperature!r}")
 
 
 def repository_models_dir() -> Path:

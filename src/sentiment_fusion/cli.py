@@ -78,6 +78,7 @@ def cmd_train_text(args) -> int:
     overrides = {**_training_overrides(args), **{k: v for k, v in {"eval_steps": args.eval_steps,
                  "balance_classes": args.balance_classes or None}.items() if v is not None}}
     train, sample = _split_samples(args.train)
+    _preflight(args, overrides, train + (args.val or []) + (args.report or []))
     config = TextTrainConfig(kind=args.kind, train=train, val=args.val or [], sample=sample,
                              max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides,
                              embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, init_embeddings=args.init_embeddings,
@@ -116,6 +117,21 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def _preflight(args, overrides: dict, specs: list[str | None]) -> None:
+    """Check what can be checked in a second before minutes or hours of reading and training:
+    the training arguments, every data spec (syntax and path), --threads."""
+    from .data.spec import parse_spec
+    from .training.trainer import TrainingArguments
+
+    TrainingArguments(output_dir=args.out, **overrides)  # ValueError naming a bad --lr, --batch-size, ...
+    for spec in filter(None, specs):
+        path = parse_spec(spec).path
+        if not path.exists():
+            raise FileNotFoundError(f"data not found: {path} (from {spec})")
+    if getattr(args, "threads", None) is not None and args.threads < 1:
+        raise ValueError(f"--threads must be >= 1, got {args.threads}")
+
+
 def _training_overrides(args) -> dict:
     return {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
                               "max_steps": args.max_steps, "seed": args.seed, "resume": not args.restart,
@@ -132,6 +148,7 @@ def cmd_train_image(args) -> int:
     from .training.image_recipe import ImageTrainConfig, train_image_head
     from .training.publish import publish_bundle
 
+    _preflight(args, _training_overrides(args), [args.train, args.val] + (args.report or []))
     config = ImageTrainConfig(train=args.train, val=args.val, encoder=args.encoder, hidden_dim=args.hidden_dim, labels=args.labels,
                               training=_training_overrides(args))
     component = train_image_head(config, args.out, args.work or Path("runs") / args.out.name)
@@ -144,13 +161,15 @@ def cmd_train_image(args) -> int:
 
 
 def cmd_train_fusion(args) -> int:
+    from .evaluation import MODALITIES
     from .training.fusion_recipe import FusionTrainConfig, train_fusion
     from .training.publish import publish_bundle
 
+    reports = [tuple(r.rsplit("@", 1)) if r.rsplit("@", 1)[-1] in MODALITIES else (r, "both") for r in args.report or []]
+    _preflight(args, _training_overrides(args), [args.train, args.val, *(args.text_only or []), *(r for r, _ in reports)])
     config = FusionTrainConfig(text_model=args.text_model, image_model=args.image_model, train=args.train, val=args.val,
                                text_only=args.text_only or [], training=_training_overrides(args))
     components = train_fusion(config, args.out, args.work or Path("runs") / args.out.name)
-    reports = [tuple(r.rsplit("@", 1)) if "@" in r else (r, "both") for r in args.report or []]
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components=components,
                               description=args.description or "text + image sentiment with a fusion head",
                               reports=reports, published=PUBLISHED_MVSA if "mvsa" in args.train else [])

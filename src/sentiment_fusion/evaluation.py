@@ -61,6 +61,8 @@ def _describe(dataset: "Dataset") -> str:
 def evaluate(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both", progress: bool = False) -> dict:
     """Metrics on the labelled examples of ``dataset``; binary sets scored on their two classes."""
     labelled = [e for e in dataset.examples if e.label is not None]
+    if not dataset.examples:
+        raise InvalidInputError(f"{_describe(dataset)}: no examples to evaluate (--limit 0?)")
     if not labelled:
         raise InvalidInputError(f"{_describe(dataset)} has no labels to evaluate against")
     if len(labelled) < len(dataset.examples):

@@ -174,6 +174,19 @@ class FusionModel:
         return logits
 
 
+def _build(cls, bundle_dir: Path, components: dict, name: str, *args):
+    """The component ``name`` of the bundle, or None; a malformed spec is a BundleError naming it."""
+    if name not in components:
+        return None
+    try:
+        return cls(bundle_dir, components[name], *args)
+    except BundleError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - KeyError/TypeError/ValueError from a spec, tokenizers' own errors
+        raise BundleError(f"{bundle_dir / 'manifest.json'}: the {name} component cannot be built from its "
+                          f"settings ({type(exc).__name__}: {exc})") from exc
+
+
 class Analyzer:
     """Sentiment of posts from text, image, or both.
 
@@ -187,10 +200,12 @@ class Analyzer:
     def __init__(self, bundle_dir: str | Path, manifest: dict, *, threads: int | None = None, batch_size: int = 32):
         self.path = Path(bundle_dir)
         self.manifest = manifest
+        if not (isinstance(batch_size, int) and batch_size >= 1):
+            raise InvalidInputError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
         components = manifest["components"]
-        self.text = TextModel(self.path, components["text"], threads, batch_size) if "text" in components else None
-        self.image = ImageModel(self.path, components["image"], threads, batch_size) if "image" in components else None
-        self.fusion = FusionModel(self.path, components["fusion"], threads) if "fusion" in components else None
+        self.text = _build(TextModel, self.path, components, "text", threads, batch_size)
+        self.image = _build(ImageModel, self.path, components, "image", threads, batch_size)
+        self.fusion = _build(FusionModel, self.path, components, "fusion", threads)
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = 32) -> "Analyzer":
@@ -252,10 +267,11 @@ class Analyzer:
     def _check_batch(self, texts, images) -> tuple[list, list]:
         if texts is None and images is None:
             raise InvalidInputError("give texts, images or both")
-        if isinstance(texts, str) or isinstance(images, (str, bytes, Path)):
+        if isinstance(texts, str) or _is_one_image(images):
             raise InvalidInputError("predict_batch takes sequences; use predict() for one post")
+        images = list(images) if images is not None else None  # generators too
         texts = list(texts) if texts is not None else [None] * len(images)
-        images = list(images) if images is not None else [None] * len(texts)
+        images = images if images is not None else [None] * len(texts)
         if len(texts) != len(images):
             raise InvalidInputError(f"{len(texts)} texts but {len(images)} images: give one (or None) per post")
         for i, (text, image) in enumerate(zip(texts, images)):
@@ -279,6 +295,13 @@ class Analyzer:
             if text is None and image is None:
                 raise InvalidInputError(f"{where}give a text, an image or both")
         return texts, images
+
+
+def _is_one_image(images: Any) -> bool:
+    """A single image where a sequence of them belongs (a 4-D array is a batch and fine)."""
+    return (isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
+            or (isinstance(images, np.ndarray) and images.ndim == 3)
+            or type(images).__module__.startswith("PIL."))
 
 
 def _modality(probs: np.ndarray) -> ModalityPrediction:

@@ -97,8 +97,9 @@ class BodyLimitMiddleware:
             return
         rid = scope.get("state", {}).get("request_id")
         headers = Headers(scope=scope)
-        encoding = headers.get("content-encoding", "identity").strip().lower()
-        if encoding != "identity":  # a compressed body would pass the byte limit and then fail to parse
+        encoding = headers.get("content-encoding", "").strip().lower()
+        if encoding not in ("", "identity") and scope["method"] in ("POST", "PUT", "PATCH"):
+            # A compressed body would pass the byte limit and then fail to parse.
             await errors.error_response(415, "unsupported_content_encoding",
                                         f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
                                         request_id=rid)(scope, receive, send)
@@ -156,15 +157,21 @@ class HeadAsGetMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head = scope["method"] == "HEAD"
 
-        async def send_headers_only(message: Message) -> None:
-            if message["type"] == "http.response.body":
+        async def send_with_head(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                allow = headers.get("allow")
+                if allow and "GET" in allow and "HEAD" not in allow:  # a 405 lists what is served
+                    headers["allow"] = f"{allow}, HEAD"
+            elif head and message["type"] == "http.response.body":
                 if message.get("more_body", False):
                     return
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, send_headers_only)
+        await self.app({**scope, "method": "GET"} if head else scope, receive, send_with_head)

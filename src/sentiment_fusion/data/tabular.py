@@ -97,7 +97,7 @@ def read_csv(
                 examples.append(_example({k: v for k, v in row.items() if v is not None},
                                          file, lineno, empty_is_missing=True))
         except csv.Error as exc:
-            raise DataFormatError(f"{file}:{reader.line_num}: malformed CSV ({exc})") from exc
+            raise DataFormatError(f"{file}:{max(1, reader.line_num)}: malformed CSV ({exc})") from exc
     return _dataset("csv", file, examples, limit)
 
 

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
 
+# Modes shrunk before conversion (BOX resizing is right for them and saves the full-size copies).
+_SHRINK_FIRST = ("RGB", "RGBA", "L", "LA", "I", "I;16", "I;16L", "F")
 _RESAMPLE = {
     "nearest": Image.Resampling.NEAREST,
     "bilinear": Image.Resampling.BILINEAR,
@@ -158,8 +160,10 @@ class ImagePreprocessor:
                 raise ImageTooLargeError(f"image is {len(data)} bytes; the limit is {self.max_bytes}")
             return self._shrink(self._decode_bytes(data, "image bytes"))
         if isinstance(source, (str, os.PathLike)):
+            if not str(source).strip():
+                raise ImageError("the image path is empty")
             return self._shrink(self._decode_bytes(self._read_file(Path(source)), str(source)))
-        raise TypeError(
+        raise ImageError(  # an InvalidInputError, like every other bad image
             "an image must be a path, encoded bytes, a PIL.Image or an HxWx3 uint8 array, "
             f"got {type(source).__name__}"
         )
@@ -244,14 +248,19 @@ class ImagePreprocessor:
             img = ImageOps.exif_transpose(img)
         except Exception as exc:  # noqa: BLE001 - a broken EXIF block must not lose the picture
             logger.debug("ignoring unreadable EXIF orientation: %s", exc)
+        if img.mode in ("RGBa", "La"):  # premultiplied alpha: PIL converts these only to their plain form
+            img = img.convert(img.mode[:-1] + "A")
+        if img.mode in ("I;16B", "I;16N"):  # PIL resizes these byte orders wrongly: go through 32-bit ints
+            img = img.convert("I")
+        if img.mode in _SHRINK_FIRST and "transparency" not in img.info:
+            img = self._shrink(img)  # before any full-size copy below
         mode = img.mode
         if mode == "RGB":
             return img
-        if mode in ("I;16", "I;16L", "I;16B", "I;16N", "I"):
+        if mode in ("I;16", "I;16L", "I"):
             # PIL's own convert() clips 16-bit values at 255 (a white picture): rescale instead,
-            # round(v / 257) in integers (float64 copies of a 25-megapixel image cost ~0.5 GB).
-            # 'I' is what PIL opens 16-bit greyscale as for some formats; read it as 16-bit too.
-            img = self._shrink(img)  # while still 16-bit: a quarter of the memory of the 32-bit copy
+            # round(v / 257) in integers. 'I' is what PIL opens 16-bit greyscale as for some
+            # formats; read it as 16-bit too.
             grey = np.clip(np.asarray(img), 0, 65535).astype(np.uint32)
             grey = ((grey * 255 + 32767) // 65535).astype(np.uint8)
             grey_img = Image.fromarray(grey, "L")
@@ -259,11 +268,9 @@ class ImagePreprocessor:
         if mode == "F":
             grey = np.clip(np.rint(np.asarray(img, dtype=np.float64)), 0, 255).astype(np.uint8)
             return Image.fromarray(np.repeat(grey[:, :, None], 3, axis=2), "RGB")
-        has_alpha = mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
-            mode in ("P", "L", "RGB", "1") and "transparency" in img.info
-        )
+        has_alpha = mode in ("RGBA", "LA", "PA") or (mode in ("P", "L", "1") and "transparency" in img.info)
         if has_alpha:
-            rgba = img.convert("RGBA")
+            rgba = self._shrink(img.convert("RGBA"))  # PIL resizes RGBA with premultiplied alpha
             base = Image.new("RGBA", rgba.size, (*self.background, 255))
             return Image.alpha_composite(base, rgba).convert("RGB")
         return img.convert("RGB")  # L, 1, P, CMYK, YCbCr, LAB, HSV, RGBX

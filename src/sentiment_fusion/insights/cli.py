@@ -80,7 +80,8 @@ def add_commands(subparsers) -> None:
     p.add_argument("--image-col", help="column with an image path (relative to the input file's folder)")
     p.add_argument("--time-col", help="column with the post time (needed for trends and alerts)")
     p.add_argument("--brand-col", help="column with the brand; without it every post belongs to --brand")
-    p.add_argument("--brand", default="all", help="brand name when there is no --brand-col (default 'all')")
+    p.add_argument("--brand", help="brand name when there is no --brand-col (default: 'all' for new posts; "
+                   "a re-run keeps stored brands)")
     p.add_argument("--label-col", help="column with human labels, stored as human_label for measuring")
     p.add_argument("--label-map", type=_label_map, default={},
                    help="raw human label -> label, e.g. 1=negative,3=neutral,5=positive,not_relevant= (empty = ignore)")

@@ -79,7 +79,8 @@ class ColumnSpec:
     image: str | None = None
     time: str | None = None
     brand_col: str | None = None
-    brand: str = "all"  # used when brand_col is None
+    brand: str | None = None  # every post's brand when brand_col is None; neither: "all" for new posts
+    # (a re-run that names no brand keeps the stored ones)
     label: str | None = None
     label_map: dict[str, str] = field(default_factory=dict)  # raw human label -> LABELS name ("" = ignore)
 
@@ -97,7 +98,8 @@ class ColumnSpec:
     @property
     def stored_columns(self) -> tuple[str, ...]:
         """The :data:`POST_SCHEMA` columns these inputs set; a re-run leaves the others as stored."""
-        optional = {"created_at": self.time, "image": self.image, "human_label": self.label}
+        optional = {"brand": self.brand_col or self.brand, "created_at": self.time, "image": self.image,
+                    "human_label": self.label}
         return tuple(c for c in POST_SCHEMA.names if optional.get(c, True))
 
 
@@ -182,6 +184,7 @@ def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[
     delimiter = "\t" if ".tsv" in file.name.lower() else max(",;\t|", key=header.count)
     csv.field_size_limit(1 << 24)
     reader = csv.reader(_chain(header, lines), delimiter=delimiter, strict=True)
+    start = 1
     try:
         names = next(reader)
         repeated = sorted({n for n in names if names.count(n) > 1})
@@ -200,7 +203,8 @@ def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[
                                       f"(a field with a delimiter or line break in it must be quoted)")
             yield start, dict(zip(names, values))
     except csv.Error as exc:
-        raise DataFormatError(f"{file}:{start}: malformed CSV ({exc}; a quote that never closes?)") from exc
+        hint = "; a quote that never closes?" if "end of data" in str(exc) else ""
+        raise DataFormatError(f"{file}:{start}: malformed CSV ({exc}{hint})") from exc
 
 
 def _chain(first: str, rest: Iterator[str]) -> Iterator[str]:
@@ -262,7 +266,7 @@ def _to_tables(rows: Iterator[tuple[int, dict[str, Any]]], file: Path, spec: Col
         if text is not None and (isinstance(text, bool) or not isinstance(text, (str, int, float))):
             raise DataFormatError(f"{file}:{lineno}: the text must be a string, got {type(text).__name__}")
         columns["post_id"].append(post_id)
-        columns["brand"].append((_text(row.get(spec.brand_col)) or "(none)") if spec.brand_col else spec.brand)
+        columns["brand"].append((_text(row.get(spec.brand_col)) or "(none)") if spec.brand_col else spec.brand or "all")
         columns["created_at"].append(parse_time(row.get(spec.time)) if spec.time else None)
         columns["text"].append(_valid_unicode(text) if isinstance(text, str) else _text(text))
         columns["image"].append(_image_path(row.get(spec.image), file) if spec.image else None)

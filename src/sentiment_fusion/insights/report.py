@@ -163,11 +163,13 @@ def check_report_path(path: str | Path, keep: Iterable[str | Path] = ()) -> Path
     if path.is_dir():
         raise ValueError(f"{path} is a folder; give the report a file name")
     target = path.resolve()
-    for other in keep:
-        if Path(other).resolve() == target:
+    for other in map(Path, keep):
+        if other.resolve() == target or (path.exists() and other.exists() and os.path.samefile(other, path)):
             raise ValueError(f"the report path {path} is also the store or an input; choose another file")
-    nearest = next(p for p in (target, *target.parents) if p.exists())  # the file itself, or the folder to create it in
-    if not os.access(nearest, os.W_OK):
+    nearest = next(p for p in (target.parent, *target.parents) if p.exists())  # the folder, or where to create it
+    if not nearest.is_dir():
+        raise ValueError(f"cannot write the report {path}: {nearest} is a file, not a folder")
+    if not os.access(nearest, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
         raise PermissionError(f"cannot write the report {path}: {nearest} is not writable")
     return path
 

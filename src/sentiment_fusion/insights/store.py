@@ -62,8 +62,8 @@ def _upsert_sql(columns: tuple[str, ...]) -> str:
     update = [c for c in columns if c != "post_id"]
     same_input = " AND ".join(f"posts.{c} IS NOT DISTINCT FROM excluded.{c}" for c in ("text", "image") if c in update)
     return f"""
-INSERT INTO posts ({", ".join(columns)})
-SELECT {", ".join(columns)} FROM _incoming
+INSERT INTO posts ({", ".join(INPUT_COLUMNS)})
+SELECT {", ".join(INPUT_COLUMNS)} FROM _incoming
 QUALIFY row_number() OVER (PARTITION BY post_id ORDER BY _ord DESC) = 1
 ON CONFLICT (post_id) DO UPDATE SET
     {", ".join(f"{c} = excluded.{c}" for c in update)},
@@ -107,13 +107,27 @@ class PostStore:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:  # most often: another process is writing it
             raise StoreError(f"cannot open {self.path}: {exc}") from exc
+        try:
+            self._check_schema(read_only)
+        except StoreError:
+            self.con.close()
+            raise
         if not read_only:
             self.con.execute(POSTS_DDL)
             self.con.execute("INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)", [SCHEMA_VERSION])
+
+    def _check_schema(self, read_only: bool) -> None:
+        """Before writing anything: a new file, or a store; never some other DuckDB database."""
+        tables = {name for (name,) in self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        if "posts" not in tables:
+            if tables or read_only:
+                raise StoreError(f"{self.path} is a DuckDB file but not an analyze store (no posts table"
+                                 + (f"; it holds {sorted(tables)})" if tables else ")"))
+            return
         missing = set(INPUT_COLUMNS + SCORE_COLUMNS) - {name for (name,) in self.con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'").fetchall()}
         if missing:
-            self.con.close()
             raise StoreError(f"{self.path} is a DuckDB file but not an analyze store "
                              f"(its posts table lacks {sorted(missing)})")
 
@@ -129,8 +143,9 @@ class PostStore:
     def ingest(self, tables, columns: tuple[str, ...] = INPUT_COLUMNS) -> tuple[int, int]:
         """Upsert input tables (``readers.POST_SCHEMA``) in one transaction.
 
-        ``columns``: the ones the inputs set (always ``post_id``); stored posts keep the
-        others. Returns (rows read, rows whose post id an earlier row of this run had).
+        New posts are inserted whole; stored posts are updated only in ``columns`` (the ones
+        the inputs set; always ``post_id``). Returns (rows read, rows whose post id an earlier
+        row of this run had).
         """
         if "post_id" not in columns or not set(columns) <= set(INPUT_COLUMNS):
             raise ValueError(f"columns must include post_id and come from {INPUT_COLUMNS}, got {columns}")
@@ -140,7 +155,7 @@ class PostStore:
         try:
             self.con.execute("CREATE OR REPLACE TEMP TABLE _run_ids (post_id VARCHAR)")
             for table in tables:
-                incoming = table.select(list(columns)).append_column("_ord", pa.array(range(table.num_rows), pa.int64()))
+                incoming = table.select(list(INPUT_COLUMNS)).append_column("_ord", pa.array(range(table.num_rows), pa.int64()))
                 self.con.register("_incoming", incoming)
                 self.con.execute(upsert)
                 self.con.execute("INSERT INTO _run_ids SELECT post_id FROM _incoming")

@@ -15,6 +15,8 @@ from .normalize import TextNormalizer
 
 TRUNCATION_STRATEGIES = ("head", "head_tail")
 
+_TOKENIZE_CHUNK = 64  # texts per tokenizer call (each keeps offsets and strings for every token)
+
 
 @dataclass(frozen=True)
 class EncodingConfig:
@@ -73,9 +75,11 @@ class TextEncoder:
 
     def token_ids(self, texts: list[str]) -> list[list[int]]:
         """Normalized, tokenized, truncated ids (with specials) for each text."""
-        normalized = self.normalizer.normalize_batch(texts)
-        encodings = self.tokenizer.encode_batch(normalized, add_special_tokens=False)
-        return [self._fit(e.ids) for e in encodings]
+        ids: list[list[int]] = []
+        for start in range(0, len(texts), _TOKENIZE_CHUNK):  # full Encodings of long texts are large: few at a time
+            normalized = self.normalizer.normalize_batch(texts[start:start + _TOKENIZE_CHUNK])
+            ids.extend(self._fit(e.ids) for e in self.tokenizer.encode_batch(normalized, add_special_tokens=False))
+        return ids
 
     def _fit(self, ids: list[int]) -> list[int]:
         budget = self._budget

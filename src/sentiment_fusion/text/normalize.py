@@ -117,10 +117,17 @@ class TextNormalizer:
         return cls(**config)
 
 
+# Characters that show nothing: U+FFFD (left by undecodable bytes), the Braille blank and the
+# Hangul fillers that social media users paste as invisible "spaces".
+_BLANK_CHARS = frozenset("\ufffd\u2800\u3164\u115f\u1160\uffa0")
+# Control, format (zero-width, BOM, direction marks), combining and variation marks, private
+# use, unassigned: nothing a reader or a tokenizer can take meaning from on its own.
+_BLANK_CATEGORIES = frozenset(("Cc", "Cf", "Co", "Cn", "Mn", "Me"))
+
+
 def is_blank(text: str) -> bool:
-    """True when a text has nothing to read: only whitespace, control and format characters
-    (zero-width spaces, BOMs, direction marks) or U+FFFD left by undecodable bytes."""
-    return all(c.isspace() or c == "\ufffd" or unicodedata.category(c) in ("Cc", "Cf") for c in text)
+    """True when a text has nothing to read (see ``_BLANK_CHARS`` and ``_BLANK_CATEGORIES``)."""
+    return all(c.isspace() or c in _BLANK_CHARS or unicodedata.category(c) in _BLANK_CATEGORIES for c in text)
 
 
 def _demojize(text: str) -> str:

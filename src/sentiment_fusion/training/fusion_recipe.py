@@ -19,6 +19,7 @@ import torch
 
 from ..bundle import file_entry, read_manifest
 from ..data import read_dataset
+from ..errors import BundleError
 from ..labels import NUM_CLASSES
 from .calibration import calibrated_metrics, fit_temperature
 from .features import cached, text_outputs
@@ -81,6 +82,9 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
     bundle_dir.mkdir(parents=True, exist_ok=True)
     text_manifest, image_manifest = read_manifest(config.text_model), read_manifest(config.image_model)
+    for path, manifest, needed in ((config.text_model, text_manifest, "text"), (config.image_model, image_manifest, "image")):
+        if needed not in manifest["components"]:
+            raise BundleError(f"{path} has no {needed} component (it has {sorted(manifest['components'])})")
     text_spec, image_spec = text_manifest["components"]["text"], image_manifest["components"]["image"]
     text_model = TextModel(Path(config.text_model), text_spec)
     image_model = ImageModel(Path(config.image_model), image_spec)

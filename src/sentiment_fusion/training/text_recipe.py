@@ -215,10 +215,13 @@ def _load_initial_weights(model: torch.nn.Module, path: Path) -> dict:
     """Start from an earlier run's weights: a state dict a run keeps (``best.pt`` or ``last.pt``)
     (loaded tensors-only, so a foreign pickle cannot run code). Returns their provenance."""
     if not path.is_file():
-        raise FileNotFoundError(f"init_from: {path} not found")
+        raise FileNotFoundError(f"init_from: {path} {'is a folder, not a weights file' if path.is_dir() else 'not found'}")
     provenance = {"path": str(path), "sha256": sha256_file(path)}
     try:
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        weights = torch.load(path, map_location="cpu", weights_only=True)
+        if not isinstance(weights, dict):
+            raise RuntimeError(f"it holds a {type(weights).__name__}, not a state dict")
+        model.load_state_dict(weights)
     except (RuntimeError, pickle.UnpicklingError) as error:
         first = str(error).strip().splitlines()[0]
         raise ValueError(f"init_from: {path} does not fit this model ({type(model).__name__}): {first}") from None

@@ -9,6 +9,7 @@ validation split, and resumable checkpoints.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import random
@@ -25,6 +26,8 @@ from .metrics import classification_report
 log = logging.getLogger(__name__)
 
 SELECT_METRICS = ("accuracy", "macro_recall", "macro_f1", "weighted_f1")
+# Arguments a resumed run may change without making the checkpoint a different run's.
+_RESUMABLE_CHANGES = ("output_dir", "progress", "resume", "checkpoint_steps", "eval_steps")
 
 
 @dataclass
@@ -116,6 +119,8 @@ def batch_order(n: int, batch_size: int, seed: int, lengths: np.ndarray | None, 
 class Trainer:
     def __init__(self, model: nn.Module, args: TrainingArguments, train: TrainData, val: TrainData | None,
                  collate: Callable[[list], dict[str, torch.Tensor]]):
+        if len(train) == 0:
+            raise ValueError("no training examples: check the --train specs, their splits and any @N sample size")
         self.model, self.args, self.train_data, self.val_data, self.collate = model, args, train, val, collate
         self.args.output_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.args.output_dir / "checkpoint.pt"
@@ -238,13 +243,31 @@ class Trainer:
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "state": state, "args": self.args.to_config(),
+                    "run": self._run_identity(),
                     "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
                    tmp)
         tmp.replace(self.checkpoint_path)  # atomic: a kill mid-write never leaves a broken checkpoint
 
+    def _run_identity(self) -> dict:
+        """What a checkpoint must share with a run that resumes from it: the settings that shape
+        training and the training data (its size and labels)."""
+        args = {k: v for k, v in self.args.to_config().items() if k not in _RESUMABLE_CHANGES}
+        labels = hashlib.sha256(np.ascontiguousarray(self.train_data.labels).tobytes()).hexdigest()
+        return {"args": args, "n_train": len(self.train_data), "labels_sha256": labels}
+
     def _load_checkpoint(self, optimizer, scheduler) -> dict:
         ckpt = torch.load(self.checkpoint_path, weights_only=False)
-        self.model.load_state_dict(ckpt["model"])
+        saved, current = ckpt.get("run"), self._run_identity()
+        if saved is not None and saved != current:
+            differ = sorted({k for k in {*saved["args"], *current["args"]} if saved["args"].get(k) != current["args"].get(k)}
+                            | {k for k in ("n_train", "labels_sha256") if saved[k] != current[k]})
+            raise ValueError(f"{self.checkpoint_path} is from a run with other settings or data (they differ in "
+                             f"{', '.join(differ)}); use another work folder (--work), or --restart to start over")
+        try:
+            self.model.load_state_dict(ckpt["model"])
+        except RuntimeError as exc:
+            raise ValueError(f"{self.checkpoint_path} holds another model's weights; use another work folder "
+                             f"(--work), or --restart to start over ({str(exc).splitlines()[0]})") from None
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         random.setstate(ckpt["rng"]["python"])
