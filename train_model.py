@@ -66,7 +66,7 @@ def main() -> int:
          "--out", str(runs / "image"), "--work", str(ROOT / "runs" / "image")],
         ["train", "fusion", "--text-model", str(runs / "text-minilm-2"), "--image-model", str(runs / "image"),
          "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev",
-         "--text-only", f"jsonl:{d}/mvsa_multiple/train.jsonl", "--out", str(args.out), "--name", "default", "--version", "1.1.0",
+         "--text-only", f"jsonl:{d}/mvsa_multiple/train.jsonl", "--out", str(args.out), "--name", "default", "--version", "1.1.1",
          "--description", "Default sentiment-fusion model: fine-tuned MiniLM-L6 text encoder (int8), ImageNet MobileNetV2 "
                           "image encoder (int8) with a sentiment head, and a fusion head trained on MVSA-Single tweet "
                           "image+text pairs.",

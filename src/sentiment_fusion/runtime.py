@@ -113,11 +113,17 @@ class TextModel:
         self.session = _session(_component_file(bundle_dir, spec, "graph", "text"), threads)
         self.temperature = float(spec.get("temperature", 1.0))
         self.kind = spec.get("kind", "")
-        self.batch_size = batch_size
+        # Dynamic int8 quantizes a call's activations with ONE scale for the whole input tensor,
+        # so in a batch a text's scores would depend on the other texts in it (on TweetEval val
+        # by up to 0.21, flipping 57 of 2,000 labels; in the API, on other users' requests).
+        # Such graphs run one text per call: a post always gets the same answer. fp32 graphs
+        # are exact under padding and run batched.
+        self.one_per_call = bool((spec.get("quantization") or {}).get("kept"))
+        self.batch_size = 1 if self.one_per_call else batch_size
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(logits [N, 3], features [N, D]); similar lengths are batched together."""
+        """(logits [N, 3], features [N, D]); similar lengths are batched together (fp32 graphs)."""
         ids = self.encoder.token_ids(list(texts))
         order = np.argsort([len(s) for s in ids], kind="stable")
         logits_parts, feature_parts = [], []
