@@ -94,6 +94,12 @@ def test_upload(api):
                  422, "invalid_image")
 
 
+def test_upload_counts_a_browsers_crlf_line_breaks_as_one_character(text_client):
+    text = "ab\r\n" * 1666  # 4,998 characters as the JSON route counts them, 6,664 as sent by a form
+    assert text_client.post("/v1/predict/upload", data={"text": text}).status_code == 200
+    assert_error(text_client.post("/v1/predict/upload", data={"text": "abc\r\n" * 1300}), 422, "text_too_long")
+
+
 def test_real_image_pipeline_matches_the_library(multimodal_analyzer):
     """Real ONNX image encoder + head + fusion graph: the API's answer is the library's answer."""
     import io
@@ -203,6 +209,8 @@ def test_page_and_static_files(api):
     assert "script-src 'self'" in r.headers["content-security-policy"]
     for asset in ("/static/app.js", "/static/style.css"):
         assert asset in r.text
+    for path in ("/static/index.html", "/static/app.js"):  # the page under its file name too: same policy
+        assert api.get(path).headers["content-security-policy"] == r.headers["content-security-policy"]
         assert api.get(asset).status_code == 200
     # nothing external: no scripts, fonts or styles from other hosts
     for text in (r.text, api.get("/static/app.js").text, api.get("/static/style.css").text):

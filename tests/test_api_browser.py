@@ -225,3 +225,23 @@ def test_api_docs_render_offline(browser, page_server):
     assert browser.js("document.querySelector('.info .title').textContent").startswith("sentiment-fusion")
     loaded = browser.js("performance.getEntriesByType('resource').map(r => r.name)")
     assert loaded and all(name.startswith(page_server.url) for name in loaded), loaded
+
+
+def test_page_counts_characters_and_sends_one_request_at_a_time(browser, page_server):
+    browser.open(page_server.url + "/")
+    browser.type("#text", "x" * 5001)
+    browser.wait_for("document.getElementById('count').textContent.includes('too long')")
+    browser.click("#submit")
+    browser.wait_for("!document.getElementById('error').hidden")
+    assert "limit is 5000" in browser.js("document.getElementById('error').textContent")
+    uploads = "performance.getEntriesByType('resource').filter(r => r.name.endsWith('/v1/predict/upload')).length"
+    assert browser.js(uploads) == 0  # refused in the page, no request sent
+    browser.js("document.getElementById('text').value = 'great day'; document.getElementById('text').focus()")
+    for _ in range(3):  # Ctrl+Enter three times while the first request is in flight
+        browser.call("Input.dispatchKeyEvent", {"type": "keyDown", "key": "Enter", "code": "Enter",
+                                                "windowsVirtualKeyCode": 13, "modifiers": 2})
+    browser.wait_for("!document.getElementById('result').hidden")
+    time.sleep(0.3)
+    assert browser.js(uploads) == 1
+    assert browser.js("document.getElementById('api-key').getAttribute('aria-label')") == "API key"
+    assert browser.js("document.getElementById('drop').tabIndex") == -1  # no dead tab stop before the file input

@@ -26,3 +26,15 @@ def test_bench_cli_json_last_line(tiny_bundle, tmp_path):
     assert data["model"]["name"] == "tiny" and "image" not in data
     assert {"batch1_per_s", "batch32_per_s", "p50_ms", "p99_ms"} <= set(data["text"])
     assert data["text"]["data"].startswith("built-in")
+
+
+def test_bench_refuses_settings_that_would_never_finish(tiny_bundle, tmp_path):
+    import pytest
+
+    from sentiment_fusion.bench import run_bench
+    from sentiment_fusion.cli import main
+
+    for kwargs in ({"seconds": float("nan")}, {"seconds": 0}, {"n_texts": 0}, {"n_images": 0}):
+        with pytest.raises(ValueError, match="--seconds|--texts"):
+            run_bench(tiny_bundle, tmp_path, **kwargs)
+    assert main(["bench", "--model", str(tiny_bundle), "--data", str(tmp_path / "typo")]) == 2

@@ -181,3 +181,15 @@ def test_report_renders_in_headless_chromium(analyzed, tmp_path):
     dom = _chromium(["--dump-dom", report.resolve().as_uri()], tmp_path).stdout
     assert "Brand sentiment" in dom and "acme" in dom and "globex" in dom and "<svg" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom
+
+
+def test_report_stays_small_when_a_stray_timestamp_stretches_the_span(tmp_path, tiny_bundle):
+    data = tmp_path / "posts.csv"
+    data.write_text("id,text,t\n1,old post,1000000000\n2,great phone,2014-12-01T10:00:00Z\n3,meh,2014-12-01T12:00:00Z\n")
+    report = tmp_path / "r.html"
+    assert main(["analyze", str(data), "--id-col", "id", "--text-col", "text", "--time-col", "t", "--db",
+                 str(tmp_path / "s.duckdb"), "--model", str(tiny_bundle), "--quiet", "--period", "hour",
+                 "--report", str(report)]) == 0
+    html = report.read_text(encoding="utf-8")
+    assert len(html) < 1_000_000  # 13 MB of 116,000 bars before
+    assert "The chart shows the latest 400 hours" in html and "2014-12-01 12:00" in html

@@ -8,6 +8,7 @@ Peers that are not installed are reported as skipped with the reason.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -52,7 +53,7 @@ def load_texts(data_dir: Path | None, n: int) -> tuple[list[str], str]:
 
         ds = read_dataset(f"tweeteval:{data_dir / 'tweeteval' / 'sentiment'}:test", limit=n)
         return [e.text for e in ds.examples], f"TweetEval test, first {n} tweets"
-    return (FALLBACK_TEXTS * (n // len(FALLBACK_TEXTS) + 1))[:n], "built-in sample texts (../shared/data absent)"
+    return (FALLBACK_TEXTS * (n // len(FALLBACK_TEXTS) + 1))[:n], f"built-in sample texts ({data_dir} has no TweetEval test)"
 
 
 def load_images(data_dir: Path | None, n: int) -> tuple[list, str]:
@@ -151,6 +152,10 @@ def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: 
               n_images: int = 256, peers: bool = True) -> dict:
     from .runtime import Analyzer
 
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise ValueError(f"--seconds must be a finite number > 0, got {seconds}")
+    if n_texts < 1 or n_images < 1:
+        raise ValueError(f"--texts and --images must be >= 1, got {n_texts} and {n_images}")
     analyzer = Analyzer.load(model)
     threads = min(4, os.cpu_count() or 1)
     result: dict = {"model": {"name": analyzer.name, "version": analyzer.version, "path": str(analyzer.path)},

@@ -11,6 +11,9 @@ from pathlib import Path
 from .errors import SentimentFusionError
 
 
+DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data of a checkout
+
+
 def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", type=Path, default=None,
                         help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)")
@@ -104,7 +107,10 @@ def cmd_serve(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import run_bench
 
-    result = run_bench(args.model, args.data, seconds=args.seconds, n_texts=args.texts, n_images=args.images, peers=not args.no_peers)
+    if args.data is not None and not args.data.is_dir():
+        raise FileNotFoundError(f"--data {args.data} is not a folder")
+    data = args.data if args.data is not None else DEFAULT_DATA
+    result = run_bench(args.model, data, seconds=args.seconds, n_texts=args.texts, n_images=args.images, peers=not args.no_peers)
     for key, row in result.items():
         if isinstance(row, dict) and ("batch32_per_s" in row or "skipped" in row):
             if "skipped" in row:
@@ -229,8 +235,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="throughput and latency of a bundle and its peers, in one run")
-    p.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[3] / "shared" / "data",
-                   help="folder with tweeteval/ and mvsa_single/ for real inputs (default ../shared/data)")
+    p.add_argument("--data", type=Path, help="folder with tweeteval/ and mvsa_single/ for real inputs (default "
+                   "../shared/data; without it, built-in sample texts and random images)")
     p.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
     p.add_argument("--texts", type=int, default=2048), p.add_argument("--images", type=int, default=256)
     p.add_argument("--no-peers", action="store_true", help="measure only the bundle")

@@ -15,7 +15,6 @@ import logging
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.staticfiles import StaticFiles
 
 from .. import __version__
 from . import errors
@@ -26,7 +25,7 @@ from .inference import ModelSlot
 from .metrics import Metrics
 from .middleware import BodyLimitMiddleware, HeadAsGetMiddleware, RequestContextMiddleware
 from .routes import docs, health, metrics, model, page, predict
-from .routes.page import STATIC_DIR
+from .routes.page import STATIC_DIR, PageFiles
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +68,7 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     errors.install(app)
     for router in (page.router, health.router, predict.router, model.router, metrics.router):
         app.include_router(router)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", PageFiles(directory=STATIC_DIR), name="static")
     if settings.docs_enabled:
         docs.install(app)
 

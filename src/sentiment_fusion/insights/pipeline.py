@@ -66,6 +66,12 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
     find_files(inputs)  # a missing input, too
     version = model_version(analyzer)
     result = AnalyzeResult(model_version=version, engine=engine)
+    if engine == "ray":
+        from .ray_engine import RayEngine
+
+        runner = RayEngine(bundle, batch_size=batch_size, commit_rows=commit_rows, actors=ray_actors)
+    else:
+        runner = LocalEngine(analyzer, commit_rows=commit_rows)
     new_store = not Path(db).exists()
     with PostStore(db) as store:
         start = time.perf_counter()
@@ -87,12 +93,6 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
         log.info("%d rows read in %.1fs; %d posts to score with %s", result.rows_read, result.read_seconds,
                  result.pending, version)
         if pending.num_rows:
-            if engine == "ray":
-                from .ray_engine import RayEngine
-
-                runner = RayEngine(bundle, batch_size=batch_size, commit_rows=commit_rows, actors=ray_actors)
-            else:
-                runner = LocalEngine(analyzer, commit_rows=commit_rows)
             _score(store, runner, pending, version, result, progress)
         result.totals = store.counts(version)
     return result

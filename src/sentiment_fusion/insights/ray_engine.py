@@ -35,7 +35,7 @@ def _import_ray():
         import ray.data  # noqa: F401
     except ImportError as exc:
         raise ImportError("the ray engine needs Ray Data: pip install 'sentiment-fusion[scale]' "
-                          "(or 'ray[data]'); or use --engine local") from exc
+                          "(or 'ray[data,client]'); or use --engine local") from exc
     return ray
 
 
@@ -73,6 +73,7 @@ class RayEngine:
 
     def __init__(self, bundle: str | Path, *, batch_size: int = 64, commit_rows: int = COMMIT_ROWS,
                  actors: int | None = None, threads_per_actor: int = 1) -> None:
+        _import_ray()  # a missing install fails here, before any input is read
         self.bundle = Path(bundle)
         self.batch_size = batch_size
         self.commit_rows = commit_rows
@@ -98,7 +99,7 @@ class RayEngine:
                                        "threads": self.threads_per_actor},
                 batch_size=self.commit_rows,
                 batch_format="pyarrow",
-                concurrency=actors,
+                compute=ray.data.ActorPoolStrategy(size=actors),  # `concurrency=` is deprecated since Ray 2.51
                 num_cpus=self.threads_per_actor,
             )
             log.info("ray: scoring %d posts with %d actors", pending.num_rows, actors)

@@ -21,7 +21,7 @@ from .. import __version__
 from ..labels import LABELS
 from .aggregates import PERIODS, examples, summary, trends
 from .alerts import AlertConfig, find_alerts
-from .svg import COLOURS, net_chart, share_bars
+from .svg import COLOURS, net_chart, period_label, share_bars
 from .terms import top_terms
 
 CSS = """
@@ -52,10 +52,6 @@ def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozen
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _period_label(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d %H:00") if t.hour else t.strftime("%Y-%m-%d")
-
-
 def _summary_section(rows: list[dict]) -> str:
     labelled = any(r["labelled"] for r in rows)
     headers = ["brand", "posts", "scored", "errors", "negative", "neutral", "positive", "net [95% CI]", "period"]
@@ -72,10 +68,10 @@ def _summary_section(rows: list[dict]) -> str:
     return _table(headers, cells, numeric={1, 2, 3, 4, 5, 6})
 
 
-def _alerts_table(alerts: list) -> str:
+def _alerts_table(alerts: list, period: str) -> str:
     if not alerts:
         return '<p class="muted">No alerts: no period moved significantly against its baseline.</p>'
-    rows = [[escape(a.brand), escape(_period_label(a.period)), escape(a.metric.replace("_", " ")),
+    rows = [[escape(a.brand), escape(period_label(a.period, period)), escape(a.metric.replace("_", " ")),
              _num(a.value, "{:+.3f}"), _num(a.baseline, "{:+.3f}"), f'<span class="alert">{_num(a.change, "{:+.3f}")}</span>',
              _num(a.z, "{:+.2f}"), _num(a.p_adjusted, "{:.2g}"), str(a.n), str(a.n_baseline)] for a in alerts]
     return _table(["brand", "period", "metric", "value", "baseline", "change", "z", "adj. p", "n", "n baseline"],
@@ -103,6 +99,9 @@ def _examples_block(rows: list[dict]) -> str:
     return "<h3>Example posts (most confident)</h3>" + "".join(out)
 
 
+MAX_CHART_PERIODS = 400  # per brand chart; more bars than pixels help no one
+
+
 def render_report(store, *, period: str = "day", brand: str | None = None, config: AlertConfig = AlertConfig(),
                   max_brands: int = 20, k_terms: int = 10, k_examples: int = 2, title: str = "Brand sentiment") -> str:
     """The report as one HTML string (the ``max_brands`` brands with most posts get a section)."""
@@ -112,6 +111,9 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
     shown = [r["brand"] for r in overview[:max_brands]]
     series = {b: list(g) for b, g in groupby(trends(store, period, brand, dense=True), key=lambda s: s.brand)}
     alerts = find_alerts([s for b in sorted(series) for s in series[b]], config)
+    # A stray old timestamp would stretch a chart over years of empty periods: chart the latest ones.
+    clipped = {b for b, s in series.items() if len(s) > MAX_CHART_PERIODS}
+    series = {b: s[-MAX_CHART_PERIODS:] for b, s in series.items()}
     terms = top_terms(store, brand, k=k_terms)
     samples = examples(store, brand, k=k_examples)
     models = sorted({m for r in overview for m in (r["model"] or "").split()})
@@ -119,11 +121,13 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
     sections = []
     for name in shown:
         brand_alerts = [a for a in alerts if a.brand == name]
+        note = (f'<p class="muted">The chart shows the latest {MAX_CHART_PERIODS} {escape(period)}s; this brand '
+                f'has posts from earlier.</p>' if name in clipped else "")
         sections.append(
             f'<section class="card"><h2>{escape(name)}</h2>'
             f'<h3>Net sentiment per {escape(period)} (positive share − negative share; band: 95% CI; bars: volume)</h3>'
-            f'{net_chart(series.get(name, []), {a.period for a in brand_alerts})}'
-            f'<h3>Alerts</h3>{_alerts_table(brand_alerts)}'
+            f'{net_chart(series.get(name, []), {a.period for a in brand_alerts}, period=period)}{note}'
+            f'<h3>Alerts</h3>{_alerts_table(brand_alerts, period)}'
             f'{_terms_block([t for t in terms if t["brand"] == name])}'
             f'{_examples_block([e for e in samples if e["brand"] == name])}</section>')
     hidden = len(overview) - len(shown)
@@ -137,9 +141,10 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
 <p class="muted">{total} posts · {len(overview)} brand(s) · model {escape(", ".join(models) or "none")} ·
 generated {datetime.now():%Y-%m-%d %H:%M} by sentiment-fusion {escape(__version__)}</p>
 <h2>Overview</h2><div class="card">{_summary_section(overview)}{share_bars(overview[:max_brands])}</div>
-<h2>Alerts</h2><div class="card">{_alerts_table(alerts)}</div>
+<h2>Alerts</h2><div class="card">{_alerts_table(alerts, period)}</div>
 {"".join(sections)}
-{f'<p class="muted">{hidden} smaller brand(s) not shown; use --brand.</p>' if hidden > 0 else ""}
+{f'<p class="muted">{hidden} smaller brand(s) not shown here; `sentiment-fusion insights trends --brand NAME` '
+   f'prints any one of them.</p>' if hidden > 0 else ""}
 <h2>Methods</h2><div class="card muted">
 <p>Counts are of predicted classes. Shares: Wilson score 95% intervals. Net sentiment = positive share −
 negative share; its 95% interval uses the variance of a difference of two multinomial proportions from one

@@ -14,11 +14,12 @@ COLOURS = {"negative": "#d1495b", "neutral": "#9aa5b1", "positive": "#2e9e6a", "
            "band": "#1f5fa8", "volume": "#d9dee4", "alert": "#d1495b", "axis": "#56616d", "grid": "#eceff2"}
 
 
-def _fmt_period(t: datetime) -> str:
-    return t.strftime("%Y-%m-%d %H:00") if t.hour else t.strftime("%Y-%m-%d")
+def period_label(t: datetime, period: str = "day") -> str:
+    """A period's start as people read it: with the hour for hourly periods (midnight too)."""
+    return t.strftime("%Y-%m-%d %H:00") if period == "hour" else t.strftime("%Y-%m-%d")
 
 
-def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *, width: int = 960,
+def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *, period: str = "day", width: int = 960,
               height: int = 300) -> str:
     """Net sentiment per period (line) with its 95% interval (band); volume (bars) in a strip below.
 
@@ -51,7 +52,7 @@ def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *,
     for i, s in enumerate(series):  # volume strip, labelled on the right
         h = vol_h * s.n / v_max
         parts.append(f'<rect x="{x(i) - step * 0.35:.1f}" y="{vol_top + vol_h - h:.1f}" width="{step * 0.7:.1f}" '
-                     f'height="{h:.1f}" fill="{COLOURS["volume"]}"><title>{escape(_fmt_period(s.period))}: '
+                     f'height="{h:.1f}" fill="{COLOURS["volume"]}"><title>{escape(period_label(s.period, period))}: '
                      f'{s.n} posts</title></rect>')
     parts.append(f'<text x="{width - right + 6}" y="{vol_top + vol_h:.1f}" class="tick">0</text>'
                  f'<text x="{width - right + 6}" y="{vol_top + 8:.1f}" class="tick">{v_max} posts</text>'
@@ -66,7 +67,7 @@ def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *,
         if not s.n:
             continue
         lo, hi = s.net_interval
-        tip = escape(f"{_fmt_period(s.period)}: net {s.net:+.3f} [{lo:+.3f}, {hi:+.3f}], n={s.n}")
+        tip = escape(f"{period_label(s.period, period)}: net {s.net:+.3f} [{lo:+.3f}, {hi:+.3f}], n={s.n}")
         ring = (f'<circle cx="{x(i):.1f}" cy="{y(s.net):.1f}" r="7" fill="none" stroke="{COLOURS["alert"]}" '
                 f'stroke-width="2"/>' if s.period in alerts else "")
         parts.append(f'{ring}<circle cx="{x(i):.1f}" cy="{y(s.net):.1f}" r="3" fill="{COLOURS["net"]}">'
@@ -74,7 +75,7 @@ def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *,
     every = max(1, len(series) // 8)
     for i in range(0, len(series), every):
         parts.append(f'<text x="{x(i):.1f}" y="{vol_top + vol_h + 16:.1f}" text-anchor="middle" class="tick">'
-                     f'{escape(_fmt_period(series[i].period))}</text>')
+                     f'{escape(period_label(series[i].period, period))}</text>')
     parts.append("</svg>")
     return "".join(parts)
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 # The page loads only its own files; images are previewed from blob:/data: URLs.
@@ -12,6 +13,17 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 's
             "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 router = APIRouter(tags=["page"])
+
+
+class PageFiles(StaticFiles):
+    """The page's own files, with the page's policy on each (``/static/index.html`` is the page
+    too, and must not be frameable or load anything else there either)."""
+
+    async def get_response(self, path: str, scope):
+        response = await super().get_response(path, scope)
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 @router.get("/", include_in_schema=False)

@@ -96,7 +96,8 @@ async def predict_upload(request: Request, service: ServiceDep, settings: Settin
                          image: Annotated[UploadFile | None, File(description="the post's image file")] = None) -> dict:
     """``multipart/form-data`` with a ``text`` field and/or an ``image`` file (what a browser form sends)."""
     await _check_form(request)
-    text = text if text else None  # an empty form field means "not given"
+    # Browsers send a form's line breaks as CRLF: count them as the JSON route would.
+    text = text.replace("\r\n", "\n") if text else None  # an empty form field means "not given"
     if image is not None and not image.filename and not image.size:
         image = None  # a file input left empty
     _check(text, image is not None, service, settings)

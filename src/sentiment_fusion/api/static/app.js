@@ -6,6 +6,17 @@
 const LABELS = ["negative", "neutral", "positive"];
 const $ = (id) => document.getElementById(id);
 let chosenFile = null;
+let maxChars = 5000; // replaced by the server's limit from /v1/model
+
+// Characters as the server counts them: code points, with line breaks as one.
+const charCount = (text) => [...text.replace(/\r\n/g, "\n")].length;
+
+function showCount() {
+  const n = charCount($("text").value);
+  const box = $("count");
+  box.textContent = n > maxChars ? `${n} / ${maxChars} characters: too long, shorten it` : `${n} / ${maxChars} characters`;
+  box.classList.toggle("over", n > maxChars);
+}
 
 function headers() {
   const key = $("api-key").value.trim();
@@ -83,15 +94,20 @@ function setFile(file) {
 
 async function analyze(event) {
   event.preventDefault();
+  const button = $("submit");
+  if (button.disabled) return; // one request at a time (Ctrl+Enter while one is in flight)
   const text = $("text").value;
   if (!text.trim() && !chosenFile) {
     showError("Type some text or add an image first.");
     return;
   }
+  if (charCount(text) > maxChars) {
+    showError(`The text has ${charCount(text)} characters; the limit is ${maxChars}.`);
+    return;
+  }
   const form = new FormData();
   if (text.trim()) form.append("text", text);
   if (chosenFile) form.append("image", chosenFile, chosenFile.name);
-  const button = $("submit");
   button.disabled = true;
   button.textContent = "Analyzing…";
   try {
@@ -111,12 +127,18 @@ async function analyze(event) {
   }
 }
 
-async function loadModel() {
+async function loadModel(attempt = 0) {
   try {
     const response = await fetch("/v1/model", { headers: headers() });
+    if (response.status === 503 && attempt < 60) { // the model is still loading: ask again
+      setTimeout(() => loadModel(attempt + 1), 2000);
+      return;
+    }
     if (!response.ok) return;
     const info = await response.json();
     $("model").textContent = `model ${info.name} ${info.version} · reads ${info.modalities.join(" + ")}`;
+    if (info.limits && info.limits.max_text_chars) maxChars = info.limits.max_text_chars;
+    showCount();
   } catch (exc) {
     /* the page still works without this line */
   }
@@ -135,6 +157,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const file = e.dataTransfer.files[0];
     if (file) setFile(file);
   });
+  $("text").addEventListener("input", showCount);
+  showCount();
   $("text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) analyze(e);
   });
