@@ -114,3 +114,10 @@ def guarded_lines(lines: IO[bytes], file: Path) -> Iterator[bytes]:
         except (OSError, EOFError, zlib.error) as exc:
             raise DataFormatError(f"{file}: truncated or corrupt file ({type(exc).__name__}: {exc})") from exc
         yield raw
+
+
+def check_header(file: Path, names: list[str]) -> None:
+    """A CSV header that names a column twice would let one silently shadow the other."""
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataFormatError(f"{file}:1: the header repeats the column(s) {repeated}")

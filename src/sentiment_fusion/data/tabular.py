@@ -22,7 +22,7 @@ from typing import Any, Iterator
 from ..errors import DataFormatError
 from ..labels import LABELS, Sentiment
 from ..bundle import sha256_file
-from ._files import guarded_lines, open_binary
+from ._files import check_header, guarded_lines, open_binary
 from .dataset import Dataset
 from .example import Example
 
@@ -77,9 +77,7 @@ def read_csv(
             header = reader.fieldnames
             if not header:
                 raise DataFormatError(f"{file}: empty file (expected a header row)")
-            repeated = sorted({name for name in header if header.count(name) > 1})
-            if repeated:
-                raise DataFormatError(f"{file}:1: the header repeats the column(s) {repeated}")
+            check_header(file, header)
             if not {"text", "image"} & set(header):
                 raise DataFormatError(
                     f"{file}:1: the header needs a 'text' or 'image' column; found {header}"

@@ -144,6 +144,9 @@ class ImagePreprocessor:
         ``HxWx3`` uint8 array. Raises :class:`ImageTooLargeError` over a limit and
         :class:`ImageError` for anything that is not a complete, supported image.
         """
+        return self._shrink(self._decode(source))
+
+    def _decode(self, source: ImageSource) -> Image.Image:
         if isinstance(source, Image.Image):
             self._check_pixels(source.size, "image")
             try:
@@ -151,18 +154,18 @@ class ImagePreprocessor:
                     source.load()  # a lazily opened image decodes here
             except Exception as exc:  # noqa: BLE001 - as in _decode_bytes
                 raise ImageError(f"image: cannot decode image: {exc or type(exc).__name__}") from exc
-            return self._shrink(self._to_rgb(source))
+            return self._to_rgb(source)
         if isinstance(source, np.ndarray):
-            return self._shrink(self._from_array(source))
+            return self._from_array(source)
         if isinstance(source, (bytes, bytearray, memoryview)):
             data = bytes(source)
             if len(data) > self.max_bytes:
                 raise ImageTooLargeError(f"image is {len(data)} bytes; the limit is {self.max_bytes}")
-            return self._shrink(self._decode_bytes(data, "image bytes"))
+            return self._decode_bytes(data, "image bytes")
         if isinstance(source, (str, os.PathLike)):
             if not str(source).strip():
                 raise ImageError("the image path is empty")
-            return self._shrink(self._decode_bytes(self._read_file(Path(source)), str(source)))
+            return self._decode_bytes(self._read_file(Path(source)), str(source))
         raise ImageError(  # an InvalidInputError, like every other bad image
             "an image must be a path, encoded bytes, a PIL.Image or an HxWx3 uint8 array, "
             f"got {type(source).__name__}"

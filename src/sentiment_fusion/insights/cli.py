@@ -123,11 +123,12 @@ def cmd_analyze(args) -> int:
     from .readers import ColumnSpec, find_files
     from .report import check_report_path
 
+    files = find_files(args.inputs)  # folders walked once
     if args.report:  # before hours of scoring, not after
-        check_report_path(args.report, keep=[args.db, *find_files(args.inputs)])
+        check_report_path(args.report, keep=[args.db, *files])
     spec = ColumnSpec(id=args.id_col, text=args.text_col, image=args.image_col, time=args.time_col,
                       brand_col=args.brand_col, brand=args.brand, label=args.label_col, label_map=args.label_map)
-    result = analyze(args.inputs, spec, args.db, model=args.model, engine=args.engine, batch_size=args.batch_size,
+    result = analyze(files, spec, args.db, model=args.model, engine=args.engine, batch_size=args.batch_size,
                      commit_rows=args.commit_rows, threads=args.threads, ray_actors=args.ray_actors,
                      progress=not args.quiet)
     stats = result.read_stats

@@ -63,7 +63,7 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
         raise ValueError(f"batch size and commit rows must be >= 1, got {batch_size} and {commit_rows}")
     bundle = Path(model) if model is not None else default_bundle_path()
     analyzer = Analyzer.load(bundle, threads=threads, batch_size=batch_size)  # fail before touching the store
-    find_files(inputs)  # a missing input, too
+    files = find_files(inputs)  # folders walked once; a missing input fails here, before the store
     version = model_version(analyzer)
     result = AnalyzeResult(model_version=version, engine=engine)
     if engine == "ray":
@@ -76,7 +76,7 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
     with PostStore(db) as store:
         start = time.perf_counter()
         try:
-            result.rows_read, result.repeated_ids = store.ingest(read_posts(inputs, spec, result.read_stats),
+            result.rows_read, result.repeated_ids = store.ingest(read_posts(files, spec, result.read_stats),
                                                                  spec.stored_columns)
         except BaseException:
             if new_store:  # leave no empty store behind for inputs that could not be read

@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator
 
 import pyarrow as pa
 
-from ..data._files import decode_with_fallback, guarded_lines, open_binary
+from ..data._files import check_header, decode_with_fallback, guarded_lines, open_binary
 from ..errors import DataFormatError
 from ..labels import LABELS
 from .timestamps import TimestampParser
@@ -187,9 +187,7 @@ def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[
     start = 1
     try:
         names = next(reader)
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise DataFormatError(f"{file}:1: the header repeats the column(s) {repeated}")
+        check_header(file, names)
         _check_columns(file, set(names), spec)
         while True:
             start = reader.line_num + 1

@@ -144,11 +144,11 @@ class PostStore:
         """Upsert input tables (``readers.POST_SCHEMA``) in one transaction.
 
         New posts are inserted whole; stored posts are updated only in ``columns`` (the ones
-        the inputs set; always ``post_id``). Returns (rows read, rows whose post id an earlier
+        the inputs set; always ``post_id`` and ``text``). Returns (rows read, rows whose post id an earlier
         row of this run had).
         """
-        if "post_id" not in columns or not set(columns) <= set(INPUT_COLUMNS):
-            raise ValueError(f"columns must include post_id and come from {INPUT_COLUMNS}, got {columns}")
+        if not {"post_id", "text"} <= set(columns) <= set(INPUT_COLUMNS):  # every input has an id and a text
+            raise ValueError(f"columns must include post_id and text and come from {INPUT_COLUMNS}, got {columns}")
         upsert = _upsert_sql(tuple(columns))
         total = 0
         self.con.execute("BEGIN TRANSACTION")

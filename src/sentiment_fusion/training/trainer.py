@@ -122,6 +122,7 @@ class Trainer:
         if len(train) == 0:
             raise ValueError("no training examples: check the --train specs, their splits and any @N sample size")
         self.model, self.args, self.train_data, self.val_data, self.collate = model, args, train, val, collate
+        self._identity = self._run_identity()  # saved with every checkpoint; compared when resuming
         self.args.output_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.args.output_dir / "checkpoint.pt"
         self.best_path = self.args.output_dir / "best.pt"
@@ -243,7 +244,7 @@ class Trainer:
         tmp = self.checkpoint_path.with_suffix(".tmp")
         torch.save({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": scheduler.state_dict(), "state": state, "args": self.args.to_config(),
-                    "run": self._run_identity(),
+                    "run": self._identity,
                     "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
                    tmp)
         tmp.replace(self.checkpoint_path)  # atomic: a kill mid-write never leaves a broken checkpoint
@@ -257,7 +258,7 @@ class Trainer:
 
     def _load_checkpoint(self, optimizer, scheduler) -> dict:
         ckpt = torch.load(self.checkpoint_path, weights_only=False)
-        saved, current = ckpt.get("run"), self._run_identity()
+        saved, current = ckpt.get("run"), self._identity
         if saved is not None and saved != current:
             differ = sorted({k for k in {*saved["args"], *current["args"]} if saved["args"].get(k) != current["args"].get(k)}
                             | {k for k in ("n_train", "labels_sha256") if saved[k] != current[k]})
