@@ -75,7 +75,7 @@ def test_training_continues_from_an_earlier_runs_weights(trained, tmp_path):
     run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--val", f"tweeteval:{tweets}:val",
             "--max-steps", "1", "--lr", "1e-12", "--vocab-size", "2000", "--init-from", str(best),
             "--out", str(tmp_path / "continued"), "--work", str(tmp_path / "work"), "--quiet")
-    from sentiment_fusion.bundle import sha256_file
+    from sentiment_fusion.hashing import sha256_file
     from sentiment_fusion.runtime import Analyzer
 
     before, after = Analyzer.load(bundle), Analyzer.load(tmp_path / "continued")

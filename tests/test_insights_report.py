@@ -123,7 +123,7 @@ def test_report_path_is_checked_before_scoring(tmp_path, tiny_bundle, capsys):
 def test_a_closed_pipe_or_ctrl_c_ends_quietly(analyzed):
     db, _, _ = analyzed
     # Far more than a pipe buffer holds, so the writer really meets the closed pipe.
-    script = ("import sys; from sentiment_fusion.cli import run_command\n"
+    script = ("import sys; from sentiment_fusion.commands import run_command\n"
               "class Args:\n    func = staticmethod(lambda args: [print('row', i) for i in range(10**6)] and 0)\n"
               "sys.exit(run_command(Args()))")
     done = subprocess.run(["bash", "-c", f"{sys.executable} -c \"{script}\" | head -1; echo \"${{PIPESTATUS[0]}}\""],
@@ -133,7 +133,7 @@ def test_a_closed_pipe_or_ctrl_c_ends_quietly(analyzed):
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
     assert done.stdout.startswith("brand") and done.stderr == ""
 
-    from sentiment_fusion.cli import run_command
+    from sentiment_fusion.commands import run_command
 
     def interrupted(args):
         raise KeyboardInterrupt

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from sentiment_fusion.text.lstm import BiLSTMClassifier, BiLSTMConfig
-from sentiment_fusion.training.export import onnx_agreement
+from sentiment_fusion.training.export import export_text_model, onnx_agreement
 
 
 @pytest.fixture
@@ -39,7 +39,7 @@ def test_feature_shape_and_empty_text(model):
 
 
 def test_onnx_agrees_with_pytorch_at_other_batch_sizes(model, tmp_path):
-    path = model.export_onnx(tmp_path / "lstm.onnx")
+    path = export_text_model(model, tmp_path / "lstm.onnx")
     for lengths in ([1], [9, 2, 5, 5, 3], [4] * 12):
         ids, mask = batch(lengths, seed=len(lengths))
         result = onnx_agreement(model, path, {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from sentiment_fusion.training.calibration import fit_temperature, nll, softmax
-from sentiment_fusion.training.metrics import classification_report, expected_calibration_error, restrict_to_classes
+from sentiment_fusion.calibration import fit_temperature, nll, softmax
+from sentiment_fusion.metrics import classification_report, expected_calibration_error, restrict_to_classes
 
 
 def test_report_on_a_known_confusion():

@@ -17,7 +17,7 @@ torch = pytest.importorskip("torch", reason="the MiniLM module needs the [train]
 
 from sentiment_fusion.errors import InvalidInputError  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
-from sentiment_fusion.training.calibration import softmax  # noqa: E402
+from sentiment_fusion.calibration import softmax  # noqa: E402
 
 EDGE_CASES = [
     "😍😍😍", "😡", "@bob LOVED it!!!! 😍 #BestDayEver http://t.co/x <br />", "sooooo goooood :) <3",
@@ -51,7 +51,7 @@ def test_training_and_runtime_encoders_give_the_same_ids(shipped):
 
 def test_exported_graph_agrees_with_pytorch_on_real_tweets(shipped, tmp_path):
     from sentiment_fusion.text.transformer import MiniLMClassifier, MiniLMConfig
-    from sentiment_fusion.training.export import onnx_agreement
+    from sentiment_fusion.training.export import export_text_model, onnx_agreement
 
     torch.manual_seed(0)
     model = MiniLMClassifier(MiniLMConfig()).eval()
@@ -59,7 +59,7 @@ def test_exported_graph_agrees_with_pytorch_on_real_tweets(shipped, tmp_path):
         model.classifier.weight.mul_(20)
     texts = real_tweets(200) + EDGE_CASES
     ids, mask = shipped.text.encoder.pad(shipped.text.encoder.token_ids(texts))
-    graph = model.export_onnx(tmp_path / "minilm.onnx")
+    graph = export_text_model(model, tmp_path / "minilm.onnx")
     result = onnx_agreement(model, graph, {"input_ids": ids, "attention_mask": mask})
     assert result["n"] == len(texts) and result["argmax_agreement"] >= 0.99
     assert result["max_abs_diff"] < 1e-3

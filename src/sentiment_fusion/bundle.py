@@ -10,7 +10,6 @@ files are missing or altered, naming the file.
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import logging
 import math
@@ -20,6 +19,7 @@ from importlib import metadata
 from pathlib import Path
 
 from .errors import BundleError
+from .hashing import sha256_file
 from .labels import LABELS
 
 log = logging.getLogger(__name__)
@@ -28,15 +28,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 COMPONENTS = ("text", "image", "fusion")
 MODEL_ENV = "SENTIMENT_FUSION_MODEL"
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks so a large archive costs no memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_entry(bundle_dir: str | Path, relative: str) -> dict:

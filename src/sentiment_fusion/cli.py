@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 
-from .errors import SentimentFusionError
+from .commands import run_command
 
 
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data of a checkout
@@ -296,21 +295,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose or args.command == "train" else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return run_command(args)
-
-
-def run_command(args) -> int:
-    """Run the parsed command; what goes wrong becomes one line on stderr and an exit status."""
-    try:
-        return args.func(args)
-    except BrokenPipeError:  # the reader went away (`... | head`): stop quietly, as Unix tools do
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
-    except (SentimentFusionError, ValueError, OSError, ImportError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import InvalidInputError
 from .labels import LABELS
-from .training.metrics import score_probabilities
+from .metrics import score_probabilities
 
 if TYPE_CHECKING:
     from .data.spec import Dataset

@@ -23,7 +23,7 @@ from .bundle import default_bundle_path, read_manifest
 from .errors import BundleError, InvalidInputError
 from .labels import LABELS, Sentiment
 from .text.normalize import is_blank
-from .training.calibration import softmax  # numpy only
+from .calibration import softmax
 
 log = logging.getLogger(__name__)
 

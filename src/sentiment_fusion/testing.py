@@ -18,6 +18,7 @@ def make_tiny_text_bundle(bundle_dir: str | Path, *, seed: int = 0, name: str = 
     from .text.lstm import BiLSTMClassifier, BiLSTMConfig
     from .text.normalize import TextNormalizer
     from .text.vocab import build_word_tokenizer
+    from .training.export import export_text_model
     from .training.publish import publish_bundle
 
     bundle_dir = Path(bundle_dir)
@@ -27,7 +28,7 @@ def make_tiny_text_bundle(bundle_dir: str | Path, *, seed: int = 0, name: str = 
     tokenizer = build_word_tokenizer(normalizer.normalize_batch(SENTENCES), min_frequency=1)
     encoder = TextEncoder(normalizer, tokenizer, EncodingConfig(max_length=32))
     model = BiLSTMClassifier(BiLSTMConfig(vocab_size=encoder.vocab_size, embed_dim=8, hidden_dim=8))
-    model.export_onnx(bundle_dir / "text.onnx")
+    export_text_model(model, bundle_dir / "text.onnx")
     tokenizer.save(str(bundle_dir / "tokenizer.json"))
     component = {
         "kind": "bilstm",

@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import DataFormatError
 from ..image.cifar100_sentiment import FINE_LABEL_NAMES, sentiment_of
 from ..labels import Sentiment
-from ..bundle import sha256_file
+from ..hashing import sha256_file
 from ._files import FilesHasher
 from .dataset import Dataset, check_split
 from .example import Example

@@ -26,7 +26,7 @@ from typing import IO
 
 from ..errors import DataFormatError
 from ..labels import Sentiment
-from ..bundle import sha256_file
+from ..hashing import sha256_file
 from ._files import FilesHasher
 from .dataset import Dataset, check_split
 from .example import Example

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 from ..errors import DataFormatError
 from ..labels import LABELS, Sentiment
-from ..bundle import sha256_file
+from ..hashing import sha256_file
 from ._files import check_header, guarded_lines, open_binary
 from .dataset import Dataset
 from .example import Example

@@ -185,7 +185,7 @@ def cmd_insights(args) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry point with the same error handling as ``sentiment-fusion``."""
-    from ..cli import run_command
+    from ..commands import run_command
 
     parser = argparse.ArgumentParser(prog="sentiment-fusion", description="Score posts into a store; tables from it.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")

@@ -1,12 +1,12 @@
-"""What every text model shares: a features() body, dropout + linear head, ONNX export.
+"""What every text model shares: a features() body and a dropout + linear head.
 
 Training-only (torch). Subclasses set ``self.config`` (a dataclass), ``self.dropout``,
-``self.classifier`` and implement ``features`` and ``vocab_size``.
+``self.classifier`` and implement ``features`` and ``vocab_size``. The ONNX export is
+:func:`sentiment_fusion.training.export.export_text_model` (model code never imports training).
 """
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,12 +24,6 @@ class TextClassifier(nn.Module):
     def forward_with_features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor):
         feats = self.features(input_ids, attention_mask)
         return self.classifier(feats), feats
-
-    def export_onnx(self, path: str | Path) -> Path:
-        """A graph (input_ids, attention_mask) -> (logits, features) with dynamic batch and length."""
-        from ..training.export import export_text_model
-
-        return export_text_model(self, self.vocab_size, path)
 
     def to_config(self) -> dict:
         return asdict(self.config)

@@ -1,6 +1,6 @@
 """The original design's text model: embedding -> bidirectional LSTM -> pooling -> classifier.
 
-Training-only module (imports torch). Export to ONNX with :meth:`BiLSTMClassifier.export_onnx`.
+Training-only module (imports torch). Export to ONNX with :func:`sentiment_fusion.training.export.export_text_model`.
 """
 from __future__ import annotations
 

@@ -72,9 +72,9 @@ class _WithFeatures(torch.nn.Module):
         return self.model.forward_with_features(*inputs)
 
 
-def export_text_model(model: torch.nn.Module, vocab_size: int, path: str | Path) -> Path:
-    """A text graph ``(input_ids, attention_mask) -> (logits, features)``, dynamic batch and length."""
-    ids = torch.randint(3, vocab_size, (2, 7))
+def export_text_model(model: torch.nn.Module, path: str | Path) -> Path:
+    """A text model's graph ``(input_ids, attention_mask) -> (logits, features)``, dynamic batch and length."""
+    ids = torch.randint(3, model.vocab_size, (2, 7))
     mask = torch.ones_like(ids)
     mask[1, 5:] = 0
     return export_onnx(_WithFeatures(model), (ids, mask), path, ["input_ids", "attention_mask"], ["logits", "features"])

@@ -21,7 +21,7 @@ from ..bundle import file_entry, read_manifest
 from ..data import read_dataset
 from ..errors import BundleError
 from ..labels import NUM_CLASSES
-from .calibration import calibrated_metrics, fit_temperature
+from ..calibration import calibrated_metrics, fit_temperature
 from .features import cached, text_outputs
 from .heads import FusionConfig, FusionHead
 from .image_recipe import labelled_image_features

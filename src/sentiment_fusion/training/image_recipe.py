@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry, sha256_file
+from ..bundle import file_entry
+from ..hashing import sha256_file
 from ..data import read_dataset
 from ..labels import Sentiment
-from .calibration import calibrated_metrics, fit_temperature
+from ..calibration import calibrated_metrics, fit_temperature
 from .features import cached, image_features
 from .heads import HeadConfig, ImageHead
 from .trainer import TrainData, Trainer, TrainingArguments

@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry, sha256_file
+from ..bundle import file_entry
+from ..hashing import sha256_file
 from ..data import read_dataset
 from ..labels import LABELS
 from ..text.encoding import EncodingConfig, TextEncoder
 from ..text.normalize import TextNormalizer
-from .calibration import calibrated_metrics, fit_temperature
-from .export import onnx_agreement
+from ..calibration import calibrated_metrics, fit_temperature
+from .export import export_text_model, onnx_agreement
 from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
@@ -172,7 +173,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
 
     graph = bundle_dir / "text.onnx"
     fp32 = work_dir / "text_fp32.onnx"
-    model.export_onnx(fp32)
+    export_text_model(model, fp32)
     sample = {k: v.numpy() for k, v in collate([val_data.items[i] for i in range(min(256, len(val_data)))]).items()}
     agreement = onnx_agreement(model, fp32, sample)
     log.info("PyTorch vs ONNX on %d validation texts: %s", agreement["n"], agreement)

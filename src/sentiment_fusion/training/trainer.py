@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .metrics import classification_report
+from ..metrics import classification_report
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,7 @@
-"""Temperature scaling (Guo et al., 2017): one scalar T > 0 fitted on validation logits."""
+"""Temperature scaling (Guo et al., 2017): one scalar T > 0 fitted on validation logits.
+
+Numpy only: training fits T, the runtime applies it (:func:`softmax`).
+"""
 from __future__ import annotations
 
 import numpy as np

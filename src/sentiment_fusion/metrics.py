@@ -1,4 +1,5 @@
-"""Classification metrics and calibration error, in numpy (no torch, no sklearn).
+"""Classification metrics and calibration error, in numpy (no torch, no sklearn): training
+selects and reports with them, evaluation scores bundles with them.
 
 Binary data sets (IMDB: negative vs positive) are scored on their own classes:
 probabilities are restricted to those classes before the argmax.
@@ -9,7 +10,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..labels import LABELS
+from .labels import LABELS
 
 
 def restrict_to_classes(probs: np.ndarray, classes: Sequence[int]) -> np.ndarray:
