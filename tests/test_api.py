@@ -167,11 +167,18 @@ def test_batch_shape_errors(api):
 
 
 def test_health_ready_model(api):
-    assert api.get("/healthz").json()["status"] == "ok"
+    from sentiment_fusion import __version__
+
+    health = api.get("/healthz").json()
+    assert health["status"] == "ok"
+    assert health["package_version"] == __version__
+    assert health["model"] == {"name": "tiny-with-toy-image", "version": "0.0.1"}
     r = api.get("/readyz")
     assert r.status_code == 200 and r.json()["status"] == "ready"
+    assert r.json()["model"] == health["model"]
     info = api.get("/v1/model").json()
     assert info["name"] == "tiny-with-toy-image" and info["version"] == "0.0.1"
+    assert info["package_version"] == __version__
     assert info["labels"] == ["negative", "neutral", "positive"]
     assert info["modalities"] == ["text", "image"]
     assert info["components"]["text"]["kind"] == "bilstm"

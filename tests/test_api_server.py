@@ -24,6 +24,7 @@ from test_api_support import (  # noqa: F401 - fixtures
     tiny_bundle,
 )
 
+from sentiment_fusion import __version__
 from sentiment_fusion.api.config import Settings
 from sentiment_fusion.api.main import create_app
 
@@ -93,7 +94,8 @@ def status_and_json(raw: bytes) -> tuple[int, dict]:
 def test_every_route_over_http(served):
     url, *_ = served
     with httpx.Client(base_url=url, timeout=10) as http:
-        assert http.get("/healthz").json() == {"status": "ok", "detail": None}
+        assert http.get("/healthz").json() == {"status": "ok", "detail": None, "package_version": __version__,
+                                               "model": {"name": "tiny", "version": "0.0.1"}}
         assert http.get("/readyz").json()["status"] == "ready"
         for path in ("/predict", "/v1/predict"):
             r = http.post(path, json={"text": "I love this, great day!"})

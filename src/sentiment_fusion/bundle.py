@@ -134,19 +134,28 @@ def _check_structure(path: Path, manifest) -> None:
             raise BundleError(f"{where}: the calibration temperature must be a finite number > 0, got {temperature!r}")
 
 
+def packaged_models_dir() -> Path:
+    """``bundles/`` inside the installed package: where a wheel carries the default bundle
+    (copied there by ``setup.py``'s build step; absent in a source checkout)."""
+    return Path(__file__).resolve().parent / "bundles"
+
+
 def repository_models_dir() -> Path:
     """``models/`` of the source checkout this package was installed from (editable install)."""
     return Path(__file__).resolve().parents[2] / "models"
 
 
 def default_bundle_path() -> Path:
-    """``$SENTIMENT_FUSION_MODEL`` if set, else the shipped ``models/default``."""
+    """``$SENTIMENT_FUSION_MODEL`` if set, else the default bundle the wheel carries, else the
+    checkout's ``models/default`` (an editable install). The wheel's copy comes first: a wheel
+    installed next to some unrelated ``models/`` folder must still answer with its own model."""
     env = os.environ.get(MODEL_ENV)
     if env:
         return Path(env)
-    path = repository_models_dir() / "default"
-    if not path.is_dir():
-        raise BundleError(
-            f"the default model bundle is not at {path}; pass a bundle folder (--model DIR / load(path)) "
-            f"or set {MODEL_ENV}")
-    return path
+    candidates = (packaged_models_dir() / "default", repository_models_dir() / "default")
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise BundleError(
+        f"no default model bundle: looked in {' and '.join(map(str, candidates))}; pass a bundle folder "
+        f"(--model DIR / load(path)) or set {MODEL_ENV}")

@@ -203,11 +203,41 @@ def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def version_text() -> str:
+    """``sentiment-fusion 0.1.0`` and the default bundle (name, version, folder), read from its
+    manifest without hashing the files: asking for a version must not cost a model load."""
+    from . import __version__
+    from .bundle import default_bundle_path, read_manifest
+    from .errors import SentimentFusionError
+
+    lines = [f"sentiment-fusion {__version__}"]
+    try:
+        path = default_bundle_path()
+        manifest = read_manifest(path, verify=False)
+        lines.append(f"default bundle: {manifest['name']} {manifest['version']} ({path})")
+    except SentimentFusionError as exc:
+        lines.append(f"default bundle: none ({exc})")
+    return "\n".join(lines)
+
+
+class _VersionAction(argparse.Action):
+    """Like argparse's ``version`` action, but the text is read only when the flag is given."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(version_text())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sentiment-fusion", description="Negative / neutral / positive sentiment of social-media posts from "
         "their text, their image or both: predict, evaluate, train, serve, analyze archives, bench.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("--version", action=_VersionAction, help="print the package version and the default model "
+                        "bundle's name and version, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="sentiment of one post")

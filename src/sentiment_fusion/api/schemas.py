@@ -64,8 +64,9 @@ class ComponentInfo(BaseModel):
 
 
 class ModelInfo(BaseModel):
-    name: str
-    version: str
+    name: str = Field(..., description="the loaded bundle's name")
+    version: str = Field(..., description="the loaded bundle's version")
+    package_version: str = Field(..., description="the sentiment-fusion package serving it")
     description: str = ""
     created_at: str | None = None
     labels: list[str]
@@ -78,6 +79,8 @@ class ModelInfo(BaseModel):
 class HealthResponse(BaseModel):
     status: str
     detail: str | None = None
+    package_version: str | None = Field(None, description="the sentiment-fusion package serving")
+    model: ModelRef | None = Field(None, description="the loaded bundle; null until it is loaded")
 
 
 class ErrorDetail(BaseModel):

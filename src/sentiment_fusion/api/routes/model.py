@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from ... import __version__
 from ..deps import ApiKey, ServiceDep, SettingsDep
 from ..schemas import ModelInfo, _errors
 
@@ -21,6 +22,7 @@ async def model_info(service: ServiceDep, settings: SettingsDep) -> dict:
     metrics += [dict(row) for row in manifest.get("evaluations", [])]
     return {
         "name": manifest.get("name", service.name), "version": manifest.get("version", service.version),
+        "package_version": __version__,
         "description": manifest.get("description", ""), "created_at": manifest.get("created_at"),
         "labels": list(manifest.get("labels", [])), "modalities": list(service.modalities),
         "components": components, "metrics": metrics,
