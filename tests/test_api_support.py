@@ -28,6 +28,7 @@ from PIL import Image  # noqa: E402
 
 from sentiment_fusion.api.config import Settings  # noqa: E402
 from sentiment_fusion.api.main import create_app  # noqa: E402
+from sentiment_fusion.errors import InvalidInputError  # noqa: E402
 from sentiment_fusion.image.preprocess import ImagePreprocessor  # noqa: E402
 from sentiment_fusion.labels import LABELS, Sentiment  # noqa: E402
 from sentiment_fusion.runtime import ModalityPrediction, Prediction  # noqa: E402
@@ -173,21 +174,31 @@ class ImageAwareAnalyzer:
         self.modalities = ("text", "image")
         self.batch_sizes: list[int] = []
 
-    def predict_batch(self, texts, images):
+    def predict_batch(self, texts, images, on_error="raise"):
         if self.delay:
             time.sleep(self.delay)
         if self.fail_on is not None and self.fail_on in texts:
             raise RuntimeError("toy analyzer bug")
         self.batch_sizes.append(len(texts))
         text_idx = [i for i, t in enumerate(texts) if t is not None]
-        text_preds = dict(zip(text_idx, self.text_analyzer.predict_batch([texts[i] for i in text_idx]))) if text_idx else {}
+        text_preds = dict(zip(text_idx, self.text_analyzer.predict_batch([texts[i] for i in text_idx], on_error=on_error))) \
+            if text_idx else {}
         out = []
         for i, (text, image) in enumerate(zip(texts, images)):
             views = {}
+            if isinstance(text_preds.get(i), Exception):
+                out.append(text_preds[i])
+                continue
             if text is not None:
                 views["text"] = text_preds[i].modalities["text"]
             if image is not None:
-                views["image"] = _modality(_probs_from(self.image.preprocessor.decode(image)))
+                try:
+                    views["image"] = _modality(_probs_from(self.image.preprocessor.decode(image)))
+                except InvalidInputError as error:
+                    if on_error == "raise":
+                        raise
+                    out.append(error)
+                    continue
             final = np.mean([[v.scores[k] for k in LABELS] for v in views.values()], axis=0)
             source = "mean" if len(views) == 2 else next(iter(views))
             out.append(Prediction(Sentiment(int(np.argmax(final))), dict(zip(LABELS, map(float, final))), views, source))

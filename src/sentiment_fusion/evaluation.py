@@ -34,24 +34,13 @@ def predict_probabilities(analyzer: "Analyzer", dataset: "Dataset", modality: st
     probs = np.zeros((len(examples), len(LABELS)), np.float64)
     for start in tqdm(range(0, len(examples), batch_size), disable=not progress, desc="evaluate", unit="batch"):
         stop = start + batch_size
-        try:
-            predictions = analyzer.predict_batch(texts[start:stop], images[start:stop])
-        except InvalidInputError:
-            _raise_for_first_bad(analyzer, dataset, examples[start:stop], texts[start:stop], images[start:stop])
-            raise
-        for offset, p in enumerate(predictions):
-            probs[start + offset] = [p.scores[label] for label in LABELS]
+        predictions = analyzer.predict_batch(texts[start:stop], images[start:stop], on_error="return")
+        for i, p in enumerate(predictions, start):
+            if isinstance(p, InvalidInputError):  # named by the example's id (e.g. ``line:12``), not its place in a batch
+                raise InvalidInputError(f"{_describe(dataset)}, example {examples[i].id}: {p} "
+                                        f"(--modality {'text' if texts[i] is not None else 'image'})", code=p.code) from None
+            probs[i] = [p.scores[label] for label in LABELS]
     return probs
-
-
-def _raise_for_first_bad(analyzer, dataset, examples, texts, images) -> None:
-    """Name the example a batch failed on (its id, e.g. ``line:12``), not its place in the batch."""
-    for example, text, image in zip(examples, texts, images):
-        try:
-            analyzer.predict_batch([text], [image])
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"{_describe(dataset)}, example {example.id}: {exc} "
-                                    f"(--modality {'text' if text is not None else 'image'})") from None
 
 
 def _describe(dataset: "Dataset") -> str:

@@ -22,12 +22,13 @@ import numpy as np
 from .bundle import default_bundle_path, read_manifest
 from .errors import BundleError, InvalidInputError
 from .labels import LABELS, Sentiment
-from .text.normalize import is_blank
 from .calibration import softmax
+from .posts import check_post, chunks_by_images
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT_CHARS = 20_000  # far above any post; a guard against pathological inputs
+ON_ERROR = ("raise", "return")  # predict_batch: a bad post fails the call, or its error takes its place
+IMAGES_PER_CALL = 32  # predict_batch decodes and scores the images of a batch this many at a time
 
 
 def _scores(probs: np.ndarray) -> dict[str, float]:
@@ -235,9 +236,40 @@ class Analyzer:
         """One post. ``image`` is a path, bytes, a PIL image or an HxWx3 uint8 array."""
         return self.predict_batch([text], [image])[0]
 
-    def predict_batch(self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None) -> list[Prediction]:
-        """Many posts; ``texts[i]`` and ``images[i]`` belong to post i (None = that modality is absent)."""
+    def predict_batch(self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None, *,
+                      on_error: str = "raise") -> list[Any]:
+        """Many posts; ``texts[i]`` and ``images[i]`` belong to post i (None = that modality is absent).
+
+        A post that cannot be scored (empty text, an undecodable image, a modality the bundle
+        lacks: an :class:`InvalidInputError` with a stable ``code``) fails the whole call with
+        ``on_error="raise"``; with ``on_error="return"`` its place in the list holds that error
+        and every other post is scored as usual. Wrong call shapes (lengths differ, a single
+        image where a sequence belongs) always raise.
+
+        >>> from sentiment_fusion import load
+        >>> results = load().predict_batch(["great", " "], on_error="return")
+        >>> [r.code if isinstance(r, Exception) else r.label for r in results]
+        ['positive', 'empty_text']
+        """
+        if on_error not in ON_ERROR:
+            raise InvalidInputError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         texts, images = self._check_batch(texts, images)
+        results: list[Any] = [self._post_error(text, image) for text, image in zip(texts, images)]
+        if on_error == "raise":
+            _raise_first(results)
+        todo = [i for i, result in enumerate(results) if result is None]
+        # A chunk at a time, so that at most IMAGES_PER_CALL decoded pictures are held at once.
+        for chunk in chunks_by_images(todo, [images[i] is not None for i in todo], IMAGES_PER_CALL):
+            decoded = {i: self._decode(images[i], results, i) for i in chunk if images[i] is not None}
+            if on_error == "raise":
+                _raise_first(results)
+            ok = [i for i in chunk if results[i] is None]
+            for i, prediction in zip(ok, self._predict([texts[i] for i in ok], [decoded.get(i) for i in ok])):
+                results[i] = prediction
+        return results
+
+    def _predict(self, texts: list, images: list) -> list[Prediction]:
+        """Posts already checked (and their images decoded)."""
         n = len(texts)
         text_idx = [i for i, t in enumerate(texts) if t is not None]
         image_idx = [i for i, im in enumerate(images) if im is not None]
@@ -271,6 +303,7 @@ class Analyzer:
         return results
 
     def _check_batch(self, texts, images) -> tuple[list, list]:
+        """The call's shape (always raised); each post's own content is :meth:`_post_error`'s."""
         if texts is None and images is None:
             raise InvalidInputError("give texts, images or both")
         if isinstance(texts, str) or _is_one_image(images):
@@ -280,27 +313,23 @@ class Analyzer:
         images = images if images is not None else [None] * len(texts)
         if len(texts) != len(images):
             raise InvalidInputError(f"{len(texts)} texts but {len(images)} images: give one (or None) per post")
-        for i, (text, image) in enumerate(zip(texts, images)):
-            where = f"post {i}: " if len(texts) > 1 else ""
-            if text is not None:
-                if not isinstance(text, str):
-                    raise InvalidInputError(f"{where}text must be a string, got {type(text).__name__}")
-                if is_blank(text):
-                    raise InvalidInputError(f"{where}text is empty (nothing but spaces or invisible characters); "
-                                            "send null/None to leave the text out")
-                try:
-                    text.encode("utf-8")
-                except UnicodeEncodeError:
-                    raise InvalidInputError(f"{where}text is not valid Unicode (lone surrogate characters)") from None
-                if len(text) > MAX_TEXT_CHARS:
-                    raise InvalidInputError(f"{where}text has {len(text)} characters; the limit is {MAX_TEXT_CHARS}")
-                if self.text is None:
-                    raise InvalidInputError(f"{where}this model ({self.name}) has no text component")
-            if image is not None and self.image is None:
-                raise InvalidInputError(f"{where}this model ({self.name}) has no image component")
-            if text is None and image is None:
-                raise InvalidInputError(f"{where}give a text, an image or both")
         return texts, images
+
+    def _post_error(self, text, image) -> InvalidInputError | None:
+        try:
+            check_post(text, image is not None, modalities=self.modalities, model=self.name)
+        except InvalidInputError as error:
+            return error
+        return None
+
+    def _decode(self, image: Any, results: list, i: int) -> Any:
+        """Post i's image decoded on its own, so a bad one fails only its post (its error goes
+        into ``results[i]``); the image model then gets the decoded picture."""
+        try:
+            return self.image.preprocessor.decode(image)
+        except InvalidInputError as error:  # ImageError: undecodable, unsupported, over a limit
+            results[i] = error
+            return None
 
 
 def _is_one_image(images: Any) -> bool:
@@ -308,6 +337,15 @@ def _is_one_image(images: Any) -> bool:
     return (isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
             or (isinstance(images, np.ndarray) and images.ndim == 3)
             or type(images).__module__.startswith("PIL."))
+
+
+def _raise_first(results: list) -> None:
+    """Raise the first post's error, naming the post when the batch has more than one."""
+    for i, result in enumerate(results):
+        if isinstance(result, InvalidInputError):
+            if len(results) == 1:
+                raise result
+            raise type(result)(f"post {i}: {result}", code=result.code) from None
 
 
 def _modality(probs: np.ndarray) -> ModalityPrediction:

@@ -15,13 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..errors import (
-    BundleError,
-    ImageError,
-    ImageTooLargeError,
-    InvalidInputError,
-    SentimentFusionError,
-)
+from ..errors import BundleError, SentimentFusionError
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +24,8 @@ _CODES_BY_STATUS = {
     408: "request_timeout", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_input",
     429: "too_many_requests", 503: "unavailable", 504: "timeout",
 }
+# The library's error codes (``SentimentFusionError.code``) that are not 422 Unprocessable Content.
+_STATUS_BY_LIBRARY_CODE = {"image_too_large": 413, "model_unavailable": 503}
 _FRAMEWORK_PARSE_ERROR = "There was an error parsing the body"  # FastAPI's words for any body it cannot parse
 
 
@@ -51,16 +47,9 @@ def describe(exc: BaseException) -> APIError | None:
     """The APIError for a known exception; None for a bug."""
     if isinstance(exc, APIError):
         return exc
-    if isinstance(exc, ImageTooLargeError):
-        return APIError(413, "image_too_large", str(exc))
-    if isinstance(exc, ImageError):
-        return APIError(422, "invalid_image", str(exc))
-    if isinstance(exc, InvalidInputError):
-        return APIError(422, "invalid_input", str(exc))
-    if isinstance(exc, BundleError):
-        return APIError(503, "model_unavailable", f"the model cannot be used: {exc}")
-    if isinstance(exc, SentimentFusionError):
-        return APIError(422, "invalid_input", str(exc))
+    if isinstance(exc, SentimentFusionError):  # the library's coded errors
+        message = f"the model cannot be used: {exc}" if isinstance(exc, BundleError) else str(exc)
+        return APIError(_STATUS_BY_LIBRARY_CODE.get(exc.code, 422), exc.code, message)
     if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and exc.detail == _FRAMEWORK_PARSE_ERROR:
         return APIError(400, "malformed_body", "the body could not be parsed: it is not valid JSON or form data, "
                         "or it is nested too deeply")

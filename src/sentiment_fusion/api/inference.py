@@ -131,19 +131,8 @@ class InferenceService:
             self._slots.release()
 
     def _run(self, posts: list[Post]) -> list[Any]:
-        """In the inference thread: one model call; on failure, each post alone to find the bad one."""
-        try:
-            return self.analyzer.predict_batch([p.text for p in posts], [p.image for p in posts])
-        except Exception as exc:  # re-run alone below so the error lands on its own post
-            if len(posts) == 1:
-                return [exc]
-        results: list[Any] = []
-        for post in posts:
-            try:
-                results.append(self.analyzer.predict(text=post.text, image=post.image))
-            except Exception as exc:  # handed to that post's request, mapped there
-                results.append(exc)
-        return results
+        """In the inference thread: one model call; a post's input error lands on that post's request."""
+        return self.analyzer.predict_batch([p.text for p in posts], [p.image for p in posts], on_error="return")
 
     async def close(self) -> None:
         self._runner.cancel()

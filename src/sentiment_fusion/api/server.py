@@ -24,6 +24,8 @@ MODEL_PATH_ENV = "SENTIMENT_FUSION_MODEL_PATH"
 class SettingsError(SentimentFusionError, ValueError):
     """A serve option or SENTIMENT_FUSION_* setting that cannot be used."""
 
+    code = "invalid_settings"
+
 
 def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: str | Path | None = None,
           log_level: str = "info") -> None:

@@ -2,10 +2,9 @@
 
 :func:`score_table` turns ``post_id, text, image`` rows into :data:`RESULT_SCHEMA` rows;
 a post that cannot be scored gets ``error`` (the reason) instead of probabilities, and
-never stops the others. Cheap checks run first (empty text, missing image file); the
-model's own input errors (an undecodable image, say) are isolated by splitting the
-failing batch in halves until the bad post is alone, so one bad post in a batch of n
-costs about 2·log2(n) extra model calls instead of n.
+never stops the others: cheap checks first (empty text, missing image file), then the
+Analyzer's per-post results (``predict_batch(..., on_error="return")``: an undecodable image
+fails only its own post, in the same single model call).
 
 :class:`LocalEngine` runs it in this process; ``ray_engine.RayEngine`` spreads it over a
 Ray cluster. Both hand back the same result tables, which the store commits.
@@ -14,11 +13,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 import pyarrow as pa
 
-from ..errors import InvalidInputError
 from ..text.normalize import is_blank
 from ..labels import LABELS
 
@@ -59,7 +57,12 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
         else:
             todo.append(i)
     if todo:
-        _score_indices(analyzer, texts, images, todo, results)
+        predictions = analyzer.predict_batch([texts[i] for i in todo], [images[i] for i in todo], on_error="return")
+        for i, prediction in zip(todo, predictions):
+            if isinstance(prediction, Exception):  # this post's input error, e.g. an undecodable image
+                results[i] = str(prediction) or type(prediction).__name__
+            else:
+                results[i] = tuple(float(prediction.scores[label]) for label in LABELS)
     columns: dict[str, list] = {name: [] for name in RESULT_SCHEMA.names}
     for post_id, result in zip(ids, results):
         columns["post_id"].append(post_id)
@@ -75,21 +78,6 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
                 columns[f"p_{label}"].append(p)
             columns["error"].append(None)
     return pa.table(columns, schema=RESULT_SCHEMA)
-
-
-def _score_indices(analyzer, texts: list, images: list, idx: Sequence[int], results: list) -> None:
-    try:
-        predictions = analyzer.predict_batch([texts[i] for i in idx], [images[i] for i in idx])
-    except (InvalidInputError, OSError) as exc:
-        if len(idx) == 1:
-            results[idx[0]] = str(exc) or type(exc).__name__
-            return
-        half = len(idx) // 2
-        _score_indices(analyzer, texts, images, idx[:half], results)
-        _score_indices(analyzer, texts, images, idx[half:], results)
-        return
-    for i, prediction in zip(idx, predictions):
-        results[i] = tuple(float(prediction.scores[label]) for label in LABELS)
 
 
 def chunks(table: pa.Table, rows: int) -> Iterator[pa.Table]:

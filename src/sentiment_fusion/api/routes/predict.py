@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
-from ...text.normalize import is_blank
+from ...errors import InvalidInputError
+from ...posts import check_post, chunks_by_images
 from ..config import Settings
 from ..deps import ApiKey, ImagesDep, ServiceDep, SettingsDep
 from ..errors import APIError, for_item
@@ -37,24 +38,10 @@ async def _within_deadline(work: Awaitable[Any], settings: Settings) -> Any:
 
 
 def _check(text: str | None, has_image: bool, service: InferenceService, settings: Settings) -> None:
-    """Cheap checks before anything is read, decoded or queued."""
-    if text is None and not has_image:
-        raise APIError(422, "missing_input", "give a text, an image or both")
-    if text is not None:
-        if len(text) > settings.max_text_chars:
-            raise APIError(422, "text_too_long", f"text has {len(text)} characters; the limit is {settings.max_text_chars}")
-        if is_blank(text):
-            raise APIError(422, "empty_text", "text is empty (nothing but spaces or invisible characters); "
-                           "leave it out (or send null) to score the image alone")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError as exc:  # lone surrogates such as "\ud800" in the JSON
-            raise APIError(422, "invalid_text", f"text is not valid Unicode at character {exc.start} "
-                           "(a lone surrogate escape)") from None
-        if "text" not in service.modalities:
-            raise APIError(422, "text_not_supported", f"this model ({service.name}) has no text component; send an image")
-    if has_image and "image" not in service.modalities:
-        raise APIError(422, "image_not_supported", f"this model ({service.name}) has no image component; send text")
+    """The library's post check (raising its coded InvalidInputError), before anything is read,
+    decoded or queued, with this service's text limit."""
+    check_post(text, has_image, modalities=service.modalities, model=service.name,
+               max_text_chars=settings.max_text_chars)
 
 
 async def _post(text: str | None, image: str | None, service: InferenceService, images: ImageSources) -> Post:
@@ -143,12 +130,12 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
     for index, item in enumerate(items):
         try:
             _check(item.text, item.image is not None, service, settings)
-        except APIError as exc:
+        except InvalidInputError as exc:
             raise for_item(exc, index) from None
 
     async def work() -> dict:
         answers: list[dict] = []
-        for chunk in _chunks(items):
+        for chunk in chunks_by_images(items, [it.image is not None for it in items], _IMAGES_PER_CHUNK):
             start = len(answers)
             posts = await asyncio.gather(*(_post(it.text, it.image, service, images) for it in chunk),
                                          return_exceptions=True)
@@ -159,19 +146,6 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
         return {"items": answers, "model": {"name": service.name, "version": service.version}}
 
     return await _within_deadline(work(), settings)
-
-
-def _chunks(items: list[PredictRequest]) -> list[list[PredictRequest]]:
-    chunks: list[list[PredictRequest]] = [[]]
-    n_images = 0
-    for item in items:
-        if item.image is not None:
-            if n_images == _IMAGES_PER_CHUNK:
-                chunks.append([])
-                n_images = 0
-            n_images += 1
-        chunks[-1].append(item)
-    return chunks
 
 
 def _raise_first(results: list[Any], offset: int) -> None:
