@@ -20,28 +20,18 @@ from pathlib import Path
 import httpx
 import pytest
 from PIL import Image
-from test_api_support import (  # noqa: F401 - fixtures
-    ImageAwareAnalyzer,
-    ThreadServer,
-    png_bytes,
-    tiny_analyzer,
-    tiny_bundle,
-)
 
+from helpers.api import ImageAwareAnalyzer, ThreadServer, png_bytes
 from sentiment_fusion.api.config import Settings
 from sentiment_fusion.api.main import create_app
 
-CHROMIUM = "/usr/bin/chromium"
 WIDTH, HEIGHT = 1000, 1100
-
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason="headless browser test needs /usr/bin/chromium (apt-get install -y chromium)")
 
 
 class DevTools:
     """A minimal Chrome DevTools Protocol client over --remote-debugging-pipe."""
 
-    def __init__(self, profile: Path):
+    def __init__(self, chromium: str, profile: Path):
         to_browser_r, to_browser_w = os.pipe()
         from_browser_r, from_browser_w = os.pipe()
         # Move the child's ends above 10 so the dup2 to 3 and 4 below cannot clobber them.
@@ -55,7 +45,7 @@ class DevTools:
             os.dup2(high_w, 4)
 
         self.proc = subprocess.Popen(
-            [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
              "--disable-extensions", "--remote-debugging-pipe", f"--user-data-dir={profile}",
              f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
@@ -154,8 +144,8 @@ def page_server(tiny_analyzer):
 
 
 @pytest.fixture()
-def browser(tmp_path):
-    tools = DevTools(tmp_path / "profile")
+def browser(chromium, tmp_path):
+    tools = DevTools(chromium, tmp_path / "profile")
     try:
         yield tools
     finally:

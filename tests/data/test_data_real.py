@@ -5,13 +5,15 @@ from pathlib import Path
 
 import pytest
 
+from helpers.paths import SHARED_DATA
 from sentiment_fusion.data import read_dataset
 from sentiment_fusion.labels import Sentiment
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATA = SHARED_DATA
 
 pytestmark = [
     pytest.mark.data,
+    pytest.mark.slow,  # reads the whole IMDB test archive and the MVSA folders
     pytest.mark.skipif(not DATA.is_dir(), reason=f"real data not found at {DATA}"),
 ]
 

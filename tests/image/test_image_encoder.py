@@ -3,7 +3,7 @@
 The real-graph tests need ``artifacts/mobilenet_v2_*.onnx`` (``scripts/convert_mobilenet.py``,
 which needs a TensorFlow venv) and ../shared/data; they skip, saying which, when either is
 absent. TensorFlow itself is never imported here: the TFLite reference top-1 indices are in
-``tests/data/mobilenet_reference.json`` (``scripts/check_mobilenet_fidelity.py --reference-out``).
+``tests/image/assets/mobilenet_reference.json`` (``scripts/check_mobilenet_fidelity.py --reference-out``).
 """
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers.paths import REPO
 from sentiment_fusion.errors import BundleError, ImageError
 from sentiment_fusion.image import ImageEncoder, ImagePreprocessor
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 ARTIFACTS = ROOT / "artifacts"
-REFERENCE = Path(__file__).parent / "data" / "mobilenet_reference.json"
+REFERENCE = Path(__file__).parent / "assets" / "mobilenet_reference.json"
 MVSA = ROOT.parent / "shared" / "data" / "mvsa_single" / "data"
 DIM = 1280
 
@@ -107,7 +108,7 @@ def test_load_errors_name_the_file(tmp_path):
 # --------------------------------------------------------------------------- converted MobileNetV2
 # Committed copies, so the fidelity proof also runs on a clean clone: the int8 classifier (3.6 MB)
 # beside the reference file, and the int8 features graph as the default bundle's image encoder.
-COMMITTED = {"mobilenet_v2_imagenet_int8.onnx": Path(__file__).parent / "data" / "mobilenet_v2_imagenet_int8.onnx",
+COMMITTED = {"mobilenet_v2_imagenet_int8.onnx": Path(__file__).parent / "assets" / "mobilenet_v2_imagenet_int8.onnx",
              "mobilenet_v2_features_int8.onnx": ROOT / "models" / "default" / "image_encoder.onnx"}
 
 

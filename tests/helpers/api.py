@@ -1,7 +1,6 @@
-"""Helpers shared by the tests/test_api*.py files (no tests here).
+"""Helpers for the API tests (tests/api/); their fixtures are in the conftest.py files.
 
-- ``tiny_bundle`` / ``tiny_analyzer``: the real tiny text bundle (real tokenizer + ONNX graph).
-- :class:`ImageAwareAnalyzer`: that text model plus a toy image "model" (brightness -> sentiment)
+- :class:`ImageAwareAnalyzer`: the tiny text model plus a toy image "model" (brightness -> sentiment)
   with the real ImagePreprocessor, so the image paths of the API can be tested before a real
   image bundle exists.
 - :func:`client`: a TestClient over ``create_app`` with settings overrides.
@@ -15,7 +14,6 @@ import io
 import socket
 import threading
 import time
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -33,35 +31,6 @@ from sentiment_fusion.image.preprocess import ImagePreprocessor  # noqa: E402
 from sentiment_fusion.labels import LABELS, Sentiment  # noqa: E402
 from sentiment_fusion.runtime import ModalityPrediction, Prediction  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BUNDLE = REPO / "models" / "default"
-
-
-# Each test module that imports a fixture gets its own copy of it, so the expensive ones keep
-# their result here: built once per test session, whichever module asks first.
-_BUILT: dict = {}
-
-
-def _once(key: str, build):
-    if key not in _BUILT:
-        _BUILT[key] = build()
-    return _BUILT[key]
-
-
-@pytest.fixture(scope="session")
-def tiny_bundle(tmp_path_factory) -> Path:
-    pytest.importorskip("torch", reason="building the tiny test bundle needs torch ([train] extra)")
-    from sentiment_fusion.testing import make_tiny_text_bundle
-
-    return _once("tiny_bundle", lambda: make_tiny_text_bundle(tmp_path_factory.mktemp("bundle") / "tiny"))
-
-
-@pytest.fixture(scope="session")
-def tiny_analyzer(tiny_bundle):
-    from sentiment_fusion.runtime import Analyzer
-
-    return _once("tiny_analyzer", lambda: Analyzer.load(tiny_bundle, threads=1))
-
 
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
@@ -77,70 +46,6 @@ def assert_error(response, status: int, code: str, *words: str) -> dict:
     for word in words:
         assert word.lower() in error["message"].lower(), (word, error["message"])
     return error
-
-
-def make_tiny_multimodal_bundle(bundle_dir: Path) -> Path:
-    """The tiny text bundle plus a real (random, tiny) image encoder + head and a fusion head:
-    every ONNX graph the runtime runs for text+image, with the real ImagePreprocessor."""
-    import json
-
-    import torch
-
-    from sentiment_fusion.bundle import MANIFEST, file_entry, write_manifest
-    from sentiment_fusion.runtime import Analyzer
-    from sentiment_fusion.testing import make_tiny_text_bundle
-    from sentiment_fusion.training.export import export_onnx
-    from sentiment_fusion.training.heads import (
-        FusionConfig,
-        FusionHead,
-        HeadConfig,
-        ImageHead,
-    )
-
-    class TinyPool(torch.nn.Module):  # pixels [B, 224, 224, 3] -> features [B, 8]
-        def __init__(self):
-            super().__init__()
-            self.proj = torch.nn.Linear(3, 8)
-
-        def forward(self, pixels):
-            return torch.tanh(self.proj(pixels.mean(dim=(1, 2))) * 4)
-
-    make_tiny_text_bundle(bundle_dir, name="tiny-multimodal")
-    torch.manual_seed(1)
-    text_dim = Analyzer.load(bundle_dir).text.run(["hello"])[1].shape[1]
-    export_onnx(TinyPool(), (torch.randn(2, 224, 224, 3),), bundle_dir / "image_encoder.onnx", ["pixels"], ["features"])
-    ImageHead(HeadConfig(in_dim=8, hidden_dim=0)).export_onnx(bundle_dir / "image_head.onnx")
-    FusionHead(FusionConfig(text_dim=text_dim, image_dim=8, hidden_dim=8)).export_onnx(bundle_dir / "fusion.onnx")
-    manifest = json.loads((bundle_dir / MANIFEST).read_text())
-    components = dict(manifest["components"])
-    components["image"] = {"kind": "tiny-pool", "temperature": 1.0, "metrics": [],
-                           "files": {"encoder": file_entry(bundle_dir, "image_encoder.onnx"),
-                                     "head": file_entry(bundle_dir, "image_head.onnx")},
-                           "preprocessing": {"image": ImagePreprocessor().to_config()}}
-    components["fusion"] = {"kind": "fusion", "temperature": 1.0, "metrics": [],
-                            "files": {"graph": file_entry(bundle_dir, "fusion.onnx")}}
-    write_manifest(bundle_dir, name="tiny-multimodal", version="0.0.1", components=components,
-                   description="tiny untrained text+image+fusion test bundle")
-    return bundle_dir
-
-
-@pytest.fixture(scope="session")
-def multimodal_bundle(tmp_path_factory) -> Path:
-    pytest.importorskip("torch", reason="building the tiny test bundle needs torch ([train] extra)")
-    return _once("multimodal_bundle",
-                 lambda: make_tiny_multimodal_bundle(tmp_path_factory.mktemp("bundle") / "tiny-multimodal"))
-
-
-@pytest.fixture(scope="session")
-def multimodal_analyzer(multimodal_bundle):
-    from sentiment_fusion.runtime import Analyzer
-
-    return _once("multimodal_analyzer", lambda: Analyzer.load(multimodal_bundle, threads=1))
-
-
-@pytest.fixture(scope="session")
-def image_analyzer(tiny_analyzer):
-    return _once("image_analyzer", lambda: ImageAwareAnalyzer(tiny_analyzer))
 
 
 def png_bytes(size=(8, 6), color=(250, 250, 250), fmt="PNG") -> bytes:

@@ -16,8 +16,9 @@ import sys
 import numpy as np
 import pytest
 
+from helpers.api import client
+from helpers.paths import DEFAULT_BUNDLE, REPO
 from sentiment_fusion.labels import LABELS
-from test_api_support import DEFAULT_BUNDLE, REPO, client
 
 HAS_BUNDLE = (DEFAULT_BUNDLE / "manifest.json").is_file() or bool(os.environ.get("SENTIMENT_FUSION_MODEL"))
 pytestmark = pytest.mark.skipif(not HAS_BUNDLE, reason=f"the real default bundle is not at {DEFAULT_BUNDLE} yet "

@@ -14,16 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from test_api_support import (  # noqa: F401 - fixtures
-    REPO,
-    ImageAwareAnalyzer,
-    ThreadServer,
-    free_port,
-    png_bytes,
-    tiny_analyzer,
-    tiny_bundle,
-)
 
+from helpers.api import ImageAwareAnalyzer, ThreadServer, free_port, png_bytes
+from helpers.paths import REPO
 from sentiment_fusion import __version__
 from sentiment_fusion.api.config import Settings
 from sentiment_fusion.api.main import create_app
@@ -135,6 +128,7 @@ def _closed_after(sock: socket.socket, limit: float) -> float:
     return time.monotonic() - start
 
 
+@pytest.mark.slow
 def test_connections_that_stall_before_their_headers_are_closed(served):
     """Slowloris: silent connections and header lines trickled in are closed at the header deadline (1.5 s)."""
     _, port, *_ = served
@@ -174,6 +168,7 @@ def test_chunked_body_over_the_limit(served):
     assert status == 413 and body["error"]["code"] == "body_too_large"
 
 
+@pytest.mark.slow
 def test_slow_body_times_out(served):
     _, port, *_ = served
     head = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
@@ -227,6 +222,7 @@ def test_app_py_reports_bad_settings(tmp_path, tiny_bundle):
     assert result.returncode == 2 and "--workers" in result.stderr
 
 
+@pytest.mark.slow
 def test_images_and_timeouts_over_http(tiny_analyzer):
     app = create_app(Settings(request_timeout_s=0.5), analyzer=ImageAwareAnalyzer(tiny_analyzer))
     with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:

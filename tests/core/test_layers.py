@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "sentiment_fusion"
+from helpers.paths import REPO
+
+PACKAGE = REPO / "src" / "sentiment_fusion"
 
 # Everything a prediction, the HTTP service, the bulk insights job and `evaluate` run.
 INFERENCE_PATH = (

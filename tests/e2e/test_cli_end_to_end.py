@@ -5,9 +5,9 @@ import sys
 
 import pytest
 
-from conftest import shared_data
+from helpers.paths import shared_data
 
-pytestmark = pytest.mark.data
+pytestmark = [pytest.mark.data, pytest.mark.slow]  # trains on real tweets
 
 
 def run_cli(*args, check=True):

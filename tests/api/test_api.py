@@ -6,18 +6,8 @@ import json
 import re
 
 import pytest
-from test_api_support import (  # noqa: F401 - fixtures
-    ImageAwareAnalyzer,
-    assert_error,
-    b64,
-    client,
-    image_analyzer,
-    multimodal_analyzer,
-    multimodal_bundle,
-    png_bytes,
-    tiny_analyzer,
-    tiny_bundle,
-)
+
+from helpers.api import ImageAwareAnalyzer, assert_error, b64, client, png_bytes
 
 LABELS = {"negative", "neutral", "positive"}
 

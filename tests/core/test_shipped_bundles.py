@@ -1,13 +1,12 @@
 """Rules every shipped bundle under models/ follows, checked on the real files."""
-from pathlib import Path
 
 import pytest
 
+from helpers.paths import MODELS
 from sentiment_fusion.bundle import read_manifest
 from sentiment_fusion.labels import LABELS
 from sentiment_fusion.runtime import Analyzer
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
 BUNDLES = sorted(p for p in MODELS.glob("*") if (p / "manifest.json").is_file())
 
 

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,6 @@ pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckd
 
 from sentiment_fusion.insights.cli import main  # noqa: E402
 
-CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 XSS = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" & done'
 WORDS = "love hate great terrible phone battery screen service day sad happy slow fast".split()
 
@@ -156,20 +154,19 @@ def test_report_is_self_contained_and_escapes_post_text(analyzed):
         assert needle in html
 
 
-def _chromium(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
+def _chromium(binary: str, args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     profile = tmp_path / "profile"
-    return subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    return subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
                            *args], capture_output=True, text=True, timeout=90)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not installed (apt-get install -y chromium); CI installs it")
-def test_report_renders_in_headless_chromium(analyzed, tmp_path):
+def test_report_renders_in_headless_chromium(analyzed, chromium, tmp_path):
     from PIL import Image
 
     _, report, _ = analyzed
     png = tmp_path / "report.png"
-    done = _chromium([f"--screenshot={png}", "--window-size=1200,2000", report.resolve().as_uri()], tmp_path)
+    done = _chromium(chromium, [f"--screenshot={png}", "--window-size=1200,2000", report.resolve().as_uri()], tmp_path)
     assert png.is_file(), done.stderr[-2000:]
     image = Image.open(png).convert("RGB")
     assert image.size == (1200, 2000)
@@ -178,7 +175,7 @@ def test_report_renders_in_headless_chromium(analyzed, tmp_path):
     assert max(count for count, _ in colours) < 0.9 * 1200 * 2000
     reds = sum(count for count, (r, g, b) in colours if r > 180 and g < 110 and b < 120)
     assert reds > 50  # the negative-share bars drew
-    dom = _chromium(["--dump-dom", report.resolve().as_uri()], tmp_path).stdout
+    dom = _chromium(chromium, ["--dump-dom", report.resolve().as_uri()], tmp_path).stdout
     assert "Brand sentiment" in dom and "acme" in dom and "globex" in dom and "<svg" in dom
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in dom and "<script" not in dom
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA
+from helpers.paths import SHARED_DATA
 
 torch = pytest.importorskip("torch", reason="the MiniLM module needs the [train] extra")
 
+from sentiment_fusion.calibration import softmax  # noqa: E402
 from sentiment_fusion.errors import InvalidInputError  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
-from sentiment_fusion.calibration import softmax  # noqa: E402
 
 EDGE_CASES = [
     "😍😍😍", "😡", "@bob LOVED it!!!! 😍 #BestDayEver http://t.co/x <br />", "sooooo goooood :) <3",
@@ -49,6 +49,7 @@ def test_training_and_runtime_encoders_give_the_same_ids(shipped):
     assert len(training.token_ids([EDGE_CASES[-1]])[0]) == max_length  # the long review is cut to the budget
 
 
+@pytest.mark.slow
 def test_exported_graph_agrees_with_pytorch_on_real_tweets(shipped, tmp_path):
     from sentiment_fusion.text.transformer import MiniLMClassifier, MiniLMConfig
     from sentiment_fusion.training.export import export_text_model, onnx_agreement

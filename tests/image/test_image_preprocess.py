@@ -321,7 +321,7 @@ def _unshrunk_pixels(img: Image.Image) -> np.ndarray:
     return np.asarray(img.resize((PRE.size, PRE.size), Image.BILINEAR, box=(left, top, left + side, top + side)))
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+@pytest.mark.parametrize("fmt", [pytest.param("PNG", marks=pytest.mark.slow), "JPEG"])
 def test_large_images_are_shrunk_after_decoding_without_changing_what_the_model_sees(fmt):
     photo = noise(40, 30).resize((4000, 3000), Image.BILINEAR)  # smooth, photo-like
     data = encode(photo, fmt, **({"quality": 95} if fmt == "JPEG" else {}))

@@ -3,18 +3,18 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 import pytest
+
+from helpers.paths import SHARED_DATA
 
 pa = pytest.importorskip("pyarrow", reason="insights needs the [insights] extra (pyarrow, duckdb)")
 
 from sentiment_fusion.errors import DataFormatError  # noqa: E402
-from sentiment_fusion.insights.readers import (  # noqa: E402
-    ColumnSpec, ReadStats, find_files, parse_label_map, read_posts)
+from sentiment_fusion.insights.readers import ColumnSpec, ReadStats, find_files, parse_label_map, read_posts  # noqa: E402
 from sentiment_fusion.insights.timestamps import parse_timestamp  # noqa: E402
 
-APPLE = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "apple_tweets" / "Apple-Twitter-Sentiment-DFE.csv"
+APPLE = SHARED_DATA / "apple_tweets" / "Apple-Twitter-Sentiment-DFE.csv"
 SPEC = ColumnSpec(id="id", text="text", time="date")
 
 

@@ -13,17 +13,8 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from test_api_support import (  # noqa: F401 - fixtures
-    ImageAwareAnalyzer,
-    assert_error,
-    b64,
-    client,
-    image_analyzer,
-    png_bytes,
-    tiny_analyzer,
-    tiny_bundle,
-)
 
+from helpers.api import ImageAwareAnalyzer, assert_error, b64, client, png_bytes
 from sentiment_fusion.api.config import Settings
 from sentiment_fusion.api.fetch import address_forbidden
 
@@ -99,6 +90,7 @@ def test_default_limits_suit_the_open_internet(monkeypatch):
 
 
 # ----------------------------------------------------------------------------- time limits
+@pytest.mark.slow
 def test_request_timeout_is_a_json_504_not_a_hang(tiny_analyzer):
     with client(ImageAwareAnalyzer(tiny_analyzer, delay=2.0), request_timeout_s=0.3) as c:
         start = time.monotonic()

@@ -12,6 +12,8 @@ from sentiment_fusion.bundle import read_manifest
 from sentiment_fusion.runtime import Analyzer
 from sentiment_fusion.testing import make_tiny_image_encoder, make_tiny_mvsa, make_tiny_text_bundle
 
+pytestmark = pytest.mark.slow  # trains an image head and a fusion head through the CLI
+
 
 def cli(*args):
     result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", *map(str, args)], capture_output=True, text=True, timeout=600)

@@ -10,12 +10,10 @@ import json
 import subprocess
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_BUNDLE = REPO / "models" / "default"
+from helpers.paths import DEFAULT_BUNDLE, REPO
 
 BLOCK_TORCH = textwrap.dedent("""
     import sys

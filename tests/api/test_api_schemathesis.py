@@ -21,10 +21,12 @@ from schemathesis.checks import (  # noqa: E402
     response_schema_conformance,
     status_code_conformance,
 )
-from test_api_support import ThreadServer, multimodal_analyzer, multimodal_bundle  # noqa: E402,F401
 
+from helpers.api import ThreadServer  # noqa: E402
 from sentiment_fusion.api.config import Settings  # noqa: E402
 from sentiment_fusion.api.main import create_app  # noqa: E402
+
+pytestmark = pytest.mark.slow  # hundreds of generated requests to a real server
 
 EXAMPLES = 40  # per operation and generation mode
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]

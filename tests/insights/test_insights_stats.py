@@ -13,8 +13,7 @@ import pyarrow as pa  # noqa: E402
 
 from sentiment_fusion.insights import aggregates  # noqa: E402
 from sentiment_fusion.insights.aggregates import PeriodStats, net_interval, net_variance, wilson_interval  # noqa: E402
-from sentiment_fusion.insights.alerts import (  # noqa: E402
-    AlertConfig, adjust, find_alerts, negative_share_test, net_sentiment_test)
+from sentiment_fusion.insights.alerts import AlertConfig, adjust, find_alerts, negative_share_test, net_sentiment_test  # noqa: E402
 from sentiment_fusion.insights.readers import POST_SCHEMA  # noqa: E402
 from sentiment_fusion.insights.store import PostStore  # noqa: E402
 from sentiment_fusion.insights.terms import log_odds, tokenize, top_terms  # noqa: E402
