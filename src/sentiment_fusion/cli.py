@@ -81,14 +81,15 @@ def cmd_train_text(args) -> int:
                  "balance_classes": args.balance_classes or None}.items() if v is not None}}
     train, sample = _split_samples(args.train)
     _preflight(args, overrides, train + (args.val or []) + (args.report or []))
-    config = TextTrainConfig(kind=args.kind, train=train, val=args.val or [], sample=sample,
+    kind = args.kind or (None if args.init_from else "minilm")
+    config = TextTrainConfig(kind=kind, train=train, val=args.val or [], sample=sample,
                              max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides,
                              embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, init_embeddings=args.init_embeddings,
                              quantize=not args.no_quantize, init_from=args.init_from)
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
-                              description=args.description or f"{args.kind} text sentiment model",
+                              description=args.description or f"{component['kind']} text sentiment model",
                               reports=[(spec, "text") for spec in args.report or []])
     print(f"wrote {args.out}")
     _print_metrics(component, manifest)
@@ -280,7 +281,8 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model component into a bundle")
     tsub = train.add_subparsers(dest="component", required=True)
     p = tsub.add_parser("text", help="text model: the original BiLSTM or fine-tuned MiniLM")
-    p.add_argument("--kind", choices=["bilstm", "minilm"], default="minilm")
+    p.add_argument("--kind", choices=["bilstm", "minilm"], default=None,
+                   help="model (default minilm; with --init-from, the model it holds)")
     p.add_argument("--train", action="append", required=True,
                    help="training data spec (repeatable); SPEC@N trains on a seeded random N examples of it")
     p.add_argument("--val", action="append", help="validation spec (repeatable; default: 10%% of train held out)")
@@ -292,7 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vocab-size", type=int, default=30000, help="bilstm: words kept (most frequent in train)")
     p.add_argument("--embed-dim", type=int, default=128), p.add_argument("--hidden-dim", type=int, default=128)
     p.add_argument("--init-embeddings", choices=["minilm"], help="bilstm: start word vectors from MiniLM's (vocabulary still from train)")
-    p.add_argument("--init-from", help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt)")
+    p.add_argument("--init-from", help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt) or "
+                   "a bundle made by one: the model, tokenizer and preprocessing come from it, not from the flags")
     p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
     p.set_defaults(func=cmd_train_text)

@@ -3,6 +3,7 @@ import pytest
 import torch
 from torch import nn
 
+from sentiment_fusion.training.checkpoints import read_weights
 from sentiment_fusion.training.trainer import TrainData, Trainer, TrainingArguments, batch_order
 
 
@@ -38,7 +39,7 @@ def test_learns_a_separable_problem_and_keeps_the_best(tmp_path):
     assert result.best_metrics["accuracy"] > 0.95
     assert len(result.history) == 3 and (tmp_path / "best.pt").exists()
     final = torch.load(tmp_path / "checkpoint.pt", weights_only=False)["model"]
-    last = torch.load(tmp_path / "last.pt", weights_only=True)  # the final weights, whichever epoch was best
+    last = read_weights(tmp_path / "last.pt")["state_dict"]  # the final weights, whichever epoch was best
     for key, value in final.items():
         torch.testing.assert_close(last[key], value)
 
@@ -114,13 +115,16 @@ def test_no_training_examples_is_an_error(tmp_path):
         Trainer(Linear(), args(tmp_path), TrainData([], np.array([], dtype=np.int64)), separable(), collate)
 
 
-def test_init_from_must_be_a_state_dict_file(tmp_path):
-    from sentiment_fusion.training.text_recipe import _load_initial_weights
+def test_init_from_must_be_a_weights_file_or_a_bundle(tmp_path):
+    from sentiment_fusion.errors import BundleError
+    from sentiment_fusion.training.starting_point import starting_point
 
     torch.save([1, 2, 3], tmp_path / "list.pt")
-    with pytest.raises(ValueError, match="holds a list, not a state dict"):
-        _load_initial_weights(Linear(), tmp_path / "list.pt")
-    with pytest.raises(FileNotFoundError, match="is a folder, not a weights file"):
-        _load_initial_weights(Linear(), tmp_path)
-    torch.save(Linear().state_dict(), tmp_path / "ok.pt")
-    assert _load_initial_weights(Linear(), tmp_path / "ok.pt")["path"] == str(tmp_path / "ok.pt")
+    with pytest.raises(ValueError, match="list.pt is not a weights file written by the trainer .*holds a list"):
+        starting_point(tmp_path / "list.pt")
+    with pytest.raises(BundleError, match="is not a model bundle"):
+        starting_point(tmp_path)
+    torch.save(Linear().state_dict(), tmp_path / "ok.pt")  # an older run's bare state dict: weights only
+    start = starting_point(tmp_path / "ok.pt")
+    assert start.provenance["path"] == str(tmp_path / "ok.pt") and start.architecture is None
+    assert set(start.model(fallback=Linear()).state_dict()) == {"layer.weight", "layer.bias"}

@@ -13,6 +13,7 @@ from torch import nn
 
 
 class TextClassifier(nn.Module):
+    kind: str  # names the class in checkpoints (training/checkpoints.py rebuilds it from kind + config)
     vocab_size: int
 
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:  # (B, D)

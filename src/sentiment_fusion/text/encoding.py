@@ -69,6 +69,16 @@ class TextEncoder:
         tokenizer.no_truncation()
         return cls(normalizer, tokenizer, config)
 
+    @classmethod
+    def from_config(cls, tokenizer_json: str, preprocessing: dict) -> "TextEncoder":
+        """The encoder a :meth:`to_config` record describes, over a tokenizer given as its JSON text."""
+        from tokenizers import Tokenizer
+
+        tokenizer = Tokenizer.from_str(tokenizer_json)
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        return cls(TextNormalizer.from_config(preprocessing["normalizer"]), tokenizer, EncodingConfig(**preprocessing["encoding"]))
+
     @property
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()

@@ -50,6 +50,8 @@ def _reverse_padded(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class BiLSTMClassifier(TextClassifier):
+    kind = "bilstm"
+
     def __init__(self, config: BiLSTMConfig):
         super().__init__()
         self.config = config

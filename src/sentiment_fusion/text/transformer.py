@@ -37,6 +37,8 @@ class MiniLMConfig:
 class MiniLMClassifier(TextClassifier):
     """BERT-style encoder -> masked mean pooling (as all-MiniLM was trained) -> linear."""
 
+    kind = "minilm"
+
     def __init__(self, config: MiniLMConfig, encoder: nn.Module | None = None):
         super().__init__()
         from transformers import AutoModel

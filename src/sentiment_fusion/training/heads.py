@@ -40,6 +40,8 @@ class ImageHead(nn.Module):
     """MobileNetV2 pooled features (1280) -> sentiment logits. Features are
     standardised with training-set statistics baked into the graph."""
 
+    kind = "image_head"
+
     def __init__(self, config: HeadConfig):
         super().__init__()
         self.config = config
@@ -79,6 +81,8 @@ class FusionHead(nn.Module):
     "missing" means instead of reading zeros as evidence. Trained with modality
     dropout so it works with either modality alone.
     """
+
+    kind = "fusion_head"
 
     def __init__(self, config: FusionConfig):
         super().__init__()

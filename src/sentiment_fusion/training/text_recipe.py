@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
-import pickle
 import shutil
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +26,7 @@ from ..text.encoding import EncodingConfig, TextEncoder
 from ..text.normalize import TextNormalizer
 from ..calibration import calibrated_metrics, fit_temperature
 from .export import export_text_model, onnx_agreement
+from .starting_point import StartingPoint, starting_point, text_encoder_record
 from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
@@ -36,36 +36,61 @@ TEXT_KINDS = ("bilstm", "minilm")
 
 @dataclass
 class TextTrainConfig:
-    kind: str
+    kind: str | None  # None: the kind of the model init_from holds
     train: list[str]  # data specs, concatenated
     val: list[str] = field(default_factory=list)  # empty: hold out val_fraction of train
     val_fraction: float = 0.1
     sample: dict[str, int] = field(default_factory=dict)  # train spec -> seeded random N of it
-    max_length: int | None = None  # default by kind
+    max_length: int | None = None  # default: init_from's, else by kind
     vocab_size: int = 30000  # bilstm
     min_frequency: int = 2  # bilstm
     embed_dim: int = 128  # bilstm
     hidden_dim: int = 128  # bilstm
     dropout: float | None = None
     init_embeddings: str | None = None  # bilstm: "minilm" starts the word vectors from MiniLM's (text/word_vectors.py)
-    init_from: str | None = None  # weights (a state dict: an earlier run's best.pt or last.pt) of the same model to continue from
+    # An earlier run's best.pt / last.pt, or a bundle: continue from its weights. Its model (architecture, tokenizer,
+    # preprocessing) is rebuilt from it; the flags that shape a model (kind, sizes, vocabulary) are not needed.
+    init_from: str | None = None
     quantize: bool = True  # dynamic int8 if it keeps validation macro-recall within 0.01
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
 
     def __post_init__(self) -> None:
-        if self.kind not in TEXT_KINDS:
+        if self.kind is None and self.init_from is None:
+            raise ValueError(f"give a text model kind (one of {TEXT_KINDS}) or init_from to continue from")
+        if self.kind is not None and self.kind not in TEXT_KINDS:
             raise ValueError(f"text model kind must be one of {TEXT_KINDS}, got {self.kind!r}")
         if not self.train:
             raise ValueError("at least one --train data spec is needed")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
-        if self.max_length is None:
-            self.max_length = 400 if self.kind == "bilstm" else 128
+        if self.max_length is None and self.init_from is None:
+            self.max_length = default_max_length(self.kind)
         if self.init_embeddings not in (None, "minilm"):
             raise ValueError(f"init_embeddings must be None or 'minilm', got {self.init_embeddings!r}")
         if self.init_from is not None and self.init_embeddings is not None:
             raise ValueError("init_from and init_embeddings both set the starting weights: give one")
+
+
+def default_max_length(kind: str) -> int:
+    return 400 if kind == "bilstm" else 128
+
+
+def _resolve(config: TextTrainConfig) -> tuple[TextTrainConfig, StartingPoint | None]:
+    """The config with kind and max_length settled by ``init_from`` (when given) and where it starts."""
+    if config.init_from is None:
+        return config, None
+    start = starting_point(Path(config.init_from))
+    if config.kind is not None and start.kind is not None and start.kind != config.kind:
+        raise ValueError(f"init_from: {config.init_from} holds a {start.kind} model, not {config.kind} "
+                         "(leave the kind out to continue with the model it holds)")
+    kind = start.kind or config.kind
+    if kind is None:
+        raise ValueError(f"init_from: {config.init_from} holds bare weights (an older run): give the model kind too")
+    max_length = config.max_length or (start.encoder.config.max_length if start.encoder else default_max_length(kind))
+    if start.encoder is not None and max_length != start.encoder.config.max_length:
+        start.encoder = replace(start.encoder, config=replace(start.encoder.config, max_length=max_length))
+    return replace(config, kind=kind, max_length=max_length), start
 
 
 def _read_all(specs: list[str], sample: dict[str, int], seed: int = 13):
@@ -121,6 +146,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     """Train, calibrate and export; writes the text files into ``bundle_dir`` and
     returns the manifest's ``text`` component (metrics on validation only)."""
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
+    config, start = _resolve(config)
     bundle_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -136,8 +162,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         train_examples = [train_examples[i] for i in order[cut:]]
     log.info("text %s: %d train / %d validation examples", config.kind, len(train_examples), len(val_examples))
 
-    encoder = _encoder(config, [e.text for e in train_examples])
-    model = _model(config, encoder.vocab_size)
+    encoder = start.encoder if start is not None and start.encoder is not None else _encoder(config, [e.text for e in train_examples])
+    model = _model(config, encoder.vocab_size) if start is None or start.architecture is None else None
     if config.kind == "bilstm" and config.init_embeddings == "minilm":
         from ..text.word_vectors import minilm_word_vectors
 
@@ -146,8 +172,9 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         with torch.no_grad():
             model.embedding.weight.copy_(torch.from_numpy(minilm_word_vectors(words, config.embed_dim)))
             model.embedding.weight[model.config.pad_id].zero_()
-    # Hashed when loaded: the run may later overwrite the file (e.g. a best.pt in its own work dir).
-    init_from = None if config.init_from is None else _load_initial_weights(model, Path(config.init_from))
+    if start is not None:
+        model = start.model(fallback=model)
+        log.info("starting from the weights in %s", config.init_from)
 
     def encode(examples) -> TrainData:
         ids = encoder.token_ids([e.text for e in examples])
@@ -162,7 +189,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     val_classes = sorted({int(c) for d in (val_sets or train_sets) for c in d.classes})
     args = TrainingArguments(output_dir=work_dir, **{**DEFAULT_ARGS[config.kind], **config.training,
                                                      "eval_classes": tuple(val_classes)})
-    trainer = Trainer(model, args, train_data, val_data, collate)
+    trainer = Trainer(model, args, train_data, val_data, collate, keep_with_weights=text_encoder_record(encoder))
     result = trainer.train()
 
     # Calibrate on validation; report validation metrics of the calibrated model.
@@ -205,29 +232,17 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "history": result.history,
             "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample.get(spec, len(d))), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
                     + [{"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"} for spec, d in zip(config.val, val_sets)],
-            "init_from": init_from,
+            "init_from": start.provenance if start is not None else None,
+            "checkpoint": _weights_record(result.checkpoint or trainer.last_path),
             "n_train": len(train_data),
             "n_validation": len(val_data),
         },
     }
 
 
-def _load_initial_weights(model: torch.nn.Module, path: Path) -> dict:
-    """Start from an earlier run's weights: a state dict a run keeps (``best.pt`` or ``last.pt``)
-    (loaded tensors-only, so a foreign pickle cannot run code). Returns their provenance."""
-    if not path.is_file():
-        raise FileNotFoundError(f"init_from: {path} {'is a folder, not a weights file' if path.is_dir() else 'not found'}")
-    provenance = {"path": str(path), "sha256": sha256_file(path)}
-    try:
-        weights = torch.load(path, map_location="cpu", weights_only=True)
-        if not isinstance(weights, dict):
-            raise RuntimeError(f"it holds a {type(weights).__name__}, not a state dict")
-        model.load_state_dict(weights)
-    except (RuntimeError, pickle.UnpicklingError) as error:
-        first = str(error).strip().splitlines()[0]
-        raise ValueError(f"init_from: {path} does not fit this model ({type(model).__name__}): {first}") from None
-    log.info("starting from the weights in %s", path)
-    return provenance
+def _weights_record(path: Path) -> dict:
+    """The weights the bundle's graph was exported from, so that ``--init-from BUNDLE`` finds them."""
+    return {"path": str(path), "sha256": sha256_file(path)}
 
 
 def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, val_data: TrainData, temperature: float,

@@ -5,7 +5,8 @@ and in the ``collate`` function that turns a list of encoded examples into the
 model's input tensors. The trainer owns the loop: seeded length-bucketed
 batches, AdamW with warm-up and linear decay, gradient clipping, validation
 each epoch (and every ``eval_steps``), best-checkpoint selection on the
-validation split, and resumable checkpoints.
+validation split, and resumable checkpoints. ``best.pt`` / ``last.pt`` carry the
+model's architecture beside its weights (:mod:`.checkpoints`), so they rebuild it alone.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ import torch
 from torch import nn
 
 from ..metrics import classification_report
+from .checkpoints import read_weights, save_weights
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +120,11 @@ def batch_order(n: int, batch_size: int, seed: int, lengths: np.ndarray | None, 
 
 class Trainer:
     def __init__(self, model: nn.Module, args: TrainingArguments, train: TrainData, val: TrainData | None,
-                 collate: Callable[[list], dict[str, torch.Tensor]]):
+                 collate: Callable[[list], dict[str, torch.Tensor]], keep_with_weights: dict | None = None):
         if len(train) == 0:
             raise ValueError("no training examples: check the --train specs, their splits and any @N sample size")
         self.model, self.args, self.train_data, self.val_data, self.collate = model, args, train, val, collate
+        self.keep_with_weights = keep_with_weights  # saved in best.pt / last.pt beside the architecture (e.g. the tokenizer)
         self._identity = self._run_identity()  # saved with every checkpoint; compared when resuming
         self.args.output_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.args.output_dir / "checkpoint.pt"
@@ -182,9 +185,9 @@ class Trainer:
             self._validate(state, epoch=state["epoch"] + state["step_in_epoch"] / steps_per_epoch)
             self._save_checkpoint(state, optimizer, scheduler)
         progress.close()
-        torch.save(self.model.state_dict(), self.last_path)  # the final weights, e.g. to continue from in a later stage
+        self._save_weights(self.last_path)  # the final weights, e.g. to continue from in a later stage
         if self.best_path.exists():
-            self.model.load_state_dict(torch.load(self.best_path, weights_only=True))
+            self.model.load_state_dict(read_weights(self.best_path)["state_dict"])
         best = state["best"] or {"metrics": {}, "epoch": float(state["epoch"])}
         return TrainResult(best["metrics"], best["epoch"], state["history"], self.best_path if self.best_path.exists() else None)
 
@@ -204,7 +207,7 @@ class Trainer:
 
     def _validate(self, state: dict, epoch: float) -> None:
         if self.val_data is None or len(self.val_data) == 0:
-            torch.save(self.model.state_dict(), self.best_path)  # nothing to select on: keep the latest
+            self._save_weights(self.best_path)  # nothing to select on: keep the latest
             state["best"] = {"metrics": {}, "epoch": epoch}
             return
         logits = self.predict_logits(self.val_data)
@@ -221,7 +224,7 @@ class Trainer:
         score = metrics[self.args.select_metric]
         if state["best"] is None or score > state["best"]["metrics"].get(self.args.select_metric, -1):
             state["best"] = {"metrics": summary, "epoch": epoch}
-            torch.save(self.model.state_dict(), self.best_path)
+            self._save_weights(self.best_path)
 
     # -- plumbing -------------------------------------------------------------------------
     def _optimizer(self) -> torch.optim.Optimizer:
@@ -239,6 +242,9 @@ class Trainer:
         counts = np.bincount(self.train_data.labels, minlength=int(self.train_data.labels.max()) + 1).astype(np.float64)
         weights = np.where(counts > 0, counts.sum() / np.maximum(counts, 1) / (counts > 0).sum(), 0.0)
         return torch.tensor(weights, dtype=torch.float32)
+
+    def _save_weights(self, path: Path) -> None:
+        save_weights(self.model, path, self.keep_with_weights)
 
     def _save_checkpoint(self, state: dict, optimizer, scheduler) -> None:
         tmp = self.checkpoint_path.with_suffix(".tmp")
