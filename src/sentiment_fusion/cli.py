@@ -100,7 +100,7 @@ def cmd_serve(args) -> int:
     from .api.server import serve
 
     serve(host=args.host, port=args.port, workers=args.workers, model=args.model,
-          log_level="debug" if args.verbose else "info")
+          log_level=args.log_level or ("debug" if args.verbose else "info"))
     return 0
 
 
@@ -257,11 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.set_defaults(func=cmd_evaluate)
 
-    p = sub.add_parser("serve", help="run the HTTP API and web page (needs the [serve] extra)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose it; default loopback)")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, each with its own model")
-    _add_model(p)
+    from .api.server import add_serve_arguments
+
+    p = add_serve_arguments(sub.add_parser("serve", help="run the HTTP API and web page (needs the [serve] extra)"))
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="throughput and latency of a bundle and its peers, in one run")

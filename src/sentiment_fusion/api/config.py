@@ -1,12 +1,16 @@
 """Service settings: one pydantic ``BaseSettings``, every field overridable from the environment.
 
-Each field ``name`` reads ``SENTIMENT_FUSION_<NAME>`` (e.g. ``SENTIMENT_FUSION_MAX_BODY_BYTES``);
+Each field ``name`` reads ``SENTIMENT_FUSION_<NAME>`` (e.g. ``SENTIMENT_FUSION_MAX_BODY_BYTES``), except
+``model_path``: ``SENTIMENT_FUSION_MODEL``, the one model-path setting of the library, the CLI and the service
+(``SENTIMENT_FUSION_MODEL_PATH`` still works, deprecated, with a warning);
 list fields take comma-separated values (``SENTIMENT_FUSION_API_KEYS=k1,k2``). The defaults are
 meant for a service exposed to the open internet: small limits, no server-side paths, no URL
 fetching, and a request never runs longer than ``request_timeout_s``.
 """
 from __future__ import annotations
 
+import os
+import warnings
 from pathlib import Path
 from typing import Annotated
 
@@ -20,18 +24,22 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from ..bundle import MODEL_ENV
+
 MB = 1024 * 1024
 ENV_PREFIX = "SENTIMENT_FUSION_"
+DEPRECATED_MODEL_ENV = "SENTIMENT_FUSION_MODEL_PATH"  # read as model_path (its env name by the prefix) with a warning
 
 CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", protected_namespaces=())
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", protected_namespaces=(),
+                                      populate_by_name=True)
 
-    # --- model
-    model_path: Path | None = Field(None, description="bundle folder; None = the default bundle "
-                                       "($SENTIMENT_FUSION_MODEL or models/default)")
+    # --- model: $SENTIMENT_FUSION_MODEL, the setting the library and the CLI read too
+    model_path: Path | None = Field(None, validation_alias=MODEL_ENV, description="bundle folder; None = the "
+                                    "default bundle (the shipped one)")
     load_in_background: bool = Field(True, description="start answering /healthz at once; /readyz is 503 "
                                      "until the model is loaded")
     # One ONNX Runtime thread per graph: measured on 2 cores, ORT's spinning intra-op pool
@@ -67,6 +75,14 @@ class Settings(BaseSettings):
                                                            "X-API-Key values; empty = no auth")
     cors_origins: CommaList = Field(default_factory=list)
     docs_enabled: bool = True
+
+    @field_validator("model_path")
+    @classmethod
+    def _warn_deprecated_env(cls, path: Path | None) -> Path | None:
+        old = os.environ.get(DEPRECATED_MODEL_ENV)
+        if path is not None and old and str(path) == old and not os.environ.get(MODEL_ENV):
+            warnings.warn(f"{DEPRECATED_MODEL_ENV} is deprecated: set {MODEL_ENV} instead", FutureWarning, stacklevel=2)
+        return path
 
     @field_validator("url_allowed_hosts", "cors_origins", "api_keys", mode="before")
     @classmethod

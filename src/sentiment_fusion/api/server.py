@@ -1,7 +1,9 @@
 """Run the service with uvicorn: ``serve(host, port, workers, model)``; ``main(argv)`` for ``python app.py``.
 
 Each uvicorn worker is its own process with its own model and reads its settings from the
-environment, which is why ``--model`` travels as ``SENTIMENT_FUSION_MODEL_PATH``. FastAPI,
+environment, which is why ``--model`` travels as ``SENTIMENT_FUSION_MODEL`` (the one model-path
+setting, as for the library and the CLI). ``serve``'s flags are defined here once
+(:func:`add_serve_arguments`) for ``sentiment-fusion serve`` and ``python app.py``. FastAPI,
 uvicorn and pydantic-settings are imported inside :func:`serve`, so the CLI that imports this
 module still starts (and says what to install) without the ``[serve]`` extra.
 """
@@ -15,10 +17,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from ..bundle import MODEL_ENV
 from ..errors import SentimentFusionError
 
 APP_FACTORY = "sentiment_fusion.api.main:create_app"
-MODEL_PATH_ENV = "SENTIMENT_FUSION_MODEL_PATH"
 
 
 class SettingsError(SentimentFusionError, ValueError):
@@ -48,7 +50,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: st
         model = Path(model).expanduser().resolve()
         if not model.is_dir():
             raise SettingsError(f"model bundle folder not found: {model}")
-        os.environ[MODEL_PATH_ENV] = str(model)
+        os.environ[MODEL_ENV] = str(model)
     try:
         Settings()  # fail here, with one clear message, rather than in every worker
     except ValidationError as exc:
@@ -68,21 +70,25 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: st
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
-def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="app.py", description="Serve the sentiment-fusion HTTP API.")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose; default loopback)")
+def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--host --port --workers --model --log-level`` (``--log-level`` None = info)."""
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose it; default loopback)")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="processes, each with its own model (default 1)")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, each with its own model (default 1)")
     parser.add_argument("--model", type=Path, default=None,
-                        help="model bundle folder (default: models/default or $SENTIMENT_FUSION_MODEL)")
-    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+                        help=f"model bundle folder (default: ${MODEL_ENV}, else the shipped default bundle)")
+    parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"], help="default info")
     return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    return add_serve_arguments(argparse.ArgumentParser(prog="app.py", description="Serve the sentiment-fusion HTTP API."))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        serve(args.host, args.port, args.workers, args.model, args.log_level)
+        serve(args.host, args.port, args.workers, args.model, args.log_level or "info")
     except (SentimentFusionError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
