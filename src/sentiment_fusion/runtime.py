@@ -23,6 +23,7 @@ from .bundle import default_bundle_path, read_manifest
 from .errors import BundleError, InvalidInputError
 from .labels import LABELS, Sentiment
 from .calibration import softmax
+from .fusion_inputs import column, fusion_inputs
 from .posts import check_post, chunks_by_images
 
 log = logging.getLogger(__name__)
@@ -271,20 +272,13 @@ class Analyzer:
     def _predict(self, texts: list, images: list) -> list[Prediction]:
         """Posts already checked (and their images decoded)."""
         n = len(texts)
-        text_idx = [i for i, t in enumerate(texts) if t is not None]
-        image_idx = [i for i, im in enumerate(images) if im is not None]
-        available: dict[str, np.ndarray] = {"present": np.zeros((n, 2), np.float32)}
-        probs: dict[str, np.ndarray] = {}
-        for name, idx, model, inputs in (("text", text_idx, self.text, texts), ("image", image_idx, self.image, images)):
-            if not idx:
-                continue
-            logits, features = model.run([inputs[i] for i in idx])
-            full_logits = np.zeros((n, logits.shape[1]), np.float32)
-            full_features = np.zeros((n, features.shape[1]), np.float32)
-            full_logits[idx], full_features[idx] = logits, features
-            available[f"{name}_logits"], available[f"{name}_features"] = full_logits, full_features
-            available["present"][idx, 0 if name == "text" else 1] = 1.0
-            probs[name] = softmax(full_logits, model.temperature)
+        outputs = {}
+        for name, model, inputs in (("text", self.text, texts), ("image", self.image, images)):
+            rows = [i for i, x in enumerate(inputs) if x is not None]
+            if rows:
+                outputs[name] = (rows, *model.run([inputs[i] for i in rows]))
+        available = fusion_inputs(n, outputs)
+        probs = {name: softmax(available[f"{name}_logits"], getattr(self, name).temperature) for name in outputs}
         both = [i for i in range(n) if texts[i] is not None and images[i] is not None]
         fused = None
         if both and self.fusion is not None:
@@ -293,7 +287,7 @@ class Analyzer:
             fused[both] = softmax(self.fusion.run(subset), self.fusion.temperature)
         results = []
         for i in range(n):
-            modalities = {name: _modality(p[i]) for name, p in probs.items() if available["present"][i, 0 if name == "text" else 1]}
+            modalities = {name: _modality(p[i]) for name, p in probs.items() if available["present"][i, column(name)]}
             if len(modalities) == 2:
                 final, source = (fused[i], "fusion") if fused is not None else ((probs["text"][i] + probs["image"][i]) / 2, "mean")
             else:

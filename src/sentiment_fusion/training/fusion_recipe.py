@@ -20,7 +20,7 @@ import torch
 from ..bundle import file_entry, read_manifest
 from ..data import read_dataset
 from ..errors import BundleError
-from ..labels import NUM_CLASSES
+from ..fusion_inputs import INPUTS, fusion_inputs, without
 from ..calibration import calibrated_metrics, fit_temperature
 from .features import cached, text_outputs
 from .heads import FusionConfig, FusionHead
@@ -51,20 +51,10 @@ def _pair_outputs(text_model, image_model, dataset, cache_dir: Path, keys: list[
     texts = [e.text or "" for e in examples]
     text = cached(cache_dir, [dataset.fingerprint, "text", keys[0], str(len(texts))], lambda: text_outputs(text_model, texts))
     (image_logits,) = image_model.head.run(["logits"], {"features": image_x})
-    has_text = np.array([bool(t.strip()) for t in texts], dtype=np.float32)
-    return {"text_features": text["features"], "image_features": image_x, "text_logits": text["logits"],
-            "image_logits": image_logits, "present": np.stack([has_text, np.ones_like(has_text)], 1)}, \
-        np.array([int(e.label) for e in examples])
-
-
-def _drop(inputs: dict[str, np.ndarray], modality: str) -> dict[str, np.ndarray]:
-    out = dict(inputs)
-    col = 0 if modality == "text" else 1
-    out[f"{modality}_features"] = np.zeros_like(inputs[f"{modality}_features"])
-    out[f"{modality}_logits"] = np.zeros_like(inputs[f"{modality}_logits"])
-    out["present"] = inputs["present"].copy()
-    out["present"][:, col] = 0
-    return out
+    with_text = [i for i, t in enumerate(texts) if t.strip()]
+    outputs = {"text": (with_text, text["logits"][with_text], text["features"][with_text]),
+               "image": (range(len(texts)), image_logits, image_x)}
+    return fusion_inputs(len(texts), outputs), np.array([int(e.label) for e in examples])
 
 
 def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
@@ -72,7 +62,7 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _rows(inputs: dict[str, np.ndarray]) -> list[tuple]:
-    return list(zip(*(inputs[name] for name in FusionHead.INPUTS)))
+    return list(zip(*(inputs[name] for name in INPUTS)))
 
 
 def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict:
@@ -93,7 +83,7 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     train_set, val_set = read_dataset(config.train), read_dataset(config.val)
     train_in, train_y = _pair_outputs(text_model, image_model, train_set, work_dir, keys)
     val_in, val_y = _pair_outputs(text_model, image_model, val_set, work_dir, keys)
-    parts, labels = [train_in, _drop(train_in, "image"), _drop(train_in, "text")], [train_y] * 3
+    parts, labels = [train_in, without(train_in, "image"), without(train_in, "text")], [train_y] * 3
     text_only_sets = []
     for spec in config.text_only:
         dataset = read_dataset(spec)
@@ -101,11 +91,8 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
         examples = [e for e in dataset.examples if e.text and e.label is not None]
         out = cached(work_dir, [dataset.fingerprint, "text", keys[0], str(len(examples))],
                      lambda: text_outputs(text_model, [e.text for e in examples]))
-        n = len(examples)
-        parts.append({"text_features": out["features"], "text_logits": out["logits"],
-                      "image_features": np.zeros((n, train_in["image_features"].shape[1]), np.float32),
-                      "image_logits": np.zeros((n, NUM_CLASSES), np.float32),
-                      "present": np.tile(np.array([[1, 0]], np.float32), (n, 1))})
+        parts.append(fusion_inputs(len(examples), {"text": (range(len(examples)), out["logits"], out["features"])},
+                                   feature_dims={"image": train_in["image_features"].shape[1]}))
         labels.append(np.array([int(e.label) for e in examples]))
     train_all, y_all = _concat(parts), np.concatenate(labels)
     log.info("fusion: %d training rows (%d pairs x3 + text-only), %d validation pairs", len(y_all), len(train_y), len(val_y))
@@ -116,7 +103,7 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     args = TrainingArguments(output_dir=work_dir / "fusion", **{**DEFAULT_ARGS, **config.training, "eval_classes": tuple(classes)})
 
     def collate(rows):
-        return {name: torch.from_numpy(np.stack([r[i] for r in rows]).astype(np.float32)) for i, name in enumerate(FusionHead.INPUTS)}
+        return {name: torch.from_numpy(np.stack([r[i] for r in rows]).astype(np.float32)) for i, name in enumerate(INPUTS)}
 
     val_data = TrainData(_rows(val_in), val_y)
     trainer = Trainer(model, args, TrainData(_rows(train_all), y_all), val_data, collate)
@@ -132,7 +119,7 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     components["fusion"] = {
         "kind": "feature+logit fusion MLP with presence mask",
         "files": {"graph": file_entry(bundle_dir, "fusion.onnx")},
-        "inputs": {name: "float32[batch, ...]" for name in FusionHead.INPUTS},
+        "inputs": {name: "float32[batch, ...]" for name in INPUTS},
         "outputs": {"logits": "float32[batch, 3]"},
         "temperature": temperature,
         "architecture": model.to_config(),

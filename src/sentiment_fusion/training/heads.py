@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..fusion_inputs import INPUTS, column
 from ..labels import NUM_CLASSES
 from .export import export_onnx
 
@@ -94,14 +95,14 @@ class FusionHead(nn.Module):
                                  nn.Dropout(config.dropout), nn.Linear(config.hidden_dim, config.num_classes))
 
     def forward(self, text_features, image_features, text_logits, image_logits, present):
-        t, i = present[:, :1], present[:, 1:]  # (B, 1) each
+        t, i = (present[:, c:c + 1] for c in (column("text"), column("image")))  # (B, 1) each
         text = self.text_proj(text_features) * t  # (B, H)
         image = self.image_proj(image_features) * i  # (B, H)
         lt = torch.log_softmax(text_logits, dim=-1) * t  # (B, C)
         li = torch.log_softmax(image_logits, dim=-1) * i
         return self.mlp(torch.cat([text, image, lt, li, present], dim=-1))
 
-    INPUTS = ["text_features", "image_features", "text_logits", "image_logits", "present"]
+    INPUTS = list(INPUTS)  # names and order: sentiment_fusion/fusion_inputs.py
 
     def export_onnx(self, path: str | Path) -> Path:
         c = self.config
