@@ -19,8 +19,8 @@ import numpy as np
 
 from sentiment_fusion.data import read_dataset
 from sentiment_fusion.evaluation import predict_probabilities
-from sentiment_fusion.runtime import Analyzer
 from sentiment_fusion.metrics import classification_report, restrict_to_classes
+from sentiment_fusion.runtime import Analyzer
 
 
 def vader_probs(texts):

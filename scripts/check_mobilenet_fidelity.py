@@ -80,7 +80,7 @@ class TFLiteReference:
         probs = self.it.get_tensor(self.out["index"])[0].astype(np.int32)
         logits = self.it.get_tensor(self.logits_idx).reshape(-1).astype(np.int32)
         pool_t = self.it.get_tensor(self.pool_idx).reshape(-1).astype(np.float32)
-        scale, zero = [d for d in self.it.get_tensor_details() if d["index"] == self.pool_idx][0]["quantization"]
+        scale, zero = next(d for d in self.it.get_tensor_details() if d["index"] == self.pool_idx)["quantization"]
         # ties in the uint8 softmax -> broken by the quantized logits; what still ties is kept as a set
         top = np.flatnonzero(probs == probs.max())
         top = top[logits[top] == logits[top].max()]
@@ -141,9 +141,9 @@ def main(argv: list[str] | None = None) -> None:
         logits = np.concatenate([sess.run(["logits"], {"pixels": batch[i:i + 32]})[0]
                                  for i in range(0, len(batch), 32)])
         top1 = logits.argmax(1)
-        agree = np.mean([t in r["tied"] for t, r in zip(top1, refs)])
-        strict = np.mean([t == r["top1"] for t, r in zip(top1, refs)])
-        in_top5 = np.mean([t in r["top5"] for t, r in zip(top1, refs)])
+        agree = np.mean([t in r["tied"] for t, r in zip(top1, refs, strict=True)])
+        strict = np.mean([t == r["top1"] for t, r in zip(top1, refs, strict=True)])
+        in_top5 = np.mean([t in r["top5"] for t, r in zip(top1, refs, strict=True)])
         ties = sum(len(r["tied"]) > 1 for r in refs)
         print(f"{graph.name}: agreement={agree:.3f} n={len(refs)} strict_top1={strict:.3f} "
               f"onnx_top1_in_tflite_top5={in_top5:.3f} unresolved_ties={ties}")

@@ -7,6 +7,7 @@ JSON), so no WebDriver, websocket library or browser download is needed: only De
 from __future__ import annotations
 
 import base64
+import contextlib
 import fcntl
 import io
 import json
@@ -49,7 +50,8 @@ class DevTools:
              "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
              "--disable-extensions", "--remote-debugging-pipe", f"--user-data-dir={profile}",
              f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire_fds, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            pass_fds=(3, 4), preexec_fn=wire_fds,  # noqa: PLW1509 - only os.dup2 runs in the child, no locks taken
+             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         os.close(high_r)
         os.close(high_w)
         self.out, self.inp = to_browser_w, from_browser_r
@@ -123,10 +125,8 @@ class DevTools:
         return base64.b64decode(self.call("Page.captureScreenshot", {"format": "png"})["data"])
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.call("Browser.close", session=False, timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -143,7 +143,7 @@ def page_server(tiny_analyzer):
         yield server
 
 
-@pytest.fixture()
+@pytest.fixture
 def browser(chromium, tmp_path):
     tools = DevTools(chromium, tmp_path / "profile")
     try:

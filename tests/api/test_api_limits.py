@@ -113,9 +113,8 @@ def test_full_queue_is_a_fast_503(tiny_analyzer):
 
 def test_micro_batching_merges_concurrent_requests(tiny_analyzer):
     analyzer = ImageAwareAnalyzer(tiny_analyzer, delay=0.05)
-    with client(analyzer) as c:
-        with ThreadPoolExecutor(8) as pool:
-            responses = list(pool.map(lambda i: c.post("/v1/predict", json={"text": f"post {i}"}), range(16)))
+    with client(analyzer) as c, ThreadPoolExecutor(8) as pool:
+        responses = list(pool.map(lambda i: c.post("/v1/predict", json={"text": f"post {i}"}), range(16)))
     assert all(r.status_code == 200 for r in responses)
     assert max(analyzer.batch_sizes) > 1 and sum(analyzer.batch_sizes) == 16
     for i, r in enumerate(responses):  # merged or not, every post gets its own answer
@@ -123,7 +122,7 @@ def test_micro_batching_merges_concurrent_requests(tiny_analyzer):
 
 
 # ----------------------------------------------------------------------------- server-side paths
-@pytest.fixture()
+@pytest.fixture
 def image_root(tmp_path):
     root = tmp_path / "images"
     (root / "sub").mkdir(parents=True)
@@ -225,8 +224,8 @@ def image_server():
 
 
 def url_client(analyzer, **overrides):
-    settings = dict(url_fetch_enabled=True, url_allowed_hosts=["127.0.0.1"], url_allow_private=True,
-                    max_image_bytes=3000, url_timeout_s=1.0)
+    settings = {"url_fetch_enabled": True, "url_allowed_hosts": ["127.0.0.1"], "url_allow_private": True,
+                "max_image_bytes": 3000, "url_timeout_s": 1.0}
     return client(analyzer, **{**settings, **overrides})
 
 
@@ -331,9 +330,8 @@ def test_request_ids(image_analyzer):
 def test_json_access_log(image_analyzer, caplog):
     from sentiment_fusion.api.logs import JsonFormatter
 
-    with caplog.at_level(logging.INFO, logger="sentiment_fusion.api.access"):
-        with client(image_analyzer) as c:
-            c.post("/v1/predict", json={"text": "log me"}, headers={"X-Request-ID": "log-1"})
+    with caplog.at_level(logging.INFO, logger="sentiment_fusion.api.access"), client(image_analyzer) as c:
+        c.post("/v1/predict", json={"text": "log me"}, headers={"X-Request-ID": "log-1"})
     record = next(r for r in caplog.records if r.name == "sentiment_fusion.api.access" and r.request_id == "log-1")
     entry = json.loads(JsonFormatter().format(record))
     assert entry["status"] == 200 and entry["route"] == "/v1/predict" and entry["method"] == "POST"
@@ -354,7 +352,7 @@ def test_settings_from_environment(monkeypatch, tmp_path):
     assert s.url_allowed_hosts == ["img.example.com", ".cdn.example"] and s.image_root == tmp_path.resolve()
     assert "a" not in repr(s.api_keys)  # secrets stay out of logs and reprs
     monkeypatch.setenv("SENTIMENT_FUSION_MAX_BODY_BYTES", "-5")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_body_bytes"):
         Settings()
 
 

@@ -71,7 +71,7 @@ def test_text_and_image_use_fusion(real):
 def test_batch_matches_single(real):
     items = [{"text": "great!"}, {"image": jpeg_b64((10, 10, 10))}, {"text": "meh", "image": jpeg_b64((200, 200, 200))}]
     batch = real.post("/v1/predict/batch", json={"items": items}).json()["items"]
-    for item, answer in zip(items, batch):
+    for item, answer in zip(items, batch, strict=True):
         single = real.post("/v1/predict", json=item).json()
         assert answer["sentiment"] == single["sentiment"]
         assert answer["scores"] == pytest.approx(single["scores"], abs=1e-6)
@@ -93,7 +93,7 @@ def test_a_texts_scores_do_not_depend_on_its_batch_mates():
 @pytest.mark.slow
 def test_load_targets():
     result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "load_test.py"), "--duration", "8", "--json"],
-                            capture_output=True, text=True, timeout=240, cwd=REPO)
+                            capture_output=True, text=True, timeout=240, cwd=REPO, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     print(json.dumps(report, indent=1))

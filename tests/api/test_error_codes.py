@@ -5,9 +5,9 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the API needs the [serve] extra")
 
-from sentiment_fusion.api.errors import describe  # noqa: E402
-from sentiment_fusion.api.server import SettingsError  # noqa: E402
-from sentiment_fusion.errors import (  # noqa: E402
+from sentiment_fusion.api.errors import describe
+from sentiment_fusion.api.server import SettingsError
+from sentiment_fusion.errors import (
     BundleError,
     DataFormatError,
     ImageError,

@@ -35,6 +35,6 @@ def test_bench_refuses_settings_that_would_never_finish(tiny_bundle, tmp_path):
     from sentiment_fusion.cli import main
 
     for kwargs in ({"seconds": float("nan")}, {"seconds": 0}, {"n_texts": 0}, {"n_images": 0}):
-        with pytest.raises(ValueError, match="--seconds|--texts"):
+        with pytest.raises(ValueError, match=r"--seconds|--texts"):
             run_bench(tiny_bundle, tmp_path, **kwargs)
     assert main(["bench", "--model", str(tiny_bundle), "--data", str(tmp_path / "typo")]) == 2

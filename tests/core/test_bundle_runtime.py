@@ -34,7 +34,7 @@ def test_manifest_rules(tiny_bundle):
 def test_predictions_are_distributions_and_batch_matches_single(tiny_bundle):
     analyzer = Analyzer.load(tiny_bundle)
     batch = analyzer.predict_batch(TEXTS)
-    for text, p in zip(TEXTS, batch):
+    for text, p in zip(TEXTS, batch, strict=True):
         single = analyzer.predict(text=text)
         assert set(p.scores) == set(LABELS) and sum(p.scores.values()) == pytest.approx(1.0, abs=1e-6)
         assert single.sentiment == p.sentiment
@@ -102,7 +102,7 @@ def test_missing_file_is_named(tiny_bundle, tmp_path):
 def test_not_a_bundle_and_newer_format(tiny_bundle, tmp_path):
     with pytest.raises(BundleError, match="not found"):
         Analyzer.load(tmp_path / "nowhere")
-    with pytest.raises(BundleError, match="manifest.json is missing"):
+    with pytest.raises(BundleError, match=r"manifest\.json is missing"):
         Analyzer.load(tmp_path)
     bundle = copy_bundle(tiny_bundle, tmp_path)
     manifest = json.loads((bundle / "manifest.json").read_text())

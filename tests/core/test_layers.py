@@ -47,7 +47,8 @@ def _imports(path: Path, name: str, known: set[str]) -> set[str]:
             targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
         else:
             continue
-        for target in targets:
+        for imported in targets:
+            target = imported
             while target and target not in known:
                 target = target.rpartition(".")[0]
             if target and target != name and not name.startswith(target + "."):  # a package's own __init__

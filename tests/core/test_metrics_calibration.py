@@ -48,7 +48,7 @@ def test_temperature_recovers_a_known_scale():
     t = fit_temperature(true_logits * 3.0, labels)  # logits 3x too sharp -> T ~ 3
     assert t == pytest.approx(3.0, rel=0.1)
     assert nll(true_logits * 3, labels, t) < nll(true_logits * 3, labels, 1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="zero examples"):
         fit_temperature(np.zeros((0, 3)), np.zeros(0, int))
 
 

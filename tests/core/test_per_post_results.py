@@ -51,7 +51,7 @@ def test_text_posts_return_their_own_errors(tiny_analyzer):
         alone = tiny_analyzer.predict(text=texts[i])
         assert np.allclose(scores(results[i]), scores(alone), atol=1e-6)
     # The default stays all or nothing, naming the post and keeping its code.
-    with pytest.raises(InvalidInputError, match="^post 1: text is empty") as raised:
+    with pytest.raises(InvalidInputError, match=r"^post 1: text is empty") as raised:
         tiny_analyzer.predict_batch(texts)
     assert raised.value.code == "empty_text"
 
@@ -82,7 +82,7 @@ def test_bad_images_fail_only_their_posts_in_one_call(default_bundle):
     for i in (0, 3, 4):  # the good posts score as they do alone
         alone = analyzer.predict(text=texts[i], image=images[i])
         assert np.allclose(scores(results[i]), scores(alone), atol=1e-5)
-    with pytest.raises(ImageError, match="^post 1: "):
+    with pytest.raises(ImageError, match=r"^post 1: "):
         analyzer.predict_batch(texts, images)
 
 

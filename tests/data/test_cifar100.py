@@ -123,7 +123,7 @@ def test_extracted_folder_and_its_parent(tmp_path, tarball):
     for path in (tmp_path / "x", tmp_path / "x" / "cifar-100-python"):
         ds = read_cifar100(path, "test")
         assert [e.id for e in ds] == [e.id for e in from_tar]
-        assert all(np.array_equal(a.image, b.image) for a, b in zip(ds, from_tar))
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(ds, from_tar, strict=True))
         assert ds.fingerprint and ds.fingerprint != from_tar.fingerprint
 
 
@@ -132,7 +132,7 @@ def test_python2_pickles_as_officially_shipped(tmp_path, tarball):
     ds = read_cifar100(make_tarball(tmp_path / "py2.tar.gz", members), "train")
     ref = read_cifar100(tarball, "train")
     assert [(e.id, e.label, e.meta) for e in ds] == [(e.id, e.label, e.meta) for e in ref]
-    assert all(np.array_equal(a.image, b.image) for a, b in zip(ds, ref))
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(ds, ref, strict=True))
 
 
 def test_str_keys_accepted(tmp_path):
@@ -169,7 +169,7 @@ def test_truncated_archive(tmp_path, tarball, keep):
     data = tarball.read_bytes()
     cut = tmp_path / "cut.tar.gz"
     cut.write_bytes(data[: int(len(data) * keep)])
-    with pytest.raises(DataFormatError, match="cut.tar.gz.*truncated or corrupt"):
+    with pytest.raises(DataFormatError, match=r"cut\.tar\.gz.*truncated or corrupt"):
         read_cifar100(cut, "train")
 
 

@@ -22,9 +22,9 @@ LABELS = {  # id -> "text,image" as in labelResultAll.txt
 }
 SPLITS = {"train": ["1", "2", "3"], "dev": ["5"], "test": ["6"]}  # 6: blind, no label
 TEXTS = {
-    "1": "How I feel today #gym".encode(),
+    "1": b"How I feel today #gym",
     "2": "Rain \u2019again\u2019 \u2026".encode("cp1252"),  # curly quotes: not UTF-8
-    "3": "Caf\xe9 time".encode("utf-8"),
+    "3": "Caf\xe9 time".encode(),
     "4": b"mixed feelings",
     "5": b"a photo\n",
     "6": b"blind test post",

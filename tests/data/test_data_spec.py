@@ -20,7 +20,7 @@ from sentiment_fusion.labels import Sentiment
 
 
 @pytest.mark.parametrize(
-    ("spec", "expected"),
+    "spec, expected",
     [
         ("imdb:data/aclImdb_v1.tar.gz", ("imdb", "data/aclImdb_v1.tar.gz", None)),
         ("imdb:data/aclImdb:test", ("imdb", "data/aclImdb", "test")),
@@ -59,14 +59,14 @@ def test_colon_in_an_existing_path_is_not_a_split(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("spec", ["parquet:x.parquet", "x.txt", "data/folder", ""])
 def test_unknown_kind_lists_valid_kinds(spec: str) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="expected one of") as info:
         parse_spec(spec)
     for kind in DATASET_KINDS:
         assert kind in str(info.value)
 
 
 @pytest.mark.parametrize(
-    ("spec", "valid"),
+    "spec, valid",
     [
         ("imdb:x:val", "train, test"),
         ("tweeteval:x:validate", "train, val, test"),

@@ -97,7 +97,7 @@ def test_limit_and_blank_lines_counted(tmp_path: Path, caplog) -> None:
 
 
 @pytest.mark.parametrize(
-    ("content", "pattern"),
+    "content, pattern",
     [
         (b'{"text": "ok"}\n{"text": "x", "label": "great"}\n', r"p\.jsonl:2: bad label 'great'"),
         (b'{"text": "ok"}\n{"text": \n', r"p\.jsonl:2: invalid JSON"),
@@ -117,7 +117,7 @@ def test_jsonl_errors_name_file_and_line(tmp_path: Path, content: bytes, pattern
 
 
 @pytest.mark.parametrize(
-    ("content", "pattern"),
+    "content, pattern",
     [
         (b"text,label\nok,positive\nbad,5\n", r"p\.csv:3: bad label '5'"),
         (b"text,label\nok,positive\ncaf\xe9,neutral\n", r"p\.csv:3: cannot decode.*Windows-1252"),
@@ -151,7 +151,7 @@ def test_truncated_gzip_names_the_file(tmp_path: Path) -> None:
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="absent.jsonl"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.jsonl"):
         read_dataset(f"jsonl:{tmp_path / 'absent.jsonl'}")
-    with pytest.raises(FileNotFoundError, match="absent.csv"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.csv"):
         read_dataset(str(tmp_path / "absent.csv"))

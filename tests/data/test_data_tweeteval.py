@@ -17,7 +17,7 @@ def write_split(root: Path, split: str, rows: list[tuple[str, str]]) -> None:
     # cardiffnlp files end every line with "\n" (texts also with a trailing space).
     (root / f"{split}_text.txt").write_text("".join(t + "\n" for t, _ in rows), "utf-8",
                                             newline="")
-    (root / f"{split}_labels.txt").write_text("".join(l + "\n" for _, l in rows), "utf-8")
+    (root / f"{split}_labels.txt").write_text("".join(label + "\n" for _, label in rows), "utf-8")
 
 
 @pytest.fixture
@@ -70,7 +70,7 @@ def test_wrong_encoding_names_file_and_line(folder: Path) -> None:
 
 
 def test_missing_split_file_and_unknown_split(folder: Path, tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="test_text.txt"):
+    with pytest.raises(FileNotFoundError, match=r"test_text\.txt"):
         read_tweeteval(folder, "test")
     with pytest.raises(ValueError, match="train, val, test"):
         read_dataset(f"tweeteval:{folder}:holdout")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow  # trains an image head and a fusion head through 
 
 
 def cli(*args):
-    result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", *map(str, args)], capture_output=True, text=True, timeout=600)
+    result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", *map(str, args)], capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -68,7 +68,7 @@ def test_batch_matches_single_with_mixed_modalities(full_bundle):
     texts = ["love it", None, "terrible", "noon meeting"]
     images = [mvsa / "data" / "2.jpg", mvsa / "data" / "3.jpg", None, (mvsa / "data" / "4.jpg").read_bytes()]
     batch = analyzer.predict_batch(texts, images)
-    for t, i, p in zip(texts, images, batch):
+    for t, i, p in zip(texts, images, batch, strict=True):
         single = analyzer.predict(text=t, image=i)
         assert single.source == p.source
         assert np.allclose(list(single.scores.values()), list(p.scores.values()), atol=1e-5)

@@ -21,15 +21,15 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the API tests need the [serve] extra")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from PIL import Image  # noqa: E402
+from fastapi.testclient import TestClient
+from PIL import Image
 
-from sentiment_fusion.api.config import Settings  # noqa: E402
-from sentiment_fusion.api.main import create_app  # noqa: E402
-from sentiment_fusion.errors import InvalidInputError  # noqa: E402
-from sentiment_fusion.image.preprocess import ImagePreprocessor  # noqa: E402
-from sentiment_fusion.labels import LABELS, Sentiment  # noqa: E402
-from sentiment_fusion.runtime import ModalityPrediction, Prediction  # noqa: E402
+from sentiment_fusion.api.config import Settings
+from sentiment_fusion.api.main import create_app
+from sentiment_fusion.errors import InvalidInputError
+from sentiment_fusion.image.preprocess import ImagePreprocessor
+from sentiment_fusion.labels import LABELS, Sentiment
+from sentiment_fusion.runtime import ModalityPrediction, Prediction
 
 
 def b64(data: bytes) -> str:
@@ -61,7 +61,7 @@ def _probs_from(image) -> np.ndarray:
 
 
 def _modality(probs) -> ModalityPrediction:
-    return ModalityPrediction(Sentiment(int(np.argmax(probs))), dict(zip(LABELS, map(float, probs))))
+    return ModalityPrediction(Sentiment(int(np.argmax(probs))), dict(zip(LABELS, map(float, probs), strict=True)))
 
 
 class ImageAwareAnalyzer:
@@ -86,10 +86,10 @@ class ImageAwareAnalyzer:
             raise RuntimeError("toy analyzer bug")
         self.batch_sizes.append(len(texts))
         text_idx = [i for i, t in enumerate(texts) if t is not None]
-        text_preds = dict(zip(text_idx, self.text_analyzer.predict_batch([texts[i] for i in text_idx], on_error=on_error))) \
+        text_preds = dict(zip(text_idx, self.text_analyzer.predict_batch([texts[i] for i in text_idx], on_error=on_error), strict=True)) \
             if text_idx else {}
         out = []
-        for i, (text, image) in enumerate(zip(texts, images)):
+        for i, (text, image) in enumerate(zip(texts, images, strict=True)):
             views = {}
             if isinstance(text_preds.get(i), Exception):
                 out.append(text_preds[i])
@@ -106,7 +106,7 @@ class ImageAwareAnalyzer:
                     continue
             final = np.mean([[v.scores[k] for k in LABELS] for v in views.values()], axis=0)
             source = "mean" if len(views) == 2 else next(iter(views))
-            out.append(Prediction(Sentiment(int(np.argmax(final))), dict(zip(LABELS, map(float, final))), views, source))
+            out.append(Prediction(Sentiment(int(np.argmax(final))), dict(zip(LABELS, map(float, final), strict=True)), views, source))
         return out
 
     def predict(self, text=None, image=None):

@@ -27,7 +27,7 @@ def test_all_100_classes_exactly_once_with_a_reason():
     for name, sentiment, reason in table._TABLE:
         assert isinstance(sentiment, Sentiment), name
         assert isinstance(reason, str) and len(reason.strip()) >= 3, name
-    assert table.FINE_LABEL_NAMES == tuple(OFFICIAL)
+    assert tuple(OFFICIAL) == table.FINE_LABEL_NAMES
 
 
 def test_all_three_sentiments_used_and_spot_checks():
@@ -41,5 +41,5 @@ def test_all_three_sentiments_used_and_spot_checks():
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown CIFAR-100 fine class 'unicorn'.*apple"):
+    with pytest.raises(ValueError, match=r"unknown CIFAR-100 fine class 'unicorn'.*apple"):
         table.sentiment_of("unicorn")

@@ -79,7 +79,7 @@ def test_extract_features_from_paths(tiny, tmp_path):
     feats = tiny.extract_features(paths, batch_size=3, progress=True)
     np.testing.assert_allclose(feats, tiny.encode(images(4)), rtol=1e-6, atol=1e-6)
     (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
-    with pytest.raises(ImageError, match="bad.jpg"):
+    with pytest.raises(ImageError, match=r"bad\.jpg"):
         tiny.extract_features([*paths, tmp_path / "bad.jpg"], progress=False)
 
 
@@ -91,11 +91,11 @@ def test_single_image_is_a_type_error(tiny):
 
 
 def test_load_errors_name_the_file(tmp_path):
-    with pytest.raises(BundleError, match="absent.onnx"):
+    with pytest.raises(BundleError, match=r"absent\.onnx"):
         ImageEncoder(tmp_path / "absent.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"not onnx")
-    with pytest.raises(BundleError, match="junk.onnx"):
+    with pytest.raises(BundleError, match=r"junk\.onnx"):
         ImageEncoder(junk)
     bare = tiny_graph(tmp_path / "bare.onnx", preprocessor=None)
     with pytest.raises(BundleError, match="no preprocessing"):
@@ -139,9 +139,9 @@ def test_converted_classifier_matches_tflite_reference(name, min_agree):
     sess = ort.InferenceSession(str(_graph(name)), providers=["CPUExecutionProvider"])
     (logits,) = sess.run(["logits"], {"pixels": pre(paths)})
     assert logits.shape == (8, 1001)
-    agree = sum(int(t) in r["tied"] for t, r in zip(logits.argmax(1), ref["reference"]))
+    agree = sum(int(t) in r["tied"] for t, r in zip(logits.argmax(1), ref["reference"], strict=True))
     assert agree >= min_agree, (agree, logits.argmax(1).tolist(), [r["top1"] for r in ref["reference"]])
-    assert all(int(t) in r["top5"] for t, r in zip(logits.argmax(1), ref["reference"]))
+    assert all(int(t) in r["top5"] for t, r in zip(logits.argmax(1), ref["reference"], strict=True))
 
 
 @pytest.mark.data

@@ -161,7 +161,7 @@ def test_truncated_images_rejected(fmt, lenient_global, monkeypatch):
     cut = data[: len(data) // 2]
     # Another library in the process may have switched PIL to accept truncated files.
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", lenient_global)
-    with pytest.raises(ImageError, match="truncated|cannot decode"):
+    with pytest.raises(ImageError, match=r"truncated|cannot decode"):
         PRE.decode(cut)
     assert ImageFile.LOAD_TRUNCATED_IMAGES is lenient_global  # restored
 

@@ -50,6 +50,6 @@ def test_ray_engine_matches_local_engine(tmp_path, tiny_bundle, monkeypatch):
     assert again.pending == 0
     a, b = rows(tmp_path / "local.duckdb"), rows(tmp_path / "ray.duckdb")
     assert len(a) == len(b) == 1501
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=True):
         assert x[:5] == y[:5] and x[8:] == y[8:]
         assert x[5:8] == pytest.approx(y[5:8], abs=1e-6) if x[5] is not None else y[5:8] == (None, None, None)

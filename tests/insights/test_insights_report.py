@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckdb, pyarrow)")
 
-from sentiment_fusion.insights.cli import main  # noqa: E402
+from sentiment_fusion.insights.cli import main
 
 XSS = '<script>alert(1)</script><img src=x onerror=alert(2)> "quoted" & done'
 WORDS = "love hate great terrible phone battery screen service day sad happy slow fast".split()
@@ -102,7 +102,7 @@ def test_report_path_is_checked_before_scoring(tmp_path, tiny_bundle, capsys):
             "--quiet", "--report"]
     for report, message in [(db, "name it *.html"), (data, "name it *.html"), (tmp_path, "name it *.html"),
                             (tmp_path / "r.txt", "name it *.html")]:
-        assert main(args + [str(report)]) == 2
+        assert main([*args, str(report)]) == 2
         assert message in capsys.readouterr().err
     clash = tmp_path / "posts.html"
     assert main(["analyze", str(data), "--id-col", "id", "--text-col", "text", "--db", str(clash), "--model",
@@ -112,7 +112,7 @@ def test_report_path_is_checked_before_scoring(tmp_path, tiny_bundle, capsys):
     (tmp_path / "linked.html").hardlink_to(data)
     for report, message in [(tmp_path / "file.txt" / "r.html", "is a file, not a folder"),
                             (tmp_path / "linked.html", "also the store or an input")]:
-        assert main(args + [str(report)]) == 2
+        assert main([*args, str(report)]) == 2
         assert message in capsys.readouterr().err
     assert not db.exists() and not clash.exists()  # nothing was scored or written
     assert data.read_text(encoding="utf-8") == "id,text\n1,great phone\n"
@@ -125,10 +125,10 @@ def test_a_closed_pipe_or_ctrl_c_ends_quietly(analyzed):
               "class Args:\n    func = staticmethod(lambda args: [print('row', i) for i in range(10**6)] and 0)\n"
               "sys.exit(run_command(Args()))")
     done = subprocess.run(["bash", "-c", f"{sys.executable} -c \"{script}\" | head -1; echo \"${{PIPESTATUS[0]}}\""],
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.splitlines() == ["row 0", "141"] and done.stderr == ""
     command = f"sentiment-fusion insights examples --db {db} -k 50 | head -1"
-    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120, check=False)
     assert done.stdout.startswith("brand") and done.stderr == ""
 
     from sentiment_fusion.commands import run_command
@@ -158,7 +158,7 @@ def _chromium(binary: str, args: list[str], tmp_path: Path) -> subprocess.Comple
     profile = tmp_path / "profile"
     return subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                            "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                           *args], capture_output=True, text=True, timeout=90)
+                           *args], capture_output=True, text=True, timeout=90, check=False)
 
 
 def test_report_renders_in_headless_chromium(analyzed, chromium, tmp_path):

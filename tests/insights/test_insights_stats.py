@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 
 pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckdb, pyarrow)")
-import pyarrow as pa  # noqa: E402
+import pyarrow as pa
 
-from sentiment_fusion.insights import aggregates  # noqa: E402
-from sentiment_fusion.insights.aggregates import PeriodStats, net_interval, net_variance, wilson_interval  # noqa: E402
-from sentiment_fusion.insights.alerts import AlertConfig, adjust, find_alerts, negative_share_test, net_sentiment_test  # noqa: E402
-from sentiment_fusion.insights.readers import POST_SCHEMA  # noqa: E402
-from sentiment_fusion.insights.store import PostStore  # noqa: E402
-from sentiment_fusion.insights.terms import log_odds, tokenize, top_terms  # noqa: E402
+from sentiment_fusion.insights import aggregates
+from sentiment_fusion.insights.aggregates import PeriodStats, net_interval, net_variance, wilson_interval
+from sentiment_fusion.insights.alerts import AlertConfig, adjust, find_alerts, negative_share_test, net_sentiment_test
+from sentiment_fusion.insights.readers import POST_SCHEMA
+from sentiment_fusion.insights.store import PostStore
+from sentiment_fusion.insights.terms import log_odds, tokenize, top_terms
 
 DAY = datetime(2024, 3, 1)
 PROBS = {"negative": (0.8, 0.1, 0.1), "neutral": (0.1, 0.8, 0.1), "positive": (0.1, 0.1, 0.8)}
@@ -25,14 +25,15 @@ PROBS = {"negative": (0.8, 0.1, 0.1), "neutral": (0.1, 0.8, 0.1), "positive": (0
 def make_store(path, posts) -> PostStore:
     """posts: (post_id, brand, created_at, sentiment, text[, human_label, confidence])."""
     store = PostStore(path)
-    rows = [dict(zip(("post_id", "brand", "created_at", "sentiment", "text", "human_label", "conf"), p)) for p in posts]
+    fields = ("post_id", "brand", "created_at", "sentiment", "text", "human_label", "conf")
+    rows = [dict(zip(fields, p, strict=False)) for p in posts]  # the last two fields are optional
     store.ingest([pa.table({k: [r.get(k) for r in rows] for k in POST_SCHEMA.names}, schema=POST_SCHEMA)])
     scores = {"post_id": [], "sentiment": [], "p_negative": [], "p_neutral": [], "p_positive": [], "error": []}
     for r in rows:
         probs = list(PROBS[r["sentiment"]])
         if r.get("conf"):
             probs = [r["conf"] if label == r["sentiment"] else (1 - r["conf"]) / 2 for label in PROBS]
-        for key, value in zip(("p_negative", "p_neutral", "p_positive"), probs):
+        for key, value in zip(("p_negative", "p_neutral", "p_positive"), probs, strict=True):
             scores[key].append(value)
         scores["post_id"].append(r["post_id"]), scores["sentiment"].append(r["sentiment"]), scores["error"].append(None)
     store.write_scores(pa.table(scores), "test@1")
@@ -112,7 +113,8 @@ def test_benjamini_hochberg_and_bonferroni():
     assert adjust(p, "none") == p
 
 
-def series(rng, brand: str, days: int, n: int, probs, shift: dict[int, tuple] = {}) -> list[PeriodStats]:
+def series(rng, brand: str, days: int, n: int, probs, shift: dict[int, tuple] | None = None) -> list[PeriodStats]:
+    shift = shift or {}
     out = []
     for d in range(days):
         neg, neu, pos = rng.multinomial(n, shift.get(d, probs))

@@ -120,7 +120,7 @@ def test_init_from_must_be_a_weights_file_or_a_bundle(tmp_path):
     from sentiment_fusion.training.starting_point import starting_point
 
     torch.save([1, 2, 3], tmp_path / "list.pt")
-    with pytest.raises(ValueError, match="list.pt is not a weights file written by the trainer .*holds a list"):
+    with pytest.raises(ValueError, match=r"list\.pt is not a weights file written by the trainer .*holds a list"):
         starting_point(tmp_path / "list.pt")
     with pytest.raises(BundleError, match="is not a model bundle"):
         starting_point(tmp_path)

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, Iterator
 
 from ..errors import DataFormatError
-
 
 # Tried in order for legacy text files. cp1252 before latin-1 because tweets of that era
 # were mostly Windows-1252 (curly quotes, ellipsis live at 0x80-0x9F, which latin-1 maps to
@@ -98,12 +98,12 @@ def require_file(path: Path, what: str) -> Path:
     return path
 
 
-def open_binary(file: Path) -> IO[bytes]:
+def open_binary(file: Path) -> io.BufferedIOBase:
     """The file's bytes, gunzipped when its name ends in ``.gz``."""
     return gzip.open(file, "rb") if file.name.lower().endswith(".gz") else open(file, "rb")
 
 
-def guarded_lines(lines: IO[bytes], file: Path) -> Iterator[bytes]:
+def guarded_lines(lines: Iterable[bytes], file: Path) -> Iterator[bytes]:
     """Yield lines, turning gzip/IO failures mid-file into a DataFormatError naming it."""
     it = iter(lines)
     while True:
@@ -116,7 +116,7 @@ def guarded_lines(lines: IO[bytes], file: Path) -> Iterator[bytes]:
         yield raw
 
 
-def check_header(file: Path, names: list[str]) -> None:
+def check_header(file: Path, names: Sequence[str]) -> None:
     """A CSV header that names a column twice would let one silently shadow the other."""
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:

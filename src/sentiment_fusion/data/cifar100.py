@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataFormatError
+from ..hashing import sha256_file
 from ..image.cifar100_sentiment import FINE_LABEL_NAMES, sentiment_of
 from ..labels import Sentiment
-from ..hashing import sha256_file
 from ._files import FilesHasher
 from .dataset import Dataset, check_split
 from .example import Example
@@ -147,8 +147,8 @@ def _read_archive(archive: Path, names: tuple[str, ...]) -> dict[str, bytes]:
                 for member in tar:
                     name = member.name.lstrip("./")
                     if name in wanted and member.isfile():
-                        fh = tar.extractfile(member)
-                        data = fh.read() if fh is not None else b""
+                        member_file = tar.extractfile(member)
+                        data = member_file.read() if member_file is not None else b""
                         if len(data) != member.size:
                             raise EOFError(f"member {name} cut short")
                         found[wanted[name]] = data
@@ -178,7 +178,7 @@ class _Unpickler(pickle.Unpickler):
 def _unpickle(data: bytes, where: str) -> dict[str, Any]:
     try:
         obj = _Unpickler(io.BytesIO(data), encoding="bytes").load()
-    except Exception as exc:  # noqa: BLE001 - a damaged pickle raises anything
+    except Exception as exc:  # a damaged pickle raises anything; re-raised as DataFormatError
         raise DataFormatError(f"{where}: not a CIFAR-100 pickle ({type(exc).__name__}: {exc})") from exc
     if not isinstance(obj, dict):
         raise DataFormatError(f"{where}: expected a pickled dict, got {type(obj).__name__}")

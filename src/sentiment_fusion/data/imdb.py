@@ -15,6 +15,8 @@ from __future__ import annotations
 import bz2
 import dataclasses
 import gzip
+import io
+import itertools
 import logging
 import lzma
 import re
@@ -22,11 +24,10 @@ import tarfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 from ..errors import DataFormatError
-from ..labels import Sentiment
 from ..hashing import sha256_file
+from ..labels import Sentiment
 from ._files import FilesHasher
 from .dataset import Dataset, check_split
 from .example import Example
@@ -144,7 +145,7 @@ def _scan_tarball(archive: Path, split: str) -> list[_Review]:
     return reviews
 
 
-def _decompressed(archive: Path) -> IO[bytes]:
+def _decompressed(archive: Path) -> io.BufferedIOBase:
     """The archive's tar bytes, decompressed by the stdlib module its magic bytes name.
 
     Not tarfile's own "r|gz": its stream reader treats a gzip file that stops early as
@@ -162,7 +163,7 @@ def _decompressed(archive: Path) -> IO[bytes]:
     return open(archive, "rb")
 
 
-def _check_complete(stream: IO[bytes], end_offset: int) -> None:
+def _check_complete(stream: io.BufferedIOBase, end_offset: int) -> None:
     """Raise EOFError unless the archive was read to its real end."""
     if isinstance(stream, _DECOMPRESSORS):
         # Reading on to the end raises EOFError where the compressed stream was cut and
@@ -206,7 +207,7 @@ def _order(reviews: list[_Review], source: Path, split: str) -> list[_Review]:
                 f"{source}: no reviews under aclImdb/{split}/{label_dir}/ "
                 f"(expected files named <n>_<rating>.txt)"
             )
-    for prev, cur in zip(reviews, reviews[1:]):
+    for prev, cur in itertools.pairwise(reviews):
         if prev.sort_key == cur.sort_key:
             raise DataFormatError(
                 f"{source}: review {cur.number} appears twice in {split}/{cur.label_dir}/ "

@@ -16,12 +16,13 @@ import codecs
 import csv
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..errors import DataFormatError
-from ..labels import LABELS, Sentiment
 from ..hashing import sha256_file
+from ..labels import LABELS, Sentiment
 from ._files import check_header, guarded_lines, open_binary
 from .dataset import Dataset
 from .example import Example

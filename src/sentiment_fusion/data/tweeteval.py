@@ -53,7 +53,7 @@ def read_tweeteval(
 
     examples: list[Example] = []
     empty = 0
-    for lineno, (raw_text, raw_label) in enumerate(zip(text_lines, label_lines), start=1):
+    for lineno, (raw_text, raw_label) in enumerate(zip(text_lines, label_lines, strict=True), start=1):
         # Decode and check every line, not only the first `limit`: a bad file fails fast.
         label = _parse_label(decode_line(raw_label, labels_file, lineno), mapping,
                              labels_file, lineno)

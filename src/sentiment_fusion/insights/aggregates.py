@@ -127,7 +127,7 @@ def trends(store, period: str = "day", brand: str | None = None, *, column: str 
 
 def _densify(stats: list[PeriodStats], step: timedelta) -> list[PeriodStats]:
     out: list[PeriodStats] = []
-    for i, s in enumerate(stats):
+    for s in stats:
         if out and out[-1].brand == s.brand:
             t = out[-1].period + step
             while t < s.period:

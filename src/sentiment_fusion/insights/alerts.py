@@ -129,5 +129,5 @@ def find_alerts(stats: list[PeriodStats], config: AlertConfig = AlertConfig()) -
                                        "baseline": baseline, "change": value - baseline, "z": result[0],
                                        "p": result[1], "n": cur.n, "n_baseline": n_b})
     adjusted = adjust([c["p"] for c in candidates], config.correction)
-    alerts = [Alert(**c, p_adjusted=q) for c, q in zip(candidates, adjusted) if q <= config.alpha]
+    alerts = [Alert(**c, p_adjusted=q) for c, q in zip(candidates, adjusted, strict=True) if q <= config.alpha]
     return sorted(alerts, key=lambda a: (a.period, a.brand, a.metric), reverse=True)

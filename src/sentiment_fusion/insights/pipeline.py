@@ -16,13 +16,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 from .readers import ColumnSpec, ReadStats, find_files, read_posts
 from .scoring import COMMIT_ROWS, LocalEngine, model_version
 from .store import PostStore, utc_now
+
+if TYPE_CHECKING:
+    from .ray_engine import RayEngine
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +70,7 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
     files = find_files(inputs)  # folders walked once; a missing input fails here, before the store
     version = model_version(analyzer)
     result = AnalyzeResult(model_version=version, engine=engine)
+    runner: LocalEngine | RayEngine
     if engine == "ray":
         from .ray_engine import RayEngine
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def _import_ray():
     try:
         import ray
-        import ray.data  # noqa: F401
+        import ray.data
     except ImportError as exc:
         raise ImportError("the ray engine needs Ray Data: pip install 'sentiment-fusion[scale]' "
                           "(or 'ray[data,client]'); or use --engine local") from exc

@@ -24,9 +24,10 @@ import csv
 import json
 import logging
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import pyarrow as pa
 
@@ -199,7 +200,7 @@ def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[
             if len(values) != len(names):
                 raise DataFormatError(f"{file}:{start}: {len(values)} fields but the header has {len(names)} "
                                       f"(a field with a delimiter or line break in it must be quoted)")
-            yield start, dict(zip(names, values))
+            yield start, dict(zip(names, values, strict=True))
     except csv.Error as exc:
         hint = "; a quote that never closes?" if "end of data" in str(exc) else ""
         raise DataFormatError(f"{file}:{start}: malformed CSV ({exc}{hint})") from exc
@@ -237,7 +238,7 @@ def _parquet_rows(file: Path, spec: ColumnSpec) -> Iterator[tuple[int, dict[str,
     names = set(parquet.schema_arrow.names)
     _check_columns(file, names, spec)
     lineno = 0
-    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=[c for c in dict.fromkeys(spec.columns)]):
+    for batch in parquet.iter_batches(batch_size=CHUNK_ROWS, columns=list(dict.fromkeys(spec.columns))):
         for row in batch.to_pylist():
             lineno += 1
             yield lineno, row

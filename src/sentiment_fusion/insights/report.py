@@ -11,11 +11,11 @@ Every piece of post text, brand name and term is HTML-escaped, so a post reading
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Set
 from datetime import datetime
 from html import escape
 from itertools import groupby
 from pathlib import Path
-from typing import Iterable
 
 from .. import __version__
 from ..labels import LABELS
@@ -36,7 +36,7 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}.cols{display:g
 .post-negative{border-color:%(negative)s}.post-positive{border-color:%(positive)s}.post-neutral{border-color:%(neutral)s}
 .post small{display:block;color:#66717d}svg text{font:12px system-ui,sans-serif;fill:#1d2733}svg .tick{fill:#56616d;font-size:11px}
 svg .inbar{fill:#fff;font-weight:600}.alert{color:%(negative)s;font-weight:600}
-""" % COLOURS
+""" % COLOURS  # noqa: UP031 - CSS is all braces: %-placeholders keep it readable
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
 
 
@@ -44,7 +44,7 @@ def _num(value, fmt: str = "{:.3f}") -> str:
     return "" if value is None else escape(fmt.format(value))
 
 
-def _table(headers: list[str], rows: list[list[str]], numeric: set[int] = frozenset()) -> str:
+def _table(headers: list[str], rows: list[list[str]], numeric: Set[int] = frozenset()) -> str:
     """``rows`` hold already-escaped HTML cells."""
     head = "".join(f'<th class="{"num" if i in numeric else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
     body = "".join("<tr>" + "".join(f'<td class="{"num" if i in numeric else ""}">{c}</td>' for i, c in enumerate(r))

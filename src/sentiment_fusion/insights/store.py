@@ -131,7 +131,7 @@ class PostStore:
             raise StoreError(f"{self.path} is a DuckDB file but not an analyze store "
                              f"(its posts table lacks {sorted(missing)})")
 
-    def __enter__(self) -> "PostStore":
+    def __enter__(self) -> PostStore:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -161,7 +161,7 @@ class PostStore:
                 self.con.execute("INSERT INTO _run_ids SELECT post_id FROM _incoming")
                 self.con.unregister("_incoming")
                 total += table.num_rows
-            (repeated,) = self.con.execute("SELECT count(*) - count(DISTINCT post_id) FROM _run_ids").fetchone()
+            (repeated,) = self._one_row("SELECT count(*) - count(DISTINCT post_id) FROM _run_ids")
             self.con.execute("DROP TABLE _run_ids")
             self.con.execute("COMMIT")
         except BaseException:
@@ -191,17 +191,22 @@ class PostStore:
 
     def counts(self, model_version: str | None = None) -> dict[str, int]:
         """posts / scored / errors / pending (pending relative to ``model_version`` when given)."""
-        posts, scored, errors, pending = self.con.execute(
+        posts, scored, errors, pending = self._one_row(
             """SELECT count(*), count(sentiment), count(error),
                       count(*) FILTER (WHERE model_version IS DISTINCT FROM $v)
-               FROM posts""", {"v": model_version}).fetchone()
+               FROM posts""", {"v": model_version})
         return {"posts": posts, "scored": scored, "errors": errors, "pending": pending if model_version else 0}
+
+    def _one_row(self, sql: str, params=None) -> tuple:
+        row = self.con.execute(sql, params or []).fetchone()
+        assert row is not None, sql  # an aggregate without GROUP BY always returns one row
+        return row
 
     def query(self, sql: str, params=None) -> list[dict]:
         """Run SQL and return rows as dicts (for the aggregate modules)."""
         cursor = self.con.execute(sql, params or [])
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _refuse_other_files(path: Path) -> None:

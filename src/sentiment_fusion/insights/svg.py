@@ -4,6 +4,7 @@ Inline ``<svg>`` in HTML5 needs no namespace attribute, so the report holds no U
 """
 from __future__ import annotations
 
+from collections.abc import Set
 from datetime import datetime
 from html import escape
 
@@ -19,7 +20,7 @@ def period_label(t: datetime, period: str = "day") -> str:
     return t.strftime("%Y-%m-%d %H:00") if period == "hour" else t.strftime("%Y-%m-%d")
 
 
-def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *, period: str = "day", width: int = 960,
+def net_chart(series: list[PeriodStats], alerts: Set[datetime] = frozenset(), *, period: str = "day", width: int = 960,
               height: int = 300) -> str:
     """Net sentiment per period (line) with its 95% interval (band); volume (bars) in a strip below.
 
@@ -31,9 +32,9 @@ def net_chart(series: list[PeriodStats], alerts: set[datetime] = frozenset(), *,
     plot_w = width - left - right
     net_h = (height - top - bottom) * 0.72  # the net panel; the volume strip takes the rest below a gap
     vol_top, vol_h = top + net_h + 14, (height - top - bottom) * 0.28 - 14
-    lows, highs = zip(*(s.net_interval for s in series if s.n))
-    y_lo = max(-1.0, min(0.0, min(lows)) - 0.05)
-    y_hi = min(1.0, max(0.0, max(highs)) + 0.05)
+    lows, highs = zip(*(s.net_interval for s in series if s.n), strict=True)
+    y_lo = max(-1.0, min(0.0, *lows) - 0.05)
+    y_hi = min(1.0, max(0.0, *highs) + 0.05)
     v_max = max(s.n for s in series) or 1
     step = plot_w / len(series)
 

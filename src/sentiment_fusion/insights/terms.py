@@ -22,8 +22,8 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from ..text.normalize import TextNormalizer
 
@@ -103,7 +103,7 @@ def top_terms(store, brand: str | None = None, *, k: int = 15, min_count: int = 
     for name in sorted({b for b, _ in counts} if brand is None else {brand}):
         for side in ("negative", "positive"):
             focal = counts.get((name, side), Counter())
-            contrast = Counter()
+            contrast: Counter[str] = Counter()
             for (b, s), c in counts.items():
                 if b == name and s != side:
                     contrast.update(c)
