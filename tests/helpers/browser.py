@@ -7,29 +7,31 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 INSTALL_HINT = "apt-get install -y chromium"
+FALLBACK_PATHS = ("/usr/bin/chromium",)  # Debian's package, when /usr/bin is not on PATH
 
 
 def in_ci(env: Mapping[str, str] = os.environ) -> bool:
     return env.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def find_chromium(which: Callable[[str], str | None] = shutil.which) -> str | None:
-    for candidate in (which("chromium"), "/usr/bin/chromium"):
-        if candidate and Path(candidate).exists():
+def find_chromium(which: Callable[[str], str | None] = shutil.which,
+                  fallbacks: Sequence[str] = FALLBACK_PATHS) -> str | None:
+    for candidate in (which("chromium"), *fallbacks):
+        if candidate and Path(candidate).is_file():
             return candidate
     return None
 
 
-def require_chromium(env: Mapping[str, str] = os.environ,
-                     which: Callable[[str], str | None] = shutil.which) -> str:
+def require_chromium(env: Mapping[str, str] = os.environ, which: Callable[[str], str | None] = shutil.which,
+                     fallbacks: Sequence[str] = FALLBACK_PATHS) -> str:
     """The chromium binary; without one, fail in CI and skip elsewhere."""
-    found = find_chromium(which)
+    found = find_chromium(which, fallbacks)
     if found is not None:
         return found
     message = f"headless Chromium is not installed ({INSTALL_HINT})"
