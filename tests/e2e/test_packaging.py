@@ -166,9 +166,11 @@ def outside_env(venv: Path | None = None, **extra: str) -> dict[str, str]:
 
 
 def run(args: list, cwd: Path, env: dict, timeout: float = 600, ok: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                          check=False)
     if ok:
-        assert done.returncode == 0, f"{shlex.join(map(str, args))} -> {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+        command = shlex.join(map(str, args))
+        assert done.returncode == 0, f"{command} -> {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
 
 
@@ -199,7 +201,8 @@ class Server:
     def wait_until(self, ready, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            assert self.process.poll() is None, f"server exited {self.process.returncode}:\n{self.log.read_text()[-3000:]}"
+            exited = self.process.poll()
+            assert exited is None, f"server exited {exited}:\n{self.log.read_text()[-3000:]}"
             if ready():
                 return
             time.sleep(0.5)
