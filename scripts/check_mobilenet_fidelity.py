@@ -6,7 +6,8 @@ scripts/convert_mobilenet.py)::
     /work/tfenv/bin/python scripts/check_mobilenet_fidelity.py                 # 200 MVSA images
     /work/tfenv/bin/python scripts/check_mobilenet_fidelity.py --onnx artifacts/mobilenet_v2_imagenet.int8.onnx
     # the committed test reference (8 images, top-1 + top-5 of TFLite):
-    /work/tfenv/bin/python scripts/check_mobilenet_fidelity.py --n 8 --reference-out tests/image/assets/mobilenet_reference.json
+    /work/tfenv/bin/python scripts/check_mobilenet_fidelity.py --n 8 \\
+        --reference-out tests/image/assets/mobilenet_reference.json
 
 Both sides get the SAME pixels: ``ImagePreprocessor.pixels()`` (uint8, 224x224 RGB) go into
 the TFLite model as they are and into ONNX after ``normalize()``, so the comparison measures

@@ -5,12 +5,15 @@ from pathlib import Path
 
 CITATIONS = {
     "imdb": "Maas et al., 2011. Learning Word Vectors for Sentiment Analysis. ACL. (IMDB Large Movie Review Dataset)",
-    "tweeteval": "Barbieri et al., 2020. TweetEval: Unified Benchmark and Comparative Evaluation for Tweet Classification. Findings of EMNLP. (SemEval-2017 Task 4A tweets: Rosenthal et al., 2017)",
+    "tweeteval": "Barbieri et al., 2020. TweetEval: Unified Benchmark and Comparative Evaluation for Tweet "
+    "Classification. Findings of EMNLP. (SemEval-2017 Task 4A tweets: Rosenthal et al., 2017)",
     "mvsa": "Niu et al., 2016. Sentiment Analysis on Multi-view Social Data. MMM. (MVSA-Single / MVSA-Multiple)",
     "jsonl": "MVSA-Multiple texts: Niu et al., 2016 (see above), when the jsonl is mvsa_multiple",
     "cifar100": "Krizhevsky, 2009. Learning Multiple Layers of Features from Tiny Images. (CIFAR-100)",
-    "mobilenet_v2": "Sandler et al., 2018. MobileNetV2: Inverted Residuals and Linear Bottlenecks. CVPR. (ImageNet weights from Google's TF-slim release, Apache-2.0)",
-    "minilm": "Wang et al., 2020. MiniLM. NeurIPS; all-MiniLM-L6-v2 from sentence-transformers (Reimers & Gurevych, 2019), Apache-2.0",
+    "mobilenet_v2": "Sandler et al., 2018. MobileNetV2: Inverted Residuals and Linear Bottlenecks. CVPR. "
+    "(ImageNet weights from Google's TF-slim release, Apache-2.0)",
+    "minilm": "Wang et al., 2020. MiniLM. NeurIPS; all-MiniLM-L6-v2 from sentence-transformers "
+    "(Reimers & Gurevych, 2019), Apache-2.0",
 }
 
 _COLUMNS = ("n", "accuracy", "macro_recall", "macro_f1", "weighted_f1", "ece")
@@ -24,8 +27,8 @@ def metrics_table(rows: list[dict]) -> list[str]:
     lines = ["| component | data | split | modality | " + " | ".join(_COLUMNS) + " |",
              "|" + "---|" * (4 + len(_COLUMNS))]
     for row in rows:
-        lines.append(f"| {row.get('component', '')} | {row.get('data', '')} | {row.get('split', '')} | {row.get('modality', '')} | "
-                     + " | ".join(_fmt(row.get(c, "")) for c in _COLUMNS) + " |")
+        where = [str(row.get(key, "")) for key in ("component", "data", "split", "modality")]
+        lines.append("| " + " | ".join(where + [_fmt(row.get(c, "")) for c in _COLUMNS]) + " |")
     return lines
 
 
@@ -57,7 +60,8 @@ def render(manifest: dict) -> str:
         rows += [{"component": name, **m} for m in spec.get("metrics", [])]
     rows += [{"component": "bundle", **m} for m in manifest.get("evaluations", [])]
     lines += ["", "## Metrics", "", "Every number below was produced by the command in the README on the named split; "
-              "`validation` rows were used for model selection and calibration, test rows were computed once on the final model.", ""]
+              "`validation` rows were used for model selection and calibration, "
+              "test rows were computed once on the final model.", ""]
     lines += metrics_table(rows)
     reliability = [r for r in manifest.get("evaluations", []) if r.get("reliability")]
     for row in reliability[:2]:

@@ -86,7 +86,8 @@ def test_training_continues_from_an_earlier_runs_weights(trained, tmp_path):
     assert training["init_from"] == {"path": str(best), "sha256": sha256_file(best)}
     assert f"continued from earlier fine-tuned weights `{best}`" in (tmp_path / "continued" / "README.md").read_text()
 
-    # The weights rebuild their own model: flags that do not match it (no --kind, another vocabulary size) are not needed.
+    # The weights rebuild their own model: flags that do not match it (no --kind, another vocabulary size)
+    # are not needed.
     run_cli("train", "text", "--train", f"tweeteval:{tweets}:train@600", "--max-steps", "1", "--vocab-size", "500",
             "--init-from", str(best), "--out", str(tmp_path / "unmatched"), "--work", str(tmp_path / "work2"), "--quiet")
     unmatched = json.loads((tmp_path / "unmatched" / "manifest.json").read_text())["components"]["text"]

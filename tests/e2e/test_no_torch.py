@@ -58,7 +58,8 @@ SCENARIO = textwrap.dedent("""
 
     with TestClient(create_app(Settings(load_in_background=False))) as client:
         ready = client.get("/readyz").status_code
-        answer = client.post("/v1/predict", json={"text": "great day", "image": base64.b64encode(jpeg((30, 200, 30))).decode()})
+        green = base64.b64encode(jpeg((30, 200, 30))).decode()
+        answer = client.post("/v1/predict", json={"text": "great day", "image": green})
         bad = client.post("/v1/predict", json={"text": "   "})
     print(json.dumps({
         "sources": [text.source, image.source, both[0].source, both[1].source],

@@ -16,6 +16,7 @@ from datetime import datetime
 from html import escape
 from itertools import groupby
 from pathlib import Path
+from string import Template
 
 from .. import __version__
 from ..labels import LABELS
@@ -24,19 +25,23 @@ from .alerts import AlertConfig, find_alerts
 from .svg import COLOURS, net_chart, period_label, share_bars
 from .terms import top_terms
 
-CSS = """
+# CSS is all braces, so the colours go in as $placeholders (string.Template), not with str.format.
+CSS = Template("""
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2733;background:#f6f7f9}
 main{max-width:1000px;margin:0 auto;padding:24px}
-h1{font-size:26px;margin:0 0 4px}h2{font-size:20px;margin:32px 0 8px;border-bottom:1px solid #dde2e7;padding-bottom:4px}
-h3{font-size:16px;margin:18px 0 6px}.muted{color:#66717d}.card{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:14px 16px;margin:12px 0}
-table{border-collapse:collapse;width:100%%;font-size:14px}th,td{padding:4px 8px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
+h1{font-size:26px;margin:0 0 4px}
+h2{font-size:20px;margin:32px 0 8px;border-bottom:1px solid #dde2e7;padding-bottom:4px}
+h3{font-size:16px;margin:18px 0 6px}.muted{color:#66717d}
+.card{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:14px 16px;margin:12px 0}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{padding:4px 8px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
 td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}
-.negative{color:%(negative)s}.positive{color:%(positive)s}.neutral{color:#56616d}
+.negative{color:$negative}.positive{color:$positive}.neutral{color:#56616d}
 .post{border-left:4px solid #ccc;padding:4px 10px;margin:6px 0;background:#fafbfc;white-space:pre-wrap;overflow-wrap:anywhere}
-.post-negative{border-color:%(negative)s}.post-positive{border-color:%(positive)s}.post-neutral{border-color:%(neutral)s}
-.post small{display:block;color:#66717d}svg text{font:12px system-ui,sans-serif;fill:#1d2733}svg .tick{fill:#56616d;font-size:11px}
-svg .inbar{fill:#fff;font-weight:600}.alert{color:%(negative)s;font-weight:600}
-""" % COLOURS  # noqa: UP031 - CSS is all braces: %-placeholders keep it readable
+.post-negative{border-color:$negative}.post-positive{border-color:$positive}.post-neutral{border-color:$neutral}
+.post small{display:block;color:#66717d}svg text{font:12px system-ui,sans-serif;fill:#1d2733}
+svg .tick{fill:#56616d;font-size:11px}svg .inbar{fill:#fff;font-weight:600}.alert{color:$negative;font-weight:600}
+""").substitute(COLOURS)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
 
 
@@ -154,7 +159,8 @@ sample, (p₊ + p₋ − (p₊ − p₋)²)/n, on add-one smoothed shares.</p>
 sentiment (down), corrected across all brands, periods and both metrics ({escape(config.correction)},
 α = {config.alpha}).</p>
 <p>Terms: weighted log-odds ratios with an informative Dirichlet prior (Monroe, Colaresi &amp; Quinn 2008) of a
-brand's negative (positive) posts against its other posts, prior = all posts; ranked by z-score; z &gt; 1.96 shown.</p></div>
+brand's negative (positive) posts against its other posts, prior = all posts; ranked by z-score;
+z &gt; 1.96 shown.</p></div>
 </main></body></html>
 """
 
