@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import math
 import os
 import platform
 from importlib import metadata
 from pathlib import Path
 
+from .component import Component
 from .errors import BundleError
 from .hashing import sha256_file
 from .labels import LABELS
@@ -28,12 +28,6 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 COMPONENTS = ("text", "image", "fusion")
 MODEL_ENV = "SENTIMENT_FUSION_MODEL"
-
-
-def file_entry(bundle_dir: str | Path, relative: str) -> dict:
-    """The manifest's record of one file: path relative to the bundle, sha256, size."""
-    path = Path(bundle_dir) / relative
-    return {"path": relative, "sha256": sha256_file(path), "bytes": path.stat().st_size}
 
 
 def library_versions(*names: str) -> dict[str, str]:
@@ -50,12 +44,13 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def write_manifest(bundle_dir: str | Path, *, name: str, version: str, components: dict, description: str = "",
-                   extra: dict | None = None) -> Path:
-    """Write ``manifest.json`` for the components already saved in ``bundle_dir``."""
+def write_manifest(bundle_dir: str | Path, *, name: str, version: str, components: dict[str, Component | dict],
+                   description: str = "", extra: dict | None = None) -> Path:
+    """Write ``manifest.json`` for the components already saved in ``bundle_dir`` (records, or their dicts)."""
     unknown = set(components) - set(COMPONENTS)
     if unknown:
         raise ValueError(f"unknown components {sorted(unknown)}; a bundle holds any of {COMPONENTS}")
+    components = {name: (c if isinstance(c, Component) else Component.from_dict(c)).to_dict() for name, c in components.items()}
     manifest = {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -129,9 +124,10 @@ def _check_structure(path: Path, manifest) -> None:
             relative = Path(entry["path"])
             if relative.is_absolute() or ".." in relative.parts:
                 raise BundleError(f"{where}'s {role!r} file {entry['path']!r} must be a path inside the bundle")
-        temperature = spec.get("temperature", 1.0)
-        if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 < temperature < math.inf:
-            raise BundleError(f"{where}: the calibration temperature must be a finite number > 0, got {temperature!r}")
+        try:
+            Component.from_dict(spec)
+        except (TypeError, ValueError) as exc:
+            raise BundleError(f"{where}: {exc}") from None
 
 
 def packaged_models_dir() -> Path:

@@ -89,7 +89,7 @@ def cmd_train_text(args) -> int:
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
-                              description=args.description or f"{component['kind']} text sentiment model",
+                              description=args.description or f"{component.kind} text sentiment model",
                               reports=[(spec, "text") for spec in args.report or []])
     print(f"wrote {args.out}")
     _print_metrics(component, manifest)
@@ -144,8 +144,8 @@ def _training_overrides(args) -> dict:
                               "progress": not args.quiet}.items() if v is not None}
 
 
-def _print_metrics(component: dict, manifest: dict) -> None:
-    for row in component.get("metrics", []) + manifest.get("evaluations", []):
+def _print_metrics(component, manifest: dict) -> None:
+    for row in component.metrics + manifest.get("evaluations", []):
         print(f"  {row['data']} [{row['split']}] n={row['n']} accuracy {row['accuracy']:.4f} macro-recall "
               f"{row['macro_recall']:.4f} weighted-F1 {row['weighted_f1']:.4f} ECE {row['ece']:.4f}")
 

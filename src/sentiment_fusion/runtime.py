@@ -23,6 +23,7 @@ from .bundle import default_bundle_path, read_manifest
 from .errors import BundleError, InvalidInputError
 from .labels import LABELS, Sentiment
 from .calibration import softmax
+from .component import Component
 from .fusion_inputs import column, fusion_inputs
 from .posts import check_post, chunks_by_images
 
@@ -183,11 +184,13 @@ class FusionModel:
 
 
 def _build(cls, bundle_dir: Path, components: dict, name: str, *args):
-    """The component ``name`` of the bundle, or None; a malformed spec is a BundleError naming it."""
+    """The component ``name`` of the bundle, or None; a malformed spec is a BundleError naming it.
+    The model is built from the component's record (:class:`Component`), which leaves out what is
+    not the model's own (image decode limits an older bundle recorded: the deployment sets those)."""
     if name not in components:
         return None
     try:
-        return cls(bundle_dir, components[name], *args)
+        return cls(bundle_dir, Component.from_dict(components[name]).to_dict(), *args)
     except BundleError:
         raise
     except Exception as exc:  # noqa: BLE001 - KeyError/TypeError/ValueError from a spec, tokenizers' own errors

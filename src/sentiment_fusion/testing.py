@@ -13,7 +13,7 @@ def make_tiny_text_bundle(bundle_dir: str | Path, *, seed: int = 0, name: str = 
     """A text-only BiLSTM bundle (a few KB) with untrained weights."""
     import torch
 
-    from .bundle import file_entry
+    from .component import Component
     from .text.encoding import EncodingConfig, TextEncoder
     from .text.lstm import BiLSTMClassifier, BiLSTMConfig
     from .text.normalize import TextNormalizer
@@ -30,14 +30,8 @@ def make_tiny_text_bundle(bundle_dir: str | Path, *, seed: int = 0, name: str = 
     model = BiLSTMClassifier(BiLSTMConfig(vocab_size=encoder.vocab_size, embed_dim=8, hidden_dim=8))
     export_text_model(model, bundle_dir / "text.onnx")
     tokenizer.save(str(bundle_dir / "tokenizer.json"))
-    component = {
-        "kind": "bilstm",
-        "files": {"graph": file_entry(bundle_dir, "text.onnx"), "tokenizer": file_entry(bundle_dir, "tokenizer.json")},
-        "preprocessing": encoder.to_config(),
-        "temperature": 1.0,
-        "architecture": model.to_config(),
-        "metrics": [],
-    }
+    component = Component.from_files(bundle_dir, "bilstm", {"graph": "text.onnx", "tokenizer": "tokenizer.json"},
+                                     preprocessing=encoder.to_config(), architecture=model.to_config())
     publish_bundle(bundle_dir, name=name, version="0.0.1", components={"text": component},
                    description="tiny untrained test bundle")
     return bundle_dir

@@ -11,7 +11,8 @@ def make_tiny_multimodal_bundle(bundle_dir: Path) -> Path:
 
     import torch
 
-    from sentiment_fusion.bundle import MANIFEST, file_entry, write_manifest
+    from sentiment_fusion.bundle import MANIFEST, write_manifest
+    from sentiment_fusion.component import Component
     from sentiment_fusion.image.preprocess import ImagePreprocessor
     from sentiment_fusion.runtime import Analyzer
     from sentiment_fusion.testing import make_tiny_text_bundle
@@ -39,12 +40,9 @@ def make_tiny_multimodal_bundle(bundle_dir: Path) -> Path:
     FusionHead(FusionConfig(text_dim=text_dim, image_dim=8, hidden_dim=8)).export_onnx(bundle_dir / "fusion.onnx")
     manifest = json.loads((bundle_dir / MANIFEST).read_text())
     components = dict(manifest["components"])
-    components["image"] = {"kind": "tiny-pool", "temperature": 1.0, "metrics": [],
-                           "files": {"encoder": file_entry(bundle_dir, "image_encoder.onnx"),
-                                     "head": file_entry(bundle_dir, "image_head.onnx")},
-                           "preprocessing": {"image": ImagePreprocessor().to_config()}}
-    components["fusion"] = {"kind": "fusion", "temperature": 1.0, "metrics": [],
-                            "files": {"graph": file_entry(bundle_dir, "fusion.onnx")}}
+    components["image"] = Component.from_files(bundle_dir, "tiny-pool", {"encoder": "image_encoder.onnx", "head": "image_head.onnx"},
+                                               preprocessing={"image": ImagePreprocessor().to_config()})
+    components["fusion"] = Component.from_files(bundle_dir, "fusion", {"graph": "fusion.onnx"})
     write_manifest(bundle_dir, name="tiny-multimodal", version="0.0.1", components=components,
                    description="tiny untrained text+image+fusion test bundle")
     return bundle_dir

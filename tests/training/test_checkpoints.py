@@ -65,10 +65,10 @@ def test_a_run_keeps_architecture_and_tokenizer_beside_its_weights(first):
     bundle, component, work = first
     for name in ("best.pt", "last.pt"):
         saved = read_weights(work / name)
-        assert saved["architecture"] == {"kind": "bilstm", "config": component["architecture"]}
-        assert saved["text_encoder"]["preprocessing"] == component["preprocessing"]
+        assert saved["architecture"] == {"kind": "bilstm", "config": component.architecture}
+        assert saved["text_encoder"]["preprocessing"] == component.preprocessing
         assert json.loads(saved["text_encoder"]["tokenizer"]) == json.loads((bundle / "tokenizer.json").read_text())
-    checkpoint = component["training"]["checkpoint"]
+    checkpoint = component.training["checkpoint"]
     assert checkpoint["path"] == str(work / "best.pt") and len(checkpoint["sha256"]) == 64
 
 
@@ -80,13 +80,13 @@ def test_init_from_needs_no_matching_flags(first, tmp_path, source):
     # One step at a negligible learning rate: the continued model is the earlier one.
     continued, new = train(tmp_path, "continued", posts(tmp_path / "b.jsonl", "beta"), kind=None, init_from=init_from,
                            training={"max_steps": 1, "learning_rate": 1e-12})
-    assert new["kind"] == "bilstm" and new["architecture"] == component["architecture"]
-    assert new["preprocessing"] == component["preprocessing"]  # max_length 24 too, not the kind's default
+    assert new.kind == "bilstm" and new.architecture == component.architecture
+    assert new.preprocessing == component.preprocessing  # max_length 24 too, not the kind's default
     assert (continued / "tokenizer.json").read_text() == (bundle / "tokenizer.json").read_text()
-    assert new["training"]["init_from"]["path"] == init_from
-    weights = work / "last.pt" if source == "last.pt" else Path(component["training"]["checkpoint"]["path"])
+    assert new.training["init_from"]["path"] == init_from
+    weights = work / "last.pt" if source == "last.pt" else Path(component.training["checkpoint"]["path"])
     if source == "bundle":  # the bundle's graph came from best.pt (last.pt may be a later step)
-        assert new["training"]["init_from"]["weights"] == str(weights)
+        assert new.training["init_from"]["weights"] == str(weights)
     # The continued bundle answers as the weights it started from (rebuilt alone, through their own encoder).
     saved = read_weights(weights)
     encoder = TextEncoder.from_config(saved["text_encoder"]["tokenizer"], saved["text_encoder"]["preprocessing"])
@@ -94,7 +94,7 @@ def test_init_from_needs_no_matching_flags(first, tmp_path, source):
     with torch.no_grad():
         logits = load_model(weights)(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
     got = np.array([[p.scores[k] for k in LABELS] for p in Analyzer.load(continued).predict_batch(PROBES)])
-    np.testing.assert_allclose(got, softmax(logits, new["temperature"]), atol=1e-4)
+    np.testing.assert_allclose(got, softmax(logits, new.temperature), atol=1e-4)
 
 
 def test_init_from_refuses_another_kind_and_misfit_bare_weights(first, tmp_path):

@@ -17,12 +17,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry, read_manifest
+from ..bundle import read_manifest
+from ..component import Component, file_entry
 from ..data import read_dataset
 from ..errors import BundleError
 from ..fusion_inputs import INPUTS, fusion_inputs, without
-from ..calibration import calibrated_metrics, fit_temperature
 from .features import cached, text_outputs
+from .finish import finish_component
 from .heads import FusionConfig, FusionHead
 from .image_recipe import labelled_image_features
 from .trainer import TrainData, Trainer, TrainingArguments
@@ -65,7 +66,7 @@ def _rows(inputs: dict[str, np.ndarray]) -> list[tuple]:
     return list(zip(*(inputs[name] for name in INPUTS)))
 
 
-def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict:
+def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict[str, Component]:
     """Train the head and write a complete bundle into ``bundle_dir``; returns its components."""
     from ..runtime import ImageModel, TextModel
 
@@ -108,23 +109,19 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     val_data = TrainData(_rows(val_in), val_y)
     trainer = Trainer(model, args, TrainData(_rows(train_all), y_all), val_data, collate)
     result = trainer.train()
-    val_logits = trainer.predict_logits(val_data)
-    temperature = fit_temperature(val_logits, val_y)
-    val_metrics = calibrated_metrics(val_logits, val_y, temperature, classes)
-    log.info("fusion validation (T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "weighted_f1", "ece")})
-
-    model.export_onnx(bundle_dir / "fusion.onnx")
     components = {"text": _copy_component(config.text_model, text_spec, bundle_dir),
                   "image": _copy_component(config.image_model, image_spec, bundle_dir)}
-    components["fusion"] = {
-        "kind": "feature+logit fusion MLP with presence mask",
-        "files": {"graph": file_entry(bundle_dir, "fusion.onnx")},
-        "inputs": {name: "float32[batch, ...]" for name in INPUTS},
-        "outputs": {"logits": "float32[batch, 3]"},
-        "temperature": temperature,
-        "architecture": model.to_config(),
-        "metrics": [{"data": config.val, "split": "validation", "runtime": "pytorch", "modality": "both", **val_metrics}],
-        "training": {
+
+    def export(temperature: float, metrics: dict) -> None:
+        model.export_onnx(bundle_dir / "fusion.onnx")
+
+    components["fusion"] = finish_component(
+        trainer, val_data, classes, bundle_dir=bundle_dir, kind="feature+logit fusion MLP with presence mask", export=export,
+        files={"graph": "fusion.onnx"}, validation={"data": config.val, "modality": "both"},
+        inputs={name: "float32[batch, ...]" for name in INPUTS},
+        outputs={"logits": "float32[batch, 3]"},
+        architecture=model.to_config(),
+        training={
             "config": {**asdict(config), "text_model": str(config.text_model), "image_model": str(config.image_model)},
             "arguments": args.to_config(),
             "best_epoch": result.best_epoch,
@@ -134,20 +131,18 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
             "n_train_rows": int(len(y_all)),
             "n_validation": int(len(val_y)),
         },
-    }
+    )
     return components
 
 
-def _copy_component(source_dir: Path, spec: dict, bundle_dir: Path) -> dict:
+def _copy_component(source_dir: Path, spec: dict, bundle_dir: Path) -> Component:
     """Copy a component's files into the new bundle (re-hashed), keeping its record."""
-    spec = dict(spec)
-    files = {}
-    for role, entry in spec["files"].items():
+    component = Component.from_dict(spec)
+    for role, entry in component.files.items():
         target = bundle_dir / entry["path"]
         if Path(source_dir).resolve() != bundle_dir.resolve():
             shutil.copyfile(Path(source_dir) / entry["path"], target)
-        files[role] = file_entry(bundle_dir, entry["path"])
-        if files[role]["sha256"] != entry["sha256"]:
+        component.files[role] = file_entry(bundle_dir, entry["path"])
+        if component.files[role]["sha256"] != entry["sha256"]:
             raise RuntimeError(f"{target} changed while copying")
-    spec["files"] = files
-    return spec
+    return component

@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry
+from ..component import Component
 from ..hashing import sha256_file
 from ..data import read_dataset
 from ..labels import Sentiment
-from ..calibration import calibrated_metrics, fit_temperature
 from .features import cached, image_features
+from .finish import finish_component
 from .heads import HeadConfig, ImageHead
 from .trainer import TrainData, Trainer, TrainingArguments
 
@@ -63,7 +63,7 @@ def labelled_image_features(encoder, dataset, cache_dir: Path, encoder_sha: str)
     return features[keep], [with_image[i] for i in keep]
 
 
-def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict:
+def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> Component:
     from ..image.encoder import ImageEncoder
 
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
@@ -95,24 +95,20 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
 
     trainer = Trainer(model, args, TrainData(list(train_x), train_y), TrainData(list(val_x), val_y), collate)
     result = trainer.train()
-    val_logits = trainer.predict_logits(TrainData(list(val_x), val_y))
-    temperature = fit_temperature(val_logits, val_y)
-    val_metrics = calibrated_metrics(val_logits, val_y, temperature, classes)
-    log.info("image validation (T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "weighted_f1", "ece")})
 
-    model.export_onnx(bundle_dir / "image_head.onnx")
-    shutil.copyfile(config.encoder, bundle_dir / "image_encoder.onnx")
-    return {
-        "kind": "mobilenet_v2+mlp",
-        "files": {"encoder": file_entry(bundle_dir, "image_encoder.onnx"), "head": file_entry(bundle_dir, "image_head.onnx")},
-        "inputs": {"image": "any RGB image; decoded and resized by the preprocessing below"},
-        "outputs": {"logits": "float32[batch, 3]", "features": f"float32[batch, {train_x.shape[1]}]"},
-        "preprocessing": {"image": encoder.preprocessor.to_config()},
-        "temperature": temperature,
-        "architecture": model.to_config(),
-        "metrics": [{"data": config.val or f"held-out {config.val_fraction:.0%} of train", "split": "validation",
-                     "runtime": "pytorch", "labels": "pair" if config.val else "image", **val_metrics}],
-        "training": {
+    def export(temperature: float, metrics: dict) -> None:
+        model.export_onnx(bundle_dir / "image_head.onnx")
+        shutil.copyfile(config.encoder, bundle_dir / "image_encoder.onnx")
+
+    return finish_component(
+        trainer, TrainData(list(val_x), val_y), classes, bundle_dir=bundle_dir, kind="mobilenet_v2+mlp", export=export,
+        files={"encoder": "image_encoder.onnx", "head": "image_head.onnx"},
+        validation={"data": config.val or f"held-out {config.val_fraction:.0%} of train", "labels": "pair" if config.val else "image"},
+        inputs={"image": "any RGB image; decoded and resized by the preprocessing below"},
+        outputs={"logits": "float32[batch, 3]", "features": f"float32[batch, {train_x.shape[1]}]"},
+        preprocessing={"image": encoder.preprocessor.to_config()},  # less the decode limits: deployment settings
+        architecture=model.to_config(),
+        training={
             "config": {**asdict(config), "encoder": str(config.encoder)},
             "encoder_sha256": encoder_sha,
             "labels": config.labels,
@@ -123,4 +119,4 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
             "n_train": int(len(train_y)),
             "n_validation": int(len(val_y)),
         },
-    }
+    )

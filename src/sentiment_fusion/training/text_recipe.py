@@ -18,14 +18,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..bundle import file_entry
+from ..component import Component
 from ..hashing import sha256_file
 from ..data import read_dataset
 from ..labels import LABELS
 from ..text.encoding import EncodingConfig, TextEncoder
 from ..text.normalize import TextNormalizer
-from ..calibration import calibrated_metrics, fit_temperature
+from ..calibration import calibrated_metrics
 from .export import export_text_model, onnx_agreement
+from .finish import finish_component
 from .starting_point import StartingPoint, starting_point, text_encoder_record
 from .trainer import TrainData, Trainer, TrainingArguments
 
@@ -142,9 +143,9 @@ DEFAULT_ARGS = {
 }
 
 
-def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict:
+def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> Component:
     """Train, calibrate and export; writes the text files into ``bundle_dir`` and
-    returns the manifest's ``text`` component (metrics on validation only)."""
+    returns the bundle's ``text`` component (metrics on validation only)."""
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
     config, start = _resolve(config)
     bundle_dir.mkdir(parents=True, exist_ok=True)
@@ -192,40 +193,29 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     trainer = Trainer(model, args, train_data, val_data, collate, keep_with_weights=text_encoder_record(encoder))
     result = trainer.train()
 
-    # Calibrate on validation; report validation metrics of the calibrated model.
-    val_logits = trainer.predict_logits(val_data)
-    temperature = fit_temperature(val_logits, val_data.labels)
-    val_metrics = calibrated_metrics(val_logits, val_data.labels, temperature, val_classes)
-    log.info("validation (calibrated, T=%.3f): %s", temperature, {k: val_metrics[k] for k in ("n", "accuracy", "macro_recall", "ece")})
+    def export(temperature: float, val_metrics: dict) -> dict:
+        fp32 = work_dir / "text_fp32.onnx"
+        export_text_model(model, fp32)
+        sample = {k: v.numpy() for k, v in collate([val_data.items[i] for i in range(min(256, len(val_data)))]).items()}
+        agreement = onnx_agreement(model, fp32, sample)
+        log.info("PyTorch vs ONNX on %d validation texts: %s", agreement["n"], agreement)
+        quantization = None
+        if config.quantize:
+            quantization = _quantize_if_faithful(fp32, work_dir / "text_int8.onnx", encoder, val_data, temperature,
+                                                 val_classes, val_metrics)
+        shutil.copyfile(work_dir / "text_int8.onnx" if quantization and quantization["kept"] else fp32, bundle_dir / "text.onnx")
+        encoder.tokenizer.save(str(bundle_dir / "tokenizer.json"))
+        return {"quantization": quantization, "extra": {"onnx_agreement": agreement}}
 
-    graph = bundle_dir / "text.onnx"
-    fp32 = work_dir / "text_fp32.onnx"
-    export_text_model(model, fp32)
-    sample = {k: v.numpy() for k, v in collate([val_data.items[i] for i in range(min(256, len(val_data)))]).items()}
-    agreement = onnx_agreement(model, fp32, sample)
-    log.info("PyTorch vs ONNX on %d validation texts: %s", agreement["n"], agreement)
-    quantization = None
-    if config.quantize:
-        quantization = _quantize_if_faithful(fp32, work_dir / "text_int8.onnx", encoder, val_data, temperature, val_classes, val_metrics)
-        chosen = work_dir / ("text_int8.onnx" if quantization["kept"] else "text_fp32.onnx")
-    else:
-        chosen = fp32
-    shutil.copyfile(chosen, graph)
-    encoder.tokenizer.save(str(bundle_dir / "tokenizer.json"))
-
-    return {
-        "kind": config.kind,
-        "files": {"graph": file_entry(bundle_dir, "text.onnx"), "tokenizer": file_entry(bundle_dir, "tokenizer.json")},
-        "inputs": {"input_ids": "int64[batch, tokens]", "attention_mask": "int64[batch, tokens]"},
-        "outputs": {"logits": f"float32[batch, {len(LABELS)}]", "features": f"float32[batch, {model.feature_dim}]"},
-        "preprocessing": encoder.to_config(),
-        "temperature": temperature,
-        "architecture": model.to_config(),
-        "metrics": [{"data": " + ".join(config.val) or f"held-out {config.val_fraction:.0%} of train", "split": "validation",
-                     "runtime": "pytorch", **val_metrics}],
-        "onnx_agreement": agreement,
-        "quantization": quantization,
-        "training": {
+    return finish_component(
+        trainer, val_data, val_classes, bundle_dir=bundle_dir, kind=config.kind, export=export,
+        files={"graph": "text.onnx", "tokenizer": "tokenizer.json"},
+        validation={"data": " + ".join(config.val) or f"held-out {config.val_fraction:.0%} of train"},
+        inputs={"input_ids": "int64[batch, tokens]", "attention_mask": "int64[batch, tokens]"},
+        outputs={"logits": f"float32[batch, {len(LABELS)}]", "features": f"float32[batch, {model.feature_dim}]"},
+        preprocessing=encoder.to_config(),
+        architecture=model.to_config(),
+        training={
             "config": _jsonable(asdict(config)),
             "arguments": args.to_config(),
             "best_epoch": result.best_epoch,
@@ -237,7 +227,7 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "n_train": len(train_data),
             "n_validation": len(val_data),
         },
-    }
+    )
 
 
 def _weights_record(path: Path) -> dict:
