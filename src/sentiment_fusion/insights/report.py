@@ -35,9 +35,11 @@ h3{font-size:16px;margin:18px 0 6px}.muted{color:#66717d}
 .card{background:#fff;border:1px solid #e1e5ea;border-radius:8px;padding:14px 16px;margin:12px 0}
 table{border-collapse:collapse;width:100%;font-size:14px}
 th,td{padding:4px 8px;border-bottom:1px solid #eceff2;text-align:left;vertical-align:top}
-td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:16px}
 .negative{color:$negative}.positive{color:$positive}.neutral{color:#56616d}
-.post{border-left:4px solid #ccc;padding:4px 10px;margin:6px 0;background:#fafbfc;white-space:pre-wrap;overflow-wrap:anywhere}
+.post{border-left:4px solid #ccc;padding:4px 10px;margin:6px 0;background:#fafbfc;
+  white-space:pre-wrap;overflow-wrap:anywhere}
 .post-negative{border-color:$negative}.post-positive{border-color:$positive}.post-neutral{border-color:$neutral}
 .post small{display:block;color:#66717d}svg text{font:12px system-ui,sans-serif;fill:#1d2733}
 svg .tick{fill:#56616d;font-size:11px}svg .inbar{fill:#fff;font-weight:600}.alert{color:$negative;font-weight:600}
