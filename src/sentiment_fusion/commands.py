@@ -3,6 +3,7 @@
 Shared by ``sentiment-fusion`` (:mod:`sentiment_fusion.cli`) and the stand-alone
 ``python -m sentiment_fusion.insights.cli``, so neither imports the other.
 """
+
 from __future__ import annotations
 
 import os

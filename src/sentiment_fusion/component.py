@@ -9,6 +9,7 @@ Image decode limits (``max_bytes``, ``max_pixels``) are the deployment's setting
 model's: a component never records them, and those an older bundle recorded are dropped on
 reading (the runtime and the service apply their own).
 """
+
 from __future__ import annotations
 
 import math
@@ -46,23 +47,26 @@ class Component:
             raise ValueError(f"the calibration temperature must be a finite number > 0, got {t!r}")
         image = (self.preprocessing or {}).get("image")
         if isinstance(image, dict) and any(key in image for key in DEPLOYMENT_IMAGE_KEYS):
-            self.preprocessing = {**self.preprocessing,
-                                  "image": {k: v for k, v in image.items() if k not in DEPLOYMENT_IMAGE_KEYS}}
+            self.preprocessing = {
+                **self.preprocessing,
+                "image": {k: v for k, v in image.items() if k not in DEPLOYMENT_IMAGE_KEYS},
+            }
 
     @classmethod
-    def from_files(cls, bundle_dir: str | Path, kind: str, files: dict[str, str], **record) -> "Component":
+    def from_files(cls, bundle_dir: str | Path, kind: str, files: dict[str, str], **record) -> Component:
         """A component whose ``files`` (role -> path relative to ``bundle_dir``) are already written there."""
         return cls(kind, {role: file_entry(bundle_dir, relative) for role, relative in files.items()}, **record)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Component":
+    def from_dict(cls, data: dict) -> Component:
         """The record a manifest holds (ValueError/TypeError when it cannot be one)."""
         missing = [key for key in ("kind", "files") if key not in data]
         if missing:
             raise ValueError(f"has no {' or '.join(map(repr, missing))}")
         known = {f.name for f in fields(cls)} - {"extra"}
-        return cls(**{k: v for k, v in data.items() if k in known},
-                   extra={k: v for k, v in data.items() if k not in known})
+        return cls(
+            **{k: v for k, v in data.items() if k in known}, extra={k: v for k, v in data.items() if k not in known}
+        )
 
     def to_dict(self) -> dict:
         """The manifest's JSON object (fields left None are left out)."""

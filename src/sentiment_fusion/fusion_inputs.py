@@ -4,6 +4,7 @@ Per post the head sees both encoders' features, both unimodal logits and ``prese
 in {0, 1} (column 0 text, column 1 image). An absent modality's features and logits are zeros,
 and the mask itself is an input, so the head learns what "missing" means.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -21,8 +22,9 @@ def column(modality: str) -> int:
     return MODALITIES.index(modality)
 
 
-def fusion_inputs(n: int, outputs: dict[str, tuple[Sequence[int], np.ndarray, np.ndarray]],
-                  feature_dims: dict[str, int] | None = None) -> dict[str, np.ndarray]:
+def fusion_inputs(
+    n: int, outputs: dict[str, tuple[Sequence[int], np.ndarray, np.ndarray]], feature_dims: dict[str, int] | None = None
+) -> dict[str, np.ndarray]:
     """The head's inputs for ``n`` posts. ``outputs[modality] = (rows, logits, features)``: that
     modality's encoder outputs for the posts ``rows`` (the others lack it). A modality missing from
     ``outputs`` is absent everywhere; with its ``feature_dims`` entry it still gets zero inputs."""

@@ -1,4 +1,5 @@
 """File fingerprints shared by the data readers (data set fingerprints) and bundles (file sha256)."""
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@ Each failure is an :class:`~sentiment_fusion.errors.InvalidInputError` with a st
 (the API answers with it; ``api/errors.py`` maps codes to HTTP statuses). Images are checked
 where they are decoded (``ImageError`` / ``ImageTooLargeError``).
 """
+
 from __future__ import annotations
 
 from collections.abc import Container
@@ -14,8 +15,9 @@ from .text.normalize import is_blank
 MAX_TEXT_CHARS = 20_000  # the library's limit: far above any post, a guard against pathological inputs
 
 
-def check_post(text: str | None, has_image: bool, *, modalities: Container[str], model: str,
-               max_text_chars: int = MAX_TEXT_CHARS) -> None:
+def check_post(
+    text: str | None, has_image: bool, *, modalities: Container[str], model: str, max_text_chars: int = MAX_TEXT_CHARS
+) -> None:
     """Raise the first reason the post (``text`` or None, an image or not) cannot be scored
     by a model named ``model`` with these ``modalities``; return None when it can."""
     if text is None and not has_image:
@@ -24,19 +26,25 @@ def check_post(text: str | None, has_image: bool, *, modalities: Container[str],
         if not isinstance(text, str):
             raise InvalidInputError(f"text must be a string, got {type(text).__name__}", code="invalid_text")
         if len(text) > max_text_chars:
-            raise InvalidInputError(f"text has {len(text)} characters; the limit is {max_text_chars}",
-                                    code="text_too_long")
+            raise InvalidInputError(
+                f"text has {len(text)} characters; the limit is {max_text_chars}", code="text_too_long"
+            )
         if is_blank(text):
-            raise InvalidInputError("text is empty (nothing but spaces or invisible characters); "
-                                    "leave it out (or send null) to score the image alone", code="empty_text")
+            raise InvalidInputError(
+                "text is empty (nothing but spaces or invisible characters); "
+                "leave it out (or send null) to score the image alone",
+                code="empty_text",
+            )
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # lone surrogates such as "\ud800" (JSON escapes, bad decoding)
-            raise InvalidInputError(f"text is not valid Unicode at character {exc.start} "
-                                    "(a lone surrogate escape)", code="invalid_text") from None
+            raise InvalidInputError(
+                f"text is not valid Unicode at character {exc.start} (a lone surrogate escape)", code="invalid_text"
+            ) from None
         if "text" not in modalities:
-            raise InvalidInputError(f"this model ({model}) has no text component; send an image",
-                                    code="text_not_supported")
+            raise InvalidInputError(
+                f"this model ({model}) has no text component; send an image", code="text_not_supported"
+            )
     if has_image and "image" not in modalities:
         raise InvalidInputError(f"this model ({model}) has no image component; send text", code="image_not_supported")
 
@@ -46,7 +54,7 @@ def chunks_by_images(items: list, has_image: list[bool], images_per_chunk: int) 
     image (text-only items never start a new chunk): bounds the decoded pictures held at once."""
     chunks: list[list] = [[]]
     n_images = 0
-    for item, image in zip(items, has_image):
+    for item, image in zip(items, has_image, strict=True):
         if image:
             if n_images == images_per_chunk:
                 chunks.append([])

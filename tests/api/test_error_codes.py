@@ -1,4 +1,5 @@
 """The library's error codes become HTTP answers in one place (``api/errors.describe``)."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,16 +17,19 @@ from sentiment_fusion.errors import (
 )
 
 
-@pytest.mark.parametrize("error, status, code", [
-    (InvalidInputError("give a text, an image or both", code="missing_input"), 422, "missing_input"),
-    (InvalidInputError("text is empty", code="empty_text"), 422, "empty_text"),
-    (InvalidInputError("no image component", code="image_not_supported"), 422, "image_not_supported"),
-    (InvalidInputError("bad"), 422, "invalid_input"),
-    (ImageError("cannot decode"), 422, "invalid_image"),
-    (ImageTooLargeError("over the limit"), 413, "image_too_large"),
-    (DataFormatError("line 3"), 422, "invalid_data"),
-    (SettingsError("--port"), 422, "invalid_settings"),
-])
+@pytest.mark.parametrize(
+    "error, status, code",
+    [
+        (InvalidInputError("give a text, an image or both", code="missing_input"), 422, "missing_input"),
+        (InvalidInputError("text is empty", code="empty_text"), 422, "empty_text"),
+        (InvalidInputError("no image component", code="image_not_supported"), 422, "image_not_supported"),
+        (InvalidInputError("bad"), 422, "invalid_input"),
+        (ImageError("cannot decode"), 422, "invalid_image"),
+        (ImageTooLargeError("over the limit"), 413, "image_too_large"),
+        (DataFormatError("line 3"), 422, "invalid_data"),
+        (SettingsError("--port"), 422, "invalid_settings"),
+    ],
+)
 def test_library_errors_keep_their_code_and_message(error, status, code):
     answer = describe(error)
     assert (answer.status_code, answer.code, answer.message) == (status, code, str(error))

@@ -1,5 +1,6 @@
 """One model-path setting (``SENTIMENT_FUSION_MODEL``) for the library, the CLI and the service,
 the old ``SENTIMENT_FUSION_MODEL_PATH`` kept as a deprecated alias; ``serve`` flags defined once."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,10 +9,10 @@ import pytest
 
 pytest.importorskip("fastapi", reason="the API needs the [serve] extra")
 
-from helpers.api import client  # noqa: E402
-from sentiment_fusion.api.config import Settings  # noqa: E402
-from sentiment_fusion.api.server import build_parser  # noqa: E402
-from sentiment_fusion.cli import build_parser as cli_parser  # noqa: E402
+from helpers.api import client
+from sentiment_fusion.api.config import Settings
+from sentiment_fusion.api.server import build_parser
+from sentiment_fusion.cli import build_parser as cli_parser
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 """The bundle component record: one typed shape for bundle, runtime, recipes and test helpers."""
+
 from __future__ import annotations
 
 import io

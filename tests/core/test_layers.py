@@ -5,6 +5,7 @@ insights. Nothing on the inference path may reach ``training/`` (which imports t
 module or subpackage may import one that imports it back. Imports inside functions count too:
 a lazy import still ties the layers together.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,11 +19,23 @@ PACKAGE = REPO / "src" / "sentiment_fusion"
 
 # Everything a prediction, the HTTP service, the bulk insights job and `evaluate` run.
 INFERENCE_PATH = (
-    "sentiment_fusion.bundle", "sentiment_fusion.runtime", "sentiment_fusion.evaluation",
-    "sentiment_fusion.api", "sentiment_fusion.insights", "sentiment_fusion.data", "sentiment_fusion.image",
-    "sentiment_fusion.text.normalize", "sentiment_fusion.text.encoding", "sentiment_fusion.text.vocab",
-    "sentiment_fusion.labels", "sentiment_fusion.errors", "sentiment_fusion.hashing", "sentiment_fusion.metrics",
-    "sentiment_fusion.calibration", "sentiment_fusion.model_card", "sentiment_fusion.commands",
+    "sentiment_fusion.bundle",
+    "sentiment_fusion.runtime",
+    "sentiment_fusion.evaluation",
+    "sentiment_fusion.api",
+    "sentiment_fusion.insights",
+    "sentiment_fusion.data",
+    "sentiment_fusion.image",
+    "sentiment_fusion.text.normalize",
+    "sentiment_fusion.text.encoding",
+    "sentiment_fusion.text.vocab",
+    "sentiment_fusion.labels",
+    "sentiment_fusion.errors",
+    "sentiment_fusion.hashing",
+    "sentiment_fusion.metrics",
+    "sentiment_fusion.calibration",
+    "sentiment_fusion.model_card",
+    "sentiment_fusion.commands",
 )
 TRAINING_SIDE = ("sentiment_fusion.training", "sentiment_fusion.testing")
 
@@ -102,6 +115,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def subpackage_graph(graph: dict[str, set[str]]) -> dict[str, set[str]]:
     """Modules collapsed to their first level below the package (``training``, ``api``, ``bundle``, ...)."""
+
     def top(name: str) -> str:
         return ".".join(name.split(".")[:2])
 
@@ -134,7 +148,9 @@ def test_the_graph_is_read(graph):
 
 
 def test_nothing_on_the_inference_path_reaches_training(graph):
-    inference = ["sentiment_fusion"] + [m for m in graph if _within(m, INFERENCE_PATH)]  # the package's own __init__ too
+    inference = ["sentiment_fusion"] + [
+        m for m in graph if _within(m, INFERENCE_PATH)
+    ]  # the package's own __init__ too
     assert "sentiment_fusion.api.main" in inference and "sentiment_fusion.insights.scoring" in inference
     offenders = {}
     for module in inference:
@@ -154,12 +170,19 @@ def test_subpackages_depend_one_way(graph):
 
 def test_the_checks_catch_what_they_are_for():
     # A tiny graph with the two faults: the checks must see them.
-    faulty = {"sentiment_fusion.runtime": {"sentiment_fusion.training.calibration"},
-              "sentiment_fusion.training.calibration": {"sentiment_fusion.metrics"},
-              "sentiment_fusion.cli": {"sentiment_fusion.insights.cli"},
-              "sentiment_fusion.insights.cli": {"sentiment_fusion.cli"}}
+    faulty = {
+        "sentiment_fusion.runtime": {"sentiment_fusion.training.calibration"},
+        "sentiment_fusion.training.calibration": {"sentiment_fusion.metrics"},
+        "sentiment_fusion.cli": {"sentiment_fusion.insights.cli"},
+        "sentiment_fusion.insights.cli": {"sentiment_fusion.cli"},
+    }
     assert cycles(faulty) == [["sentiment_fusion.cli", "sentiment_fusion.insights.cli"]]
     assert "sentiment_fusion.training.calibration" in reachable(faulty, "sentiment_fusion.runtime")
-    assert cycles(subpackage_graph({"sentiment_fusion.text.a": {"sentiment_fusion.training.b"},
-                                    "sentiment_fusion.training.b": {"sentiment_fusion.text.c"}})) \
-        == [["sentiment_fusion.text", "sentiment_fusion.training"]]
+    assert cycles(
+        subpackage_graph(
+            {
+                "sentiment_fusion.text.a": {"sentiment_fusion.training.b"},
+                "sentiment_fusion.training.b": {"sentiment_fusion.text.c"},
+            }
+        )
+    ) == [["sentiment_fusion.text", "sentiment_fusion.training"]]

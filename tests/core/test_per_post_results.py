@@ -1,6 +1,7 @@
 """Per-post results: ``predict_batch(..., on_error="return")`` gives each post its Prediction or
 its own input error (with a stable ``code``), in one call, and the good posts score exactly as
 they do alone. The API, the bulk job and ``evaluate`` all use this one mechanism."""
+
 from __future__ import annotations
 
 import io
@@ -33,9 +34,17 @@ def scores(prediction: Prediction) -> np.ndarray:
 
 
 def test_every_error_class_has_a_stable_code():
-    assert [cls.code for cls in (SentimentFusionError, InvalidInputError, ImageError, ImageTooLargeError,
-                                 DataFormatError, BundleError)] == \
-        ["error", "invalid_input", "invalid_image", "image_too_large", "invalid_data", "model_unavailable"]
+    assert [
+        cls.code
+        for cls in (
+            SentimentFusionError,
+            InvalidInputError,
+            ImageError,
+            ImageTooLargeError,
+            DataFormatError,
+            BundleError,
+        )
+    ] == ["error", "invalid_input", "invalid_image", "image_too_large", "invalid_data", "model_unavailable"]
     error = InvalidInputError("text is empty", code="empty_text")
     assert error.code == "empty_text" and str(error) == "text is empty" and isinstance(error, ValueError)
     assert InvalidInputError("x").code == "invalid_input"  # the instance code did not leak into the class
@@ -44,8 +53,14 @@ def test_every_error_class_has_a_stable_code():
 def test_text_posts_return_their_own_errors(tiny_analyzer):
     texts = ["I love this, great day!", "   ", "x" * 20_001, "This is terrible and sad.", "bad \ud800", 7]
     results = tiny_analyzer.predict_batch(texts, on_error="return")
-    assert [r.code if isinstance(r, InvalidInputError) else "ok" for r in results] == \
-        ["ok", "empty_text", "text_too_long", "ok", "invalid_text", "invalid_text"]
+    assert [r.code if isinstance(r, InvalidInputError) else "ok" for r in results] == [
+        "ok",
+        "empty_text",
+        "text_too_long",
+        "ok",
+        "invalid_text",
+        "invalid_text",
+    ]
     assert str(results[1]).startswith("text is empty")  # no "post 1:" prefix: the position says which post
     for i in (0, 3):
         alone = tiny_analyzer.predict(text=texts[i])
@@ -75,7 +90,14 @@ def test_bad_images_fail_only_their_posts_in_one_call(default_bundle):
     good_image = jpeg((30, 200, 30))
     truncated = jpeg((200, 30, 30), size=(320, 240))[:300]
     texts = ["Loving the new phone", None, "Worst service ever", None, "meh", None]
-    images = [good_image, b"not an image", truncated, good_image, None, b"\x00" * (analyzer.image.preprocessor.max_bytes + 1)]
+    images = [
+        good_image,
+        b"not an image",
+        truncated,
+        good_image,
+        None,
+        b"\x00" * (analyzer.image.preprocessor.max_bytes + 1),
+    ]
     results = analyzer.predict_batch(texts, images, on_error="return")
     kinds = [r.code if isinstance(r, InvalidInputError) else r.source for r in results]
     assert kinds == ["fusion", "invalid_image", "invalid_image", "image", "text", "image_too_large"]

@@ -4,6 +4,7 @@ A fresh interpreter gets an import hook that makes ``import torch`` fail as if t
 installed, and records every attempt. In it: load the shipped default bundle, predict text,
 image and both, and answer HTTP requests from the real app (lifespan, model loading, routes).
 """
+
 from __future__ import annotations
 
 import json
@@ -72,8 +73,15 @@ SCENARIO = textwrap.dedent("""
 
 @pytest.mark.skipif(not (DEFAULT_BUNDLE / "manifest.json").is_file(), reason=f"no default bundle at {DEFAULT_BUNDLE}")
 def test_load_predict_and_serve_without_torch():
-    run = subprocess.run([sys.executable, "-c", BLOCK_TORCH + SCENARIO], capture_output=True, text=True, timeout=300,
-                         cwd=REPO, env={**_clean_env(), "SENTIMENT_FUSION_INFERENCE_THREADS": "1"}, check=False)
+    run = subprocess.run(
+        [sys.executable, "-c", BLOCK_TORCH + SCENARIO],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={**_clean_env(), "SENTIMENT_FUSION_INFERENCE_THREADS": "1"},
+        check=False,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     result = json.loads(run.stdout.strip().splitlines()[-1])
     assert result["sources"] == ["text", "image", "fusion", "image"]

@@ -1,4 +1,5 @@
 """Weights files rebuild their model from themselves, so ``--init-from`` needs no flags matched by hand."""
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,9 @@ PROBES = ["I love this", "awful and sad", "the meeting is at noon", "words never
 
 def posts(path, extra_word: str, n: int = 30):
     """A small labelled JSONL file; ``extra_word`` makes its vocabulary differ from another file's."""
-    rows = [{"text": f"{WORDS[label]} {extra_word}{i}", "label": label}
-            for i, label in enumerate(list(WORDS) * (n // 3))]
+    rows = [
+        {"text": f"{WORDS[label]} {extra_word}{i}", "label": label} for i, label in enumerate(list(WORDS) * (n // 3))
+    ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return f"jsonl:{path}"
 
@@ -43,16 +45,27 @@ def train(tmp_path, name, spec, **config):
 def first(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("first")
     torch.manual_seed(0)
-    bundle, component = train(tmp_path, "first", posts(tmp_path / "a.jsonl", "alpha"), embed_dim=8, hidden_dim=8,
-                              min_frequency=1, max_length=24)
+    bundle, component = train(
+        tmp_path,
+        "first",
+        posts(tmp_path / "a.jsonl", "alpha"),
+        embed_dim=8,
+        hidden_dim=8,
+        min_frequency=1,
+        max_length=24,
+    )
     return bundle, component, tmp_path / "first-work"
 
 
-@pytest.mark.parametrize("model", [
-    BiLSTMClassifier(BiLSTMConfig(vocab_size=50, embed_dim=6, hidden_dim=5)),
-    ImageHead(HeadConfig(in_dim=7, hidden_dim=4)),
-    FusionHead(FusionConfig(text_dim=6, image_dim=5, hidden_dim=4)),
-], ids=["bilstm", "image_head", "fusion_head"])
+@pytest.mark.parametrize(
+    "model",
+    [
+        BiLSTMClassifier(BiLSTMConfig(vocab_size=50, embed_dim=6, hidden_dim=5)),
+        ImageHead(HeadConfig(in_dim=7, hidden_dim=4)),
+        FusionHead(FusionConfig(text_dim=6, image_dim=5, hidden_dim=4)),
+    ],
+    ids=["bilstm", "image_head", "fusion_head"],
+)
 def test_a_weights_file_rebuilds_its_model_in_one_call(model, tmp_path):
     save_weights(model, tmp_path / "w.pt")
     rebuilt = load_model(tmp_path / "w.pt")
@@ -78,8 +91,14 @@ def test_init_from_needs_no_matching_flags(first, tmp_path, source):
     init_from = str(work / "last.pt") if source == "last.pt" else str(bundle)
     # Other data (another vocabulary would be built from it), default sizes, no kind: all come from init_from.
     # One step at a negligible learning rate: the continued model is the earlier one.
-    continued, new = train(tmp_path, "continued", posts(tmp_path / "b.jsonl", "beta"), kind=None, init_from=init_from,
-                           training={"max_steps": 1, "learning_rate": 1e-12})
+    continued, new = train(
+        tmp_path,
+        "continued",
+        posts(tmp_path / "b.jsonl", "beta"),
+        kind=None,
+        init_from=init_from,
+        training={"max_steps": 1, "learning_rate": 1e-12},
+    )
     assert new.kind == "bilstm" and new.architecture == component.architecture
     assert new.preprocessing == component.preprocessing  # max_length 24 too, not the kind's default
     assert (continued / "tokenizer.json").read_text() == (bundle / "tokenizer.json").read_text()

@@ -6,6 +6,7 @@ so the same token ids come back). :func:`load_model` rebuilds the model in one c
 read with ``weights_only=True``: a weights file cannot run code. Files written before this
 format (a bare state dict) still load with :func:`read_weights` (``architecture`` None).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -7,6 +7,7 @@ model was exported from (``training.checkpoint``; older bundles: ``best.pt`` of 
 ``output_dir``). A bare state dict (runs before this format) gives weights only: the model is
 then built from the flags, as before.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,7 +23,9 @@ from .checkpoints import build_model, read_weights
 
 log = logging.getLogger(__name__)
 
-TEXT_ENCODER_KEY = "text_encoder"  # in a weights file: {"tokenizer": JSON text, "preprocessing": TextEncoder.to_config()}
+TEXT_ENCODER_KEY = (
+    "text_encoder"  # in a weights file: {"tokenizer": JSON text, "preprocessing": TextEncoder.to_config()}
+)
 
 
 @dataclass
@@ -43,8 +46,9 @@ class StartingPoint:
             model.load_state_dict(self.state_dict)
         except RuntimeError as error:
             first = str(error).strip().splitlines()[0]
-            raise ValueError(f"init_from: {self.provenance['path']} does not fit this model "
-                             f"({type(model).__name__}): {first}") from None
+            raise ValueError(
+                f"init_from: {self.provenance['path']} does not fit this model ({type(model).__name__}): {first}"
+            ) from None
         return model
 
 
@@ -84,20 +88,31 @@ def _from_bundle(bundle_dir: Path) -> StartingPoint:
         raise ValueError(f"init_from: the bundle {bundle_dir} has no text component")
     training = spec.get("training") or {}
     recorded = training.get("checkpoint")
-    weights = Path(recorded["path"]) if recorded else Path(training.get("arguments", {}).get("output_dir", "")) / "best.pt"
+    weights = (
+        Path(recorded["path"]) if recorded else Path(training.get("arguments", {}).get("output_dir", "")) / "best.pt"
+    )
     if not weights.is_file():
-        raise FileNotFoundError(f"init_from: the bundle {bundle_dir} holds ONNX graphs only, and the weights its text "
-                                f"model was exported from ({weights}) are gone; pass a weights file (best.pt / last.pt)")
+        raise FileNotFoundError(
+            f"init_from: the bundle {bundle_dir} holds ONNX graphs only, and the weights its text "
+            f"model was exported from ({weights}) are gone; pass a weights file (best.pt / last.pt)"
+        )
     sha256 = sha256_file(weights)
     if not recorded:
-        log.warning("init_from: the bundle %s records no weights hash (made before they were recorded); "
-                    "taking %s as the weights its text model was exported from", bundle_dir, weights)
+        log.warning(
+            "init_from: the bundle %s records no weights hash (made before they were recorded); "
+            "taking %s as the weights its text model was exported from",
+            bundle_dir,
+            weights,
+        )
     elif recorded["sha256"] != sha256:
-        raise ValueError(f"init_from: {weights} changed since the bundle {bundle_dir} was made from it (sha256 differs)")
+        raise ValueError(
+            f"init_from: {weights} changed since the bundle {bundle_dir} was made from it (sha256 differs)"
+        )
     start = _from_weights(weights, {"path": str(bundle_dir), "sha256": sha256, "weights": str(weights)})
     if start.architecture is None:  # bare weights of an older run: the bundle says what they fit
         start.architecture = {"kind": spec["kind"], "config": spec["architecture"]}
     if start.encoder is None:
-        start.encoder = TextEncoder.from_config((bundle_dir / spec["files"]["tokenizer"]["path"]).read_text(),
-                                                spec["preprocessing"])
+        start.encoder = TextEncoder.from_config(
+            (bundle_dir / spec["files"]["tokenizer"]["path"]).read_text(), spec["preprocessing"]
+        )
     return start
