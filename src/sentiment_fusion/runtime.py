@@ -262,18 +262,25 @@ class Analyzer:
         if on_error == "raise":
             _raise_first(results)
         todo = [i for i, result in enumerate(results) if result is None]
-        # A chunk at a time, so that at most IMAGES_PER_CALL decoded pictures are held at once.
+        # Images are only known good once decoded, which the image model does for a whole chunk at
+        # once: when a chunk fails, its images are decoded one by one to find the bad ones, and the
+        # rest of the chunk runs again. Chunks bound that re-run (IMAGES_PER_CALL images at most).
         for chunk in chunks_by_images(todo, [images[i] is not None for i in todo], IMAGES_PER_CALL):
-            decoded = {i: self._decode(images[i], results, i) for i in chunk if images[i] is not None}
-            if on_error == "raise":
-                _raise_first(results)
-            ok = [i for i in chunk if results[i] is None]
-            for i, prediction in zip(ok, self._predict([texts[i] for i in ok], [decoded.get(i) for i in ok])):
+            try:
+                predictions = self._predict([texts[i] for i in chunk], [images[i] for i in chunk])
+            except InvalidInputError:  # an ImageError: undecodable, unsupported, over a limit
+                for i in chunk:
+                    results[i] = self._image_error(images[i])
+                if on_error == "raise":
+                    _raise_first(results)
+                chunk = [i for i in chunk if results[i] is None]
+                predictions = self._predict([texts[i] for i in chunk], [images[i] for i in chunk])
+            for i, prediction in zip(chunk, predictions):
                 results[i] = prediction
         return results
 
     def _predict(self, texts: list, images: list) -> list[Prediction]:
-        """Posts already checked (and their images decoded)."""
+        """Posts already checked (an undecodable image raises ImageError for the whole call)."""
         n = len(texts)
         outputs = {}
         for name, model, inputs in (("text", self.text, texts), ("image", self.image, images)):
@@ -319,14 +326,15 @@ class Analyzer:
             return error
         return None
 
-    def _decode(self, image: Any, results: list, i: int) -> Any:
-        """Post i's image decoded on its own, so a bad one fails only its post (its error goes
-        into ``results[i]``); the image model then gets the decoded picture."""
-        try:
-            return self.image.preprocessor.decode(image)
-        except InvalidInputError as error:  # ImageError: undecodable, unsupported, over a limit
-            results[i] = error
+    def _image_error(self, image: Any) -> InvalidInputError | None:
+        """Why ``image`` (None: no image) cannot be decoded, decoding it on its own; None if it can."""
+        if image is None:
             return None
+        try:
+            self.image.preprocessor.decode(image)
+        except InvalidInputError as error:
+            return error
+        return None
 
 
 def _is_one_image(images: Any) -> bool:

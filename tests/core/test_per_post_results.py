@@ -84,7 +84,7 @@ def test_call_shapes_always_raise(tiny_analyzer):
         tiny_analyzer.predict_batch(["a"], on_error="skip")
 
 
-def test_bad_images_fail_only_their_posts_in_one_call(default_bundle):
+def test_bad_images_fail_only_their_posts(default_bundle):
     """The real bundle (text, image, fusion): corrupt, truncated and over-limit images among good posts."""
     analyzer = Analyzer.load(default_bundle, threads=1)
     good_image = jpeg((30, 200, 30))
