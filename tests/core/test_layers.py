@@ -160,6 +160,26 @@ def test_nothing_on_the_inference_path_reaches_training(graph):
     assert not offenders, f"inference-path modules that import training code (directly or through others): {offenders}"
 
 
+def _top_level_imports(path: Path) -> set[str]:
+    """The distributions a module imports (absolute imports only: ``torch``, ``numpy``, ...)."""
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_nothing_on_the_inference_path_imports_torch(graph):
+    files = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    inference = ["sentiment_fusion"] + [m for m in graph if _within(m, INFERENCE_PATH)]
+    reached = set(inference).union(*(reachable(graph, m) for m in inference))
+    heavy = {m: sorted(_top_level_imports(files[m]) & {"torch", "transformers"}) for m in sorted(reached)}
+    assert {m: h for m, h in heavy.items() if h} == {}
+    assert {"torch"} <= _top_level_imports(files["sentiment_fusion.training.trainer"])  # the check sees torch imports
+
+
 def test_no_module_imports_one_that_imports_it_back(graph):
     assert cycles(graph) == []
 
