@@ -46,7 +46,7 @@ class Component:
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < math.inf:
             raise ValueError(f"the calibration temperature must be a finite number > 0, got {t!r}")
         image = (self.preprocessing or {}).get("image")
-        if isinstance(image, dict) and any(key in image for key in DEPLOYMENT_IMAGE_KEYS):
+        if self.preprocessing and isinstance(image, dict) and any(key in image for key in DEPLOYMENT_IMAGE_KEYS):
             self.preprocessing = {
                 **self.preprocessing,
                 "image": {k: v for k, v in image.items() if k not in DEPLOYMENT_IMAGE_KEYS},

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..image.preprocess import ImagePreprocessor
-from ..posts import check_post
 from .config import Settings
 from .errors import APIError
 from .metrics import Metrics
@@ -71,8 +70,8 @@ class InferenceService:
 
     async def decode(self, data: bytes):
         """Encoded bytes -> RGB PIL image, with the byte and pixel limits checked before decoding."""
-        if self.decoder is None:  # the routes check first; this keeps the decoder's own promise
-            check_post(None, True, modalities=self.modalities, model=self.name)
+        if self.decoder is None:
+            raise APIError(422, "image_not_supported", f"this model ({self.name}) has no image component; send text")
         return await asyncio.get_running_loop().run_in_executor(self._decode_pool, self.decoder.decode, data)
 
     async def predict(self, posts: list[Post]) -> list[Any]:
