@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
@@ -65,16 +66,26 @@ class ImageEncoder:
         self.preprocessor = preprocessor or self._preprocessor_from_metadata()
         self.batch_size = batch_size
         self.threads = threads
+        self.decode_threads = threads or min(4, os.cpu_count() or 1)
+        self._decoder: ThreadPoolExecutor | None = None  # made on first use
 
         (inp,) = self.session.get_inputs()
         (out,) = self.session.get_outputs()
         self.input_name, self.output_name = inp.name, out.name
+        # A graph whose input is uint8 takes the pixels as decoded ([B, size, size, 3], before
+        # normalization): its first quantization (scale 1/128, zero point 128) WAS the normalization,
+        # so the float batch it would rebuild is never made (scripts/uint8_image_input.py).
+        self.takes_pixels = inp.type == "tensor(uint8)"
         size = self.preprocessor.size
-        expected = [size, size, 3] if self.preprocessor.layout == "NHWC" else [3, size, size]
-        if inp.type != "tensor(float)" or list(inp.shape[1:]) != expected:
+        if self.takes_pixels:
+            expected, wants = [size, size, 3], "uint8 pixels"
+        else:
+            expected = [size, size, 3] if self.preprocessor.layout == "NHWC" else [3, size, size]
+            wants = f"float32 ({self.preprocessor.layout})"
+        if inp.type not in ("tensor(float)", "tensor(uint8)") or list(inp.shape[1:]) != expected:
             raise BundleError(
                 f"{self.path}: input {inp.name} is {inp.type} {inp.shape}, but the preprocessor makes "
-                f"float32 [B, {', '.join(map(str, expected))}] ({self.preprocessor.layout})"
+                f"{wants} [B, {', '.join(map(str, expected))}]"
             )
         if len(out.shape) != 2 or not isinstance(out.shape[1], int):
             raise BundleError(f"{self.path}: output {out.name} must be [B, dim], got {out.shape}")
@@ -95,15 +106,37 @@ class ImageEncoder:
         return f"ImageEncoder({str(self.path)!r}, dim={self.dim}, preprocessor={self.preprocessor!r})"
 
     # ------------------------------------------------------------------ inference
+    def prepare(self, images: Sequence[ImageSource]) -> np.ndarray:
+        """Decode a list of images into this graph's input batch (uint8 pixels or the float batch).
+
+        Images are decoded on ``threads`` threads at once (Pillow releases the GIL while it
+        decodes and resizes); the batch is the same whatever the thread count."""
+        size = self.preprocessor.size
+        pixels = np.empty((len(images), size, size, 3), np.uint8)
+
+        def decode(i: int) -> None:
+            pixels[i] = self.preprocessor.pixels(images[i])
+
+        if len(images) > 1 and self.decode_threads > 1:
+            if self._decoder is None:
+                self._decoder = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="image-decode")
+            list(self._decoder.map(decode, range(len(images))))  # re-raises the first bad image's error
+        else:
+            for i in range(len(images)):
+                decode(i)
+        return pixels if self.takes_pixels else self.preprocessor.normalize(pixels)
+
     def encode_pixels(self, batch: np.ndarray) -> np.ndarray:
-        """Run the graph on an already preprocessed float32 batch -> ``[B, dim]`` float32."""
+        """Run the graph on an already prepared batch (:meth:`prepare`: uint8 pixels for a uint8
+        graph, else the ImagePreprocessor's float32 batch) -> ``[B, dim]`` float32."""
         batch = np.asarray(batch)
         size = self.preprocessor.size
-        shape = (size, size, 3) if self.preprocessor.layout == "NHWC" else (3, size, size)
-        if batch.dtype != np.float32 or batch.ndim != 4 or batch.shape[1:] != shape:
+        dtype = np.uint8 if self.takes_pixels else np.float32
+        shape = (size, size, 3) if self.takes_pixels or self.preprocessor.layout == "NHWC" else (3, size, size)
+        if batch.dtype != dtype or batch.ndim != 4 or batch.shape[1:] != shape:
             raise ValueError(
-                f"expected a float32 batch [B, {', '.join(map(str, shape))}] from the ImagePreprocessor, "
-                f"got {batch.dtype} {batch.shape}"
+                f"expected a {np.dtype(dtype).name} batch [B, {', '.join(map(str, shape))}] "
+                f"({'ImageEncoder.prepare' if self.takes_pixels else 'the ImagePreprocessor'}), got {batch.dtype} {batch.shape}"
             )
         if len(batch) == 0:
             return np.zeros((0, self.dim), np.float32)
@@ -123,7 +156,7 @@ class ImageEncoder:
         if not images:
             return np.zeros((0, self.dim), np.float32)
         parts = [
-            self.encode_pixels(self.preprocessor(images[i : i + self.batch_size]))
+            self.encode_pixels(self.prepare(images[i : i + self.batch_size]))
             for i in range(0, len(images), self.batch_size)
         ]
         return np.concatenate(parts)
@@ -148,7 +181,7 @@ class ImageEncoder:
         try:
             for i in range(0, len(paths), batch_size):
                 chunk = paths[i : i + batch_size]
-                out[i : i + len(chunk)] = self.encode_pixels(self.preprocessor(chunk))
+                out[i : i + len(chunk)] = self.encode_pixels(self.prepare(chunk))
                 if bar is not None:
                     bar.update(len(chunk))
         finally:

@@ -55,8 +55,11 @@ class MiniLMClassifier(TextClassifier):
 
     def features(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state  # (B, T, H)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B, H)
+        mask = attention_mask.unsqueeze(1).to(hidden.dtype)  # (B, 1, T)
+        # A masked matmul, not (hidden * mask).sum(1): ONNX Runtime's ReduceSum adds in an order
+        # that depends on the batch's shape, the matmul row by row, so a text's features are
+        # bit-identical alone and in any batch (training/quantize.py relies on it).
+        return torch.bmm(mask, hidden).squeeze(1) / mask.sum(2).clamp(min=1.0)  # (B, H)
 
     @property
     def vocab_size(self) -> int:

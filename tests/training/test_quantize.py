@@ -1,0 +1,98 @@
+"""Batch-invariant int8 (training/quantize.py) on a small encoder-shaped graph.
+
+The graph has what the text encoder has, at toy size: an embedding lookup, layer norm, an
+up-projection (static scales), GELU-like nonlinearity, a down-projection (per-row scales) and
+a right-padded token axis. A row's outputs must be bit-identical alone and in any batch, and
+close to the fp32 graph."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from sentiment_fusion.training.quantize import quantize_text_graph  # noqa: E402
+
+VOCAB, HIDDEN, WIDE, OUT = 50, 16, 64, 4
+
+
+def toy_encoder(path, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    inits = {
+        "embeddings": rng.normal(0, 1, (VOCAB, HIDDEN)),
+        "ln_scale": rng.uniform(0.5, 1.5, HIDDEN),
+        "ln_bias": rng.normal(0, 0.1, HIDDEN),
+        "w_up": rng.normal(0, 0.3, (HIDDEN, WIDE)),
+        "w_down": rng.normal(0, 0.3, (WIDE, OUT)),
+    }
+    nodes = [
+        helper.make_node("Gather", ["embeddings", "input_ids"], ["embedded"]),
+        helper.make_node("LayerNormalization", ["embedded", "ln_scale", "ln_bias"], ["normed"], axis=-1),
+        helper.make_node("MatMul", ["normed", "w_up"], ["up"]),
+        helper.make_node("Tanh", ["up"], ["act"]),
+        helper.make_node("MatMul", ["act", "w_down"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "toy",
+        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "tokens", OUT])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.save(model, str(path))
+
+
+def feeds(rng, n: int, tokens: int) -> dict:
+    return {"input_ids": rng.integers(1, VOCAB, (n, tokens)).astype(np.int64)}
+
+
+@pytest.fixture(scope="module")
+def graphs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("quantize")
+    fp32, int8 = folder / "fp32.onnx", folder / "int8.onnx"
+    toy_encoder(fp32)
+    rng = np.random.default_rng(1)
+    record = quantize_text_graph(fp32, int8, (feeds(rng, 8, 12) for _ in range(8)))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    sessions = {name: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+                for name, path in (("fp32", fp32), ("int8", int8))}
+    return record, sessions, int8
+
+
+def test_one_static_and_one_per_row_projection_and_int8_embeddings(graphs):
+    record, _, path = graphs
+    assert record["static"] == 1 and record["per_row"] == 1 and record["batch_invariant"] is True
+    ops = [node.op_type for node in onnx.load(str(path)).graph.node]
+    assert "MatMulInteger" in ops  # the down-projection, per-row
+    assert ops.count("QuantizeLinear") >= 1  # the up-projection's static activation scale
+    table = [i for i in onnx.load(str(path)).graph.initializer if i.name.startswith("embeddings")]
+    assert table and all(i.data_type != TensorProto.FLOAT or len(i.dims) < 2 for i in table)
+
+
+def test_a_rows_outputs_do_not_depend_on_its_batch_mates(graphs):
+    _, sessions, _ = graphs
+    rng = np.random.default_rng(2)
+    batch = feeds(rng, 33, 12)
+    together = sessions["int8"].run(["logits"], batch)[0]
+    for row in (0, 7, 32):
+        alone = sessions["int8"].run(["logits"], {"input_ids": batch["input_ids"][row:row + 1]})[0]
+        np.testing.assert_array_equal(alone[0], together[row])
+    # Extreme batch-mates (the values a per-tensor dynamic scale would follow) change nothing either.
+    loud = dict(batch)
+    loud["input_ids"] = np.concatenate([batch["input_ids"][:1], np.full((31, 12), 3, np.int64)])
+    np.testing.assert_array_equal(sessions["int8"].run(["logits"], loud)[0][0], together[0])
+
+
+def test_int8_stays_close_to_fp32(graphs):
+    _, sessions, _ = graphs
+    batch = feeds(np.random.default_rng(3), 64, 12)
+    fp32 = sessions["fp32"].run(["logits"], batch)[0]
+    int8 = sessions["int8"].run(["logits"], batch)[0]
+    scale = np.abs(fp32).max()
+    assert np.abs(int8 - fp32).max() < 0.05 * scale
+    assert (int8.argmax(-1) == fp32.argmax(-1)).mean() > 0.9
