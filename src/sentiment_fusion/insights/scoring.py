@@ -4,7 +4,7 @@
 a post that cannot be scored gets ``error`` (the reason) instead of probabilities, and
 never stops the others: cheap checks first (empty text, missing image file), then the
 Analyzer's per-post results (``predict_batch(..., on_error="return")``: an undecodable image
-fails only its own post, in the same single model call).
+fails only its own post; finding it is the Analyzer's job, not this module's).
 
 :class:`LocalEngine` runs it in this process; ``ray_engine.RayEngine`` spreads it over a
 Ray cluster. Both hand back the same result tables, which the store commits.
