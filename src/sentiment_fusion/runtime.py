@@ -116,12 +116,14 @@ class TextModel:
         self.session = _session(_component_file(bundle_dir, spec, "graph", "text"), threads)
         self.temperature = float(spec.get("temperature", 1.0))
         self.kind = spec.get("kind", "")
-        # Dynamic int8 quantizes a call's activations with ONE scale for the whole input tensor,
-        # so in a batch a text's scores would depend on the other texts in it (on TweetEval val
-        # by up to 0.21, flipping 57 of 2,000 labels; in the API, on other users' requests).
-        # Such graphs run one text per call: a post always gets the same answer. fp32 graphs
-        # are exact under padding and run batched.
-        self.one_per_call = bool((spec.get("quantization") or {}).get("kept"))
+        # Dynamic int8 (bundles <= 1.1.1) quantizes a call's activations with ONE scale for the
+        # whole input tensor, so in a batch a text's scores would depend on the other texts in it
+        # (on TweetEval val by up to 0.21, flipping 57 of 2,000 labels). Such graphs run one text
+        # per call. Batch-invariant int8 graphs (static and per-row scales, training/quantize.py)
+        # give a text bit-identical scores alone and in any batch, fp32 graphs the same up to float
+        # rounding: both run batched.
+        quantization = spec.get("quantization") or {}
+        self.one_per_call = bool(quantization.get("kept")) and not quantization.get("batch_invariant")
         self.batch_size = 1 if self.one_per_call else batch_size
         self._inputs = {i.name for i in self.session.get_inputs()}
 
