@@ -3,7 +3,7 @@
 A typed record shared by the bundle reader and writer, the runtime, the training recipes and
 the test helpers: which files (with sha256), how inputs are preprocessed, the calibration
 temperature, the metrics and how they were measured, and how the runtime runs it (a kept int8
-quantization runs one text per call). Keys it does not know are kept as they are (``extra``).
+quantization that is not ``batch_invariant`` runs one text per call). Keys it does not know are kept as they are (``extra``).
 
 Image decode limits (``max_bytes``, ``max_pixels``) are the deployment's settings, not the
 model's: a component never records them, and those an older bundle recorded are dropped on
@@ -37,7 +37,7 @@ class Component:
     temperature: float = 1.0  # calibration: softmax(logits / temperature)
     architecture: dict | None = None  # the model's constructor config
     metrics: list[dict] = field(default_factory=list)  # each names its data, split and n
-    quantization: dict | None = None  # text: {"kept": true, ...} = an int8 graph, run one text per call
+    quantization: dict | None = None  # text: {"kept": true, "batch_invariant": ...}: an int8 graph (see runtime)
     training: dict | None = None  # config, arguments, history, data fingerprints, checkpoint
     extra: dict = field(default_factory=dict)  # other keys (e.g. onnx_agreement), kept as they are
 

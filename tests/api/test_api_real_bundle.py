@@ -78,8 +78,9 @@ def test_batch_matches_single(real):
 
 
 def test_a_texts_scores_do_not_depend_on_its_batch_mates():
-    """The int8 text graph quantizes each call's activations with one scale: the runtime runs it
-    one text per call, so batching (and, in the API, other users' requests) changes nothing."""
+    """The int8 text graph is batch-invariant (no activation scale depends on another row), so
+    batching (and, in the API, other users' requests) changes nothing; tests/core/test_batch_invariance.py
+    checks real tweets and MVSA pairs too."""
     from sentiment_fusion import load
 
     analyzer = load(DEFAULT_BUNDLE)
