@@ -242,6 +242,19 @@ class Analyzer:
         """One post. ``image`` is a path, bytes, a PIL image or an HxWx3 uint8 array."""
         return self.predict_batch([text], [image])[0]
 
+    def explain(self, text: str | None = None, image: Any = None) -> Prediction:
+        """One post's answer with an ``explanation``: a weight per word, a heat map over the image and
+        each modality's contribution, all toward the predicted class (:mod:`sentiment_fusion.explain`).
+
+        >>> from sentiment_fusion import load
+        >>> p = load().explain(text="Worst customer service ever")
+        >>> p.label, max(p.explanation.words, key=lambda w: w.weight).text
+        ('negative', 'Worst')
+        """
+        from .explain import explain
+
+        return explain(self, text, image)
+
     def predict_batch(self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None, *,
                       on_error: str = "raise") -> list[Any]:
         """Many posts; ``texts[i]`` and ``images[i]`` belong to post i (None = that modality is absent).
@@ -289,9 +302,14 @@ class Analyzer:
             rows = [i for i, x in enumerate(inputs) if x is not None]
             if rows:
                 outputs[name] = (rows, *model.run([inputs[i] for i in rows]))
+        return self.answers(n, outputs)
+
+    def answers(self, n: int, outputs: dict[str, tuple[Sequence[int], np.ndarray, np.ndarray]]) -> list[Prediction]:
+        """The answers for ``n`` posts from their models' outputs: ``outputs[modality] = (rows,
+        logits, features)`` for the posts ``rows`` that have that modality (as in ``fusion_inputs``)."""
         available = fusion_inputs(n, outputs)
         probs = {name: softmax(available[f"{name}_logits"], getattr(self, name).temperature) for name in outputs}
-        both = [i for i in range(n) if texts[i] is not None and images[i] is not None]
+        both = [i for i in range(n) if available["present"][i].all()]
         fused = None
         if both and self.fusion is not None:
             subset = {k: v[both] for k, v in available.items()}
