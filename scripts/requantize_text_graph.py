@@ -62,11 +62,18 @@ def dequantize(model) -> None:
         (cast,) = consumers[node.output[0]]
         (mul,) = consumers[cast.output[0]]
         scales = producer[mul.input[1]]  # Mul(activation scale, weight scales)
-        assert (quantize.op_type, cast.op_type, mul.op_type, scales.op_type) == ("DynamicQuantizeLinear", "Cast", "Mul", "Mul")
+        assert (quantize.op_type, cast.op_type, mul.op_type, scales.op_type) == (
+            "DynamicQuantizeLinear",
+            "Cast",
+            "Mul",
+            "Mul",
+        )
         w_scale = numpy_helper.to_array(inits[scales.input[1]])
         weight = (numpy_helper.to_array(inits[b]).astype(np.float32) - numpy_helper.to_array(inits[b_zero])) * w_scale
         weights.append(numpy_helper.from_array(weight.astype(np.float32), b + "/fp32"))
-        replaced[id(node)] = helper.make_node("MatMul", [quantize.input[0], b + "/fp32"], [mul.output[0]], name=node.name)
+        replaced[id(node)] = helper.make_node(
+            "MatMul", [quantize.input[0], b + "/fp32"], [mul.output[0]], name=node.name
+        )
         dropped |= {id(cast), id(mul), id(scales), id(quantize)}
     nodes = [replaced.get(id(n), n) for n in graph.node if id(n) not in dropped]
     del graph.node[:]
@@ -92,7 +99,7 @@ def pool_by_matmul(model) -> None:
         hidden, mask = mask, hidden
     out = reduce.output[0]
     graph.initializer.append(numpy_helper.from_array(np.array([1], np.int64), "pooling/axis"))
-    nodes[k:k + 1] = [
+    nodes[k : k + 1] = [
         helper.make_node("Transpose", [mask], [out + "/mask_t"], perm=[0, 2, 1]),  # (B, 1, T)
         helper.make_node("MatMul", [out + "/mask_t", hidden], [out + "/sum"]),  # (B, 1, H)
         helper.make_node("Squeeze", [out + "/sum", "pooling/axis"], [out]),
@@ -110,7 +117,7 @@ def calibration_feeds(bundle: Path, n_tweets: int, n_reviews: int, seed: int = 0
     ids = encoder.token_ids(texts)
     ids.sort(key=len)  # similar lengths together
     for start in range(0, len(ids), 16):
-        input_ids, mask = encoder.pad(ids[start:start + 16])
+        input_ids, mask = encoder.pad(ids[start : start + 16])
         yield {"input_ids": input_ids, "attention_mask": mask}
 
 
@@ -139,9 +146,15 @@ def publish(bundle: Path, graph: Path, fp32: Path, record: dict, version: str, d
     if not text["quantization"]["kept"]:
         raise SystemExit(f"int8 loses {drop:.4f} validation macro-recall (> 0.005): not published")
     reports = [(e["data"], e["modality"]) for e in manifest.get("evaluations", [])]
-    return publish_bundle(bundle, name=manifest["name"], version=version, components=components,
-                          description=description or manifest["description"], reports=reports,
-                          published=manifest.get("published", []))
+    return publish_bundle(
+        bundle,
+        name=manifest["name"],
+        version=version,
+        components=components,
+        description=description or manifest["description"],
+        reports=reports,
+        published=manifest.get("published", []),
+    )
 
 
 def main() -> None:

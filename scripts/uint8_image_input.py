@@ -42,8 +42,12 @@ def take_uint8_pixels(model, preprocessor: ImagePreprocessor) -> None:
     if first.op_type != "QuantizeLinear" or first.input[0] != graph.input[0].name:
         raise SystemExit("the graph does not start by quantizing its input")
     scale, zero = float(inits[first.input[1]]), int(inits[first.input[2]])
-    if preprocessor.layout != "NHWC" or any(m != zero or s * scale != 1.0 for m, s in zip(preprocessor.mean, preprocessor.std)):
-        raise SystemExit(f"quantization (scale {scale}, zero point {zero}) is not the inverse of {preprocessor.describe()}")
+    if preprocessor.layout != "NHWC" or any(
+        m != zero or s * scale != 1.0 for m, s in zip(preprocessor.mean, preprocessor.std, strict=True)
+    ):
+        raise SystemExit(
+            f"quantization (scale {scale}, zero point {zero}) is not the inverse of {preprocessor.describe()}"
+        )
     for node in graph.node:
         node.input[:] = [graph.input[0].name if name == first.output[0] else name for name in node.input]
     graph.node.remove(first)

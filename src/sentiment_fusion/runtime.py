@@ -9,23 +9,26 @@ How the final answer is chosen:
 - text and image -> the fusion head when the bundle has one, else the mean of
   the two calibrated distributions.
 """
+
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from .bundle import default_bundle_path, read_manifest
-from .errors import BundleError, InvalidInputError
-from .labels import LABELS, Sentiment
 from .calibration import softmax
 from .component import Component
+from .errors import BundleError, InvalidInputError
 from .fusion_inputs import column, fusion_inputs
+from .labels import LABELS, Sentiment
 from .posts import check_post, chunks_by_images
+from .sessions import Workers, onnx_session
 
 log = logging.getLogger(__name__)
 
@@ -80,19 +83,6 @@ class Prediction:
         }
 
 
-def _session(path: Path, threads: int | None):
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or min(4, os.cpu_count() or 1)
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own untyped errors
-        raise BundleError(f"{path} is not a loadable ONNX graph: {exc}") from exc
-
-
 def _component_file(bundle_dir: Path, spec: dict, role: str, component: str) -> Path:
     try:
         return bundle_dir / spec["files"][role]["path"]
@@ -113,7 +103,8 @@ class TextModel:
             TextNormalizer.from_config(pre["normalizer"]),
             EncodingConfig(**pre["encoding"]),
         )
-        self.session = _session(_component_file(bundle_dir, spec, "graph", "text"), threads)
+        self.session = onnx_session(_component_file(bundle_dir, spec, "graph", "text"))
+        self.workers = Workers(threads)
         self.temperature = float(spec.get("temperature", 1.0))
         self.kind = spec.get("kind", "")
         # Dynamic int8 (bundles <= 1.1.1) quantizes a call's activations with ONE scale for the
@@ -128,23 +119,23 @@ class TextModel:
         self._inputs = {i.name for i in self.session.get_inputs()}
 
     def run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(logits [N, 3], features [N, D]); similar lengths are batched together (fp32 graphs)."""
+        """(logits [N, 3], features [N, D]); similar lengths are batched together, the batches
+        run side by side on the workers."""
         ids = self.encoder.token_ids(list(texts))
         order = np.argsort([len(s) for s in ids], kind="stable")
-        logits_parts, feature_parts = [], []
-        for start in range(0, len(order), self.batch_size):
-            chunk = order[start:start + self.batch_size]
-            input_ids, mask = self.encoder.pad([ids[i] for i in chunk])
+
+        def run_chunk(chunk: range) -> list[np.ndarray]:
+            input_ids, mask = self.encoder.pad([ids[i] for i in order[chunk.start : chunk.stop]])
             feeds = {"input_ids": input_ids, "attention_mask": mask}
             if "token_type_ids" in self._inputs:
                 feeds["token_type_ids"] = np.zeros_like(input_ids)
-            logits, features = self.session.run(["logits", "features"], feeds)
-            logits_parts.append(logits)
-            feature_parts.append(features)
-        logits = np.empty((len(ids), logits_parts[0].shape[1]), np.float32)
-        features = np.empty((len(ids), feature_parts[0].shape[1]), np.float32)
-        logits[order] = np.concatenate(logits_parts)
-        features[order] = np.concatenate(feature_parts)
+            return self.session.run(["logits", "features"], feeds)
+
+        parts = self.workers.map(run_chunk, self.workers.split(len(ids), self.batch_size))
+        logits = np.empty((len(ids), parts[0][0].shape[1]), np.float32)
+        features = np.empty((len(ids), parts[0][1].shape[1]), np.float32)
+        logits[order] = np.concatenate([part[0] for part in parts])
+        features[order] = np.concatenate([part[1] for part in parts])
         return logits, features
 
 
@@ -156,15 +147,14 @@ class ImageModel:
         from .image.preprocess import ImagePreprocessor
 
         self.preprocessor = ImagePreprocessor.from_config(spec["preprocessing"]["image"])
-        self.encoder = ImageEncoder(_component_file(bundle_dir, spec, "encoder", "image"), self.preprocessor, threads=threads)
-        self.head = _session(_component_file(bundle_dir, spec, "head", "image"), threads)
+        self.encoder = ImageEncoder(
+            _component_file(bundle_dir, spec, "encoder", "image"), self.preprocessor, threads, batch_size
+        )
+        self.head = onnx_session(_component_file(bundle_dir, spec, "head", "image"))
         self.temperature = float(spec.get("temperature", 1.0))
-        self.batch_size = batch_size
 
     def run(self, images: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
-        features = np.concatenate([
-            self.encoder.encode(list(images[i:i + self.batch_size])) for i in range(0, len(images), self.batch_size)
-        ]).astype(np.float32)
+        features = self.encoder.encode(list(images))
         (logits,) = self.head.run(["logits"], {"features": features})
         return logits, features
 
@@ -173,7 +163,7 @@ class FusionModel:
     """A head over both modalities' features (and logits), with a presence mask."""
 
     def __init__(self, bundle_dir: Path, spec: dict, threads: int | None = None):
-        self.session = _session(_component_file(bundle_dir, spec, "graph", "fusion"), threads)
+        self.session = onnx_session(_component_file(bundle_dir, spec, "graph", "fusion"))
         self.temperature = float(spec.get("temperature", 1.0))
         self._inputs = [i.name for i in self.session.get_inputs()]
 
@@ -195,9 +185,11 @@ def _build(cls, bundle_dir: Path, components: dict, name: str, *args):
         return cls(bundle_dir, Component.from_dict(components[name]).to_dict(), *args)
     except BundleError:
         raise
-    except Exception as exc:  # noqa: BLE001 - KeyError/TypeError/ValueError from a spec, tokenizers' own errors
-        raise BundleError(f"{bundle_dir / 'manifest.json'}: the {name} component cannot be built from its "
-                          f"settings ({type(exc).__name__}: {exc})") from exc
+    except Exception as exc:
+        raise BundleError(
+            f"{bundle_dir / 'manifest.json'}: the {name} component cannot be built from its "
+            f"settings ({type(exc).__name__}: {exc})"
+        ) from exc
 
 
 class Analyzer:
@@ -221,7 +213,7 @@ class Analyzer:
         self.fusion = _build(FusionModel, self.path, components, "fusion", threads)
 
     @classmethod
-    def load(cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = 32) -> "Analyzer":
+    def load(cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = 32) -> Analyzer:
         """Load a bundle folder (the shipped default when ``path`` is None)."""
         bundle_dir = Path(path) if path is not None else default_bundle_path()
         return cls(bundle_dir, read_manifest(bundle_dir), threads=threads, batch_size=batch_size)
@@ -255,8 +247,9 @@ class Analyzer:
 
         return explain(self, text, image)
 
-    def predict_batch(self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None, *,
-                      on_error: str = "raise") -> list[Any]:
+    def predict_batch(
+        self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None, *, on_error: str = "raise"
+    ) -> list[Any]:
         """Many posts; ``texts[i]`` and ``images[i]`` belong to post i (None = that modality is absent).
 
         A post that cannot be scored (empty text, an undecodable image, a modality the bundle
@@ -319,7 +312,9 @@ class Analyzer:
         for i in range(n):
             modalities = {name: _modality(p[i]) for name, p in probs.items() if available["present"][i, column(name)]}
             if len(modalities) == 2:
-                final, source = (fused[i], "fusion") if fused is not None else ((probs["text"][i] + probs["image"][i]) / 2, "mean")
+                final, source = (
+                    (fused[i], "fusion") if fused is not None else ((probs["text"][i] + probs["image"][i]) / 2, "mean")
+                )
             else:
                 (source,) = modalities
                 final = probs[source][i]
@@ -359,9 +354,11 @@ class Analyzer:
 
 def _is_one_image(images: Any) -> bool:
     """A single image where a sequence of them belongs (a 4-D array is a batch and fine)."""
-    return (isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
-            or (isinstance(images, np.ndarray) and images.ndim == 3)
-            or type(images).__module__.startswith("PIL."))
+    return (
+        isinstance(images, (str, bytes, bytearray, memoryview, os.PathLike))
+        or (isinstance(images, np.ndarray) and images.ndim == 3)
+        or type(images).__module__.startswith("PIL.")
+    )
 
 
 def _raise_first(results: list) -> None:

@@ -37,7 +37,8 @@ def toy_encoder(path, seed: int = 0) -> None:
         helper.make_node("MatMul", ["act", "w_down"], ["logits"]),
     ]
     graph = helper.make_graph(
-        nodes, "toy",
+        nodes,
+        "toy",
         [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", "tokens", OUT])],
         [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
@@ -59,8 +60,10 @@ def graphs(tmp_path_factory):
     record = quantize_text_graph(fp32, int8, (feeds(rng, 8, 12) for _ in range(8)))
     options = ort.SessionOptions()
     options.intra_op_num_threads = 2
-    sessions = {name: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-                for name, path in (("fp32", fp32), ("int8", int8))}
+    sessions = {
+        name: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        for name, path in (("fp32", fp32), ("int8", int8))
+    }
     return record, sessions, int8
 
 
@@ -80,7 +83,7 @@ def test_a_rows_outputs_do_not_depend_on_its_batch_mates(graphs):
     batch = feeds(rng, 33, 12)
     together = sessions["int8"].run(["logits"], batch)[0]
     for row in (0, 7, 32):
-        alone = sessions["int8"].run(["logits"], {"input_ids": batch["input_ids"][row:row + 1]})[0]
+        alone = sessions["int8"].run(["logits"], {"input_ids": batch["input_ids"][row : row + 1]})[0]
         np.testing.assert_array_equal(alone[0], together[row])
     # Extreme batch-mates (the values a per-tensor dynamic scale would follow) change nothing either.
     loud = dict(batch)

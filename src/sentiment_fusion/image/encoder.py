@@ -8,19 +8,20 @@ penultimate layer. Inference needs onnxruntime, numpy and Pillow only.
 >>> enc.encode(["cat.jpg", "dog.png"]).shape                            # doctest: +SKIP
 (2, 1280)
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import os
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 from ..errors import BundleError
+from ..sessions import Workers, onnx_session
 from .preprocess import ImagePreprocessor, ImageSource
 
 logger = logging.getLogger(__name__)
@@ -32,8 +33,9 @@ class ImageEncoder:
     """Images -> feature vectors ``[B, dim]`` float32 (dim = 1280 for MobileNetV2; raw, not L2-normalized).
 
     ``preprocessor`` defaults to the one recorded in the graph's metadata by the converter;
-    a bundle passes the one from its manifest. ``threads`` sets ONNX Runtime's intra-op
-    threads (None = its default, all cores). ``batch_size`` bounds memory in :meth:`encode`
+    a bundle passes the one from its manifest. ``threads``: how many groups of images are
+    decoded and encoded side by side (None = :func:`~sentiment_fusion.sessions.default_threads`).
+    ``batch_size`` bounds memory in :meth:`encode`
     (one float batch of 32 is 19 MB).
     """
 
@@ -44,30 +46,16 @@ class ImageEncoder:
         threads: int | None = None,
         batch_size: int = 32,
     ) -> None:
-        try:
-            import onnxruntime as ort
-        except ImportError as exc:  # pragma: no cover - a core dependency
-            raise ImportError("the image encoder needs onnxruntime: pip install onnxruntime") from exc
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if threads is not None and threads < 1:
-            raise ValueError(f"threads must be >= 1 or None, got {threads}")
         self.path = Path(path)
         if not self.path.is_file():
             raise BundleError(f"{self.path}: image encoder graph not found")
-        opts = ort.SessionOptions()
-        if threads is not None:
-            opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        try:
-            self.session = ort.InferenceSession(str(self.path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own untyped errors
-            raise BundleError(f"{self.path}: not a loadable ONNX graph ({exc})") from exc
+        self.workers = Workers(threads)  # validates threads
+        self.session = onnx_session(self.path)
         self.preprocessor = preprocessor or self._preprocessor_from_metadata()
         self.batch_size = batch_size
         self.threads = threads
-        self.decode_threads = threads or min(4, os.cpu_count() or 1)
-        self._decoder: ThreadPoolExecutor | None = None  # made on first use
 
         (inp,) = self.session.get_inputs()
         (out,) = self.session.get_outputs()
@@ -107,23 +95,11 @@ class ImageEncoder:
 
     # ------------------------------------------------------------------ inference
     def prepare(self, images: Sequence[ImageSource]) -> np.ndarray:
-        """Decode a list of images into this graph's input batch (uint8 pixels or the float batch).
-
-        Images are decoded on ``threads`` threads at once (Pillow releases the GIL while it
-        decodes and resizes); the batch is the same whatever the thread count."""
+        """Decode a list of images into this graph's input batch (uint8 pixels or the float batch)."""
         size = self.preprocessor.size
         pixels = np.empty((len(images), size, size, 3), np.uint8)
-
-        def decode(i: int) -> None:
-            pixels[i] = self.preprocessor.pixels(images[i])
-
-        if len(images) > 1 and self.decode_threads > 1:
-            if self._decoder is None:
-                self._decoder = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="image-decode")
-            list(self._decoder.map(decode, range(len(images))))  # re-raises the first bad image's error
-        else:
-            for i in range(len(images)):
-                decode(i)
+        for i, image in enumerate(images):
+            pixels[i] = self.preprocessor.pixels(image)
         return pixels if self.takes_pixels else self.preprocessor.normalize(pixels)
 
     def encode_pixels(self, batch: np.ndarray) -> np.ndarray:
@@ -136,7 +112,8 @@ class ImageEncoder:
         if batch.dtype != dtype or batch.ndim != 4 or batch.shape[1:] != shape:
             raise ValueError(
                 f"expected a {np.dtype(dtype).name} batch [B, {', '.join(map(str, shape))}] "
-                f"({'ImageEncoder.prepare' if self.takes_pixels else 'the ImagePreprocessor'}), got {batch.dtype} {batch.shape}"
+                f"({'ImageEncoder.prepare' if self.takes_pixels else 'the ImagePreprocessor'}), "
+                f"got {batch.dtype} {batch.shape}"
             )
         if len(batch) == 0:
             return np.zeros((0, self.dim), np.float32)
@@ -155,15 +132,14 @@ class ImageEncoder:
         images = _as_list(images, "encode")
         if not images:
             return np.zeros((0, self.dim), np.float32)
-        parts = [
-            self.encode_pixels(self.prepare(images[i : i + self.batch_size]))
-            for i in range(0, len(images), self.batch_size)
-        ]
+        # Groups of images are decoded and encoded side by side (sessions.Workers).
+        parts = self.workers.map(
+            lambda chunk: self.encode_pixels(self.prepare(images[chunk.start : chunk.stop])),
+            self.workers.split(len(images), self.batch_size),
+        )
         return np.concatenate(parts)
 
-    def extract_features(
-        self, paths: Sequence[ImageSource], batch_size: int = 32, progress: bool = True
-    ) -> np.ndarray:
+    def extract_features(self, paths: Sequence[ImageSource], batch_size: int = 32, progress: bool = True) -> np.ndarray:
         """Features of many images for training code to cache, with a tqdm progress bar.
 
         Same result as :meth:`encode`; an undecodable image raises ImageError naming its path

@@ -29,9 +29,11 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-METHOD = ("batch-invariant int8: static activation scales (calibrated on training texts) for projections of "
-          "layer-norm outputs, per-row activation scales for down-projections (FFN out, classifier); "
-          "per-channel int8 weights")
+METHOD = (
+    "batch-invariant int8: static activation scales (calibrated on training texts) for projections of "
+    "layer-norm outputs, per-row activation scales for down-projections (FFN out, classifier); "
+    "per-channel int8 weights"
+)
 
 
 def linear_matmuls(model) -> list:
@@ -53,7 +55,13 @@ def quantize_text_graph(fp32: str | Path, out: str | Path, calibration: Iterable
     ``calibration`` yields graph feeds (``input_ids``, ``attention_mask``) of training texts;
     a few hundred texts are enough. Returns what was done, for the manifest."""
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     model = onnx.load(str(fp32))
     for i, node in enumerate(model.graph.node):  # nodes are chosen by name below
@@ -75,9 +83,18 @@ def quantize_text_graph(fp32: str | Path, out: str | Path, calibration: Iterable
     level = root.level
     root.setLevel(logging.WARNING)  # the quantizer logs one INFO line per tensor on the root logger
     try:
-        quantize_static(str(named), str(out), Reader(iter(calibration)), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                        nodes_to_quantize=static, calibrate_method=CalibrationMethod.MinMax)
+        quantize_static(
+            str(named),
+            str(out),
+            Reader(iter(calibration)),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_quantize=static,
+            calibrate_method=CalibrationMethod.MinMax,
+        )
     finally:
         root.setLevel(level)
         named.unlink(missing_ok=True)
@@ -96,13 +113,15 @@ def per_row_int8(model, names: set[str]) -> None:
 
     graph = model.graph
     weights = {init.name: init for init in graph.initializer}
-    graph.initializer.extend([
-        numpy_helper.from_array(np.array(128, np.uint8), "per_row/x_zero_point"),
-        numpy_helper.from_array(np.array(0, np.int8), "per_row/w_zero_point"),
-        numpy_helper.from_array(np.array(127.0, np.float32), "per_row/levels"),
-        numpy_helper.from_array(np.array(128.0, np.float32), "per_row/offset"),
-        numpy_helper.from_array(np.array(1e-12, np.float32), "per_row/tiny"),
-    ])
+    graph.initializer.extend(
+        [
+            numpy_helper.from_array(np.array(128, np.uint8), "per_row/x_zero_point"),
+            numpy_helper.from_array(np.array(0, np.int8), "per_row/w_zero_point"),
+            numpy_helper.from_array(np.array(127.0, np.float32), "per_row/levels"),
+            numpy_helper.from_array(np.array(128.0, np.float32), "per_row/offset"),
+            numpy_helper.from_array(np.array(1e-12, np.float32), "per_row/tiny"),
+        ]
+    )
     nodes = []
     for node in graph.node:
         if node.name not in names:
@@ -113,8 +132,12 @@ def per_row_int8(model, names: set[str]) -> None:
         weight = numpy_helper.to_array(weights[w]).astype(np.float32)  # (K, N)
         w_scale = np.maximum(np.abs(weight).max(0), 1e-12) / 127.0  # (N,)
         w_q = np.clip(np.round(weight / w_scale), -127, 127).astype(np.int8)
-        graph.initializer.extend([numpy_helper.from_array(w_q, p + "/w_q"),
-                                  numpy_helper.from_array(w_scale.astype(np.float32), p + "/w_scale")])
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(w_q, p + "/w_q"),
+                numpy_helper.from_array(w_scale.astype(np.float32), p + "/w_scale"),
+            ]
+        )
         nodes += [
             helper.make_node("Abs", [x], [p + "/abs"]),
             helper.make_node("ReduceMax", [p + "/abs"], [p + "/max"], axes=[-1], keepdims=1),  # (..., 1)
@@ -124,8 +147,11 @@ def per_row_int8(model, names: set[str]) -> None:
             helper.make_node("Round", [p + "/scaled"], [p + "/rounded"]),  # in [-127, 127]
             helper.make_node("Add", [p + "/rounded", "per_row/offset"], [p + "/shifted"]),
             helper.make_node("Cast", [p + "/shifted"], [p + "/x_q"], to=TensorProto.UINT8),
-            helper.make_node("MatMulInteger", [p + "/x_q", p + "/w_q", "per_row/x_zero_point", "per_row/w_zero_point"],
-                             [p + "/int32"]),
+            helper.make_node(
+                "MatMulInteger",
+                [p + "/x_q", p + "/w_q", "per_row/x_zero_point", "per_row/w_zero_point"],
+                [p + "/int32"],
+            ),
             helper.make_node("Cast", [p + "/int32"], [p + "/float"], to=TensorProto.FLOAT),
             helper.make_node("Mul", [p + "/float", p + "/w_scale"], [p + "/per_column"]),
             helper.make_node("Mul", [p + "/per_column", p + "/x_scale"], [node.output[0]]),
@@ -154,15 +180,27 @@ def int8_gather_weights(model) -> None:
         values = numpy_helper.to_array(table)
         scale = np.maximum(np.abs(values).max(1), 1e-12) / 127.0  # (rows,)
         name = table.name + "/int8"
-        graph.initializer.extend([
-            numpy_helper.from_array(np.clip(np.round(values / scale[:, None]), -127, 127).astype(np.int8), name),
-            numpy_helper.from_array(scale.astype(np.float32), name + "/scale"),
-            numpy_helper.from_array(np.zeros(len(scale), np.int8), name + "/zero_point"),
-        ])
-        nodes.append(helper.make_node("DequantizeLinear", [name, name + "/scale", name + "/zero_point"],
-                                      [name + "/dequantized"], axis=0))
-        nodes.append(helper.make_node("Gather", [name + "/dequantized", *node.input[1:]], list(node.output),
-                                      name=node.name, **{a.name: helper.get_attribute_value(a) for a in node.attribute}))
+        graph.initializer.extend(
+            [
+                numpy_helper.from_array(np.clip(np.round(values / scale[:, None]), -127, 127).astype(np.int8), name),
+                numpy_helper.from_array(scale.astype(np.float32), name + "/scale"),
+                numpy_helper.from_array(np.zeros(len(scale), np.int8), name + "/zero_point"),
+            ]
+        )
+        nodes.append(
+            helper.make_node(
+                "DequantizeLinear", [name, name + "/scale", name + "/zero_point"], [name + "/dequantized"], axis=0
+            )
+        )
+        nodes.append(
+            helper.make_node(
+                "Gather",
+                [name + "/dequantized", *node.input[1:]],
+                list(node.output),
+                name=node.name,
+                **{a.name: helper.get_attribute_value(a) for a in node.attribute},
+            )
+        )
     del graph.node[:]
     graph.node.extend(nodes)
     used = {name for node in graph.node for name in node.input}
