@@ -77,7 +77,7 @@ class InferenceService:
     async def predict(self, posts: list[Post]) -> list[Any]:
         """One result per post: a Prediction, or the exception that post raised."""
         if len(self._pending) + len(posts) > self.max_queue:
-            raise APIError(503, "overloaded", "the server is busy; retry in a moment", headers={"Retry-After": "1"})
+            raise _busy()
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in posts]
         self._pending.extend(zip(posts, futures))
@@ -87,6 +87,14 @@ class InferenceService:
         finally:
             for future in futures:  # a cancelled request (deadline) leaves the queue
                 future.cancel()
+
+    async def explain(self, post: Post) -> Any:
+        """One post's explained prediction (``Analyzer.explain``: ~30 text and 50 image rows in one
+        call, so it runs on its own, not merged into a micro-batch), in the inference pool."""
+        if len(self._pending) >= self.max_queue:
+            raise _busy()
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._infer_pool, self.analyzer.explain, post.text, post.image)
 
     async def _dispatch(self) -> None:
         while True:
@@ -142,6 +150,10 @@ class InferenceService:
         await asyncio.gather(self._runner, *self._tasks, return_exceptions=True)
         self._infer_pool.shutdown(wait=False, cancel_futures=True)
         self._decode_pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _busy() -> APIError:
+    return APIError(503, "overloaded", "the server is busy; retry in a moment", headers={"Retry-After": "1"})
 
 
 def _warm_up(analyzer) -> None:

@@ -14,18 +14,28 @@ _IMAGE_HELP = ("the image as base64 or a data: URL (data:image/jpeg;base64,...);
                "image folder or an http(s) URL only where the operator enabled them")
 
 
-class PredictRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"text": "Best concert of my life!!! 🎸"}, {"text": "Stuck at the airport again", "image": "data:image/png;base64,iVBORw0..."}]})
+class PostRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(None, description="the post's text (give text, image or both)")
     image: str | None = Field(None, description=_IMAGE_HELP)
 
 
+class PredictRequest(PostRequest):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={
+        "examples": [{"text": "Best concert of my life!!! 🎸"},
+                     {"text": "Stuck at the airport again", "image": "data:image/png;base64,iVBORw0..."},
+                     {"text": "Worst customer service ever", "explain": True}]})
+
+    explain: bool = Field(False, description="also say why: word weights, an image heat map and each modality's "
+                          "contribution (`explanation`); costs one model pass per word and 50 image passes")
+
+
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[PredictRequest] = Field(..., min_length=1, description="posts, each with text, image or both")
+    items: list[PostRequest] = Field(..., min_length=1, description="posts, each with text, image or both "
+                                     "(explanations are for one post at a time: /v1/predict)")
 
 
 class Scores(BaseModel):
@@ -44,12 +54,40 @@ class ModelRef(BaseModel):
     version: str
 
 
+class WordWeight(BaseModel):
+    text: str = Field(..., description="the word exactly as in the post: text[start:end]")
+    start: int = Field(..., ge=0, description="offset of its first character in the text as sent (Unicode code points)")
+    end: int = Field(..., ge=0, description="offset just past its last character")
+    weight: float = Field(..., description="drop of the verdict's probability when the word is deleted "
+                          "(positive: toward the verdict, negative: against it)")
+
+
+class HeatMap(BaseModel):
+    grid: list[list[float]] = Field(..., description="7 rows (top first) of 7 cells (left first) covering the whole "
+                                    "image as sent: the verdict's probability drop when the cell is greyed out")
+    overlay_png: str = Field(..., description="base64 PNG of the image with the grid over it (red: toward the "
+                             "verdict, blue: against)")
+
+
+class ModalityEffect(BaseModel):
+    contribution: float = Field(..., description="how much the verdict's probability drops without this modality")
+    scores_without: Scores = Field(..., description="the fused scores with this modality left out")
+
+
+class Explanation(BaseModel):
+    label: str = Field(..., description="the class every weight points toward (the verdict)")
+    words: list[WordWeight] = Field(..., description="every word, hashtag, mention, URL, emoji and punctuation run")
+    image: HeatMap | None = Field(None, description="null for a post without an image")
+    modalities: dict[str, ModalityEffect] = Field(..., description="for posts with text and image; else empty")
+
+
 class PredictResponse(BaseModel):
     sentiment: SentimentName = Field(..., description="the final answer")
     scores: Scores = Field(..., description="calibrated probabilities, summing to 1")
     modalities: dict[str, ModalityView] = Field(..., description="each given modality's own view")
     source: str = Field(..., description="which model gave the final answer: fusion, text, image or mean")
     model: ModelRef
+    explanation: Explanation | None = Field(None, description="why (only when the request asked for it with explain)")
 
 
 class BatchResponse(BaseModel):

@@ -53,35 +53,44 @@ def _answer(prediction, service: InferenceService) -> dict:
     return {**prediction.to_dict(), "model": {"name": service.name, "version": service.version}}
 
 
-async def _score_one(post: Post, service: InferenceService) -> dict:
+async def _score_one(post: Post, service: InferenceService, explain: bool = False) -> dict:
+    if explain:
+        return _answer(await service.explain(post), service)
     (result,) = await service.predict([post])
     if isinstance(result, BaseException):
         raise result
     return _answer(result, service)
 
 
-@router.post("/v1/predict", response_model=PredictResponse, summary="Sentiment of one post (JSON)")
+# response_model_exclude_unset: a field the request did not ask for (``explanation``) is left out
+# of the answer, not sent as null.
+@router.post("/v1/predict", response_model=PredictResponse, response_model_exclude_unset=True,
+             summary="Sentiment of one post (JSON)")
 async def predict(body: PredictRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
     """Text, image (base64 / data: URL) or both; the answer has the final sentiment, the three
-    calibrated scores and each modality's own view."""
+    calibrated scores and each modality's own view; with ``"explain": true`` also why."""
     _check(body.text, body.image is not None, service, settings)
 
     async def work() -> dict:
-        return await _score_one(await _post(body.text, body.image, service, images), service)
+        return await _score_one(await _post(body.text, body.image, service, images), service, body.explain)
 
     return await _within_deadline(work(), settings)
 
 
 router.add_api_route("/predict", predict, methods=["POST"], response_model=PredictResponse,
+                     response_model_exclude_unset=True,
                      summary="Sentiment of one post (the original design's path; same as /v1/predict)",
                      operation_id="predict_legacy")
 
 
-@router.post("/v1/predict/upload", response_model=PredictResponse, summary="Sentiment of one post (multipart upload)")
+@router.post("/v1/predict/upload", response_model=PredictResponse, response_model_exclude_unset=True,
+             summary="Sentiment of one post (multipart upload)")
 async def predict_upload(request: Request, service: ServiceDep, settings: SettingsDep,
                          text: Annotated[str | None, Form(description="the post's text")] = None,
-                         image: Annotated[UploadFile | None, File(description="the post's image file")] = None) -> dict:
-    """``multipart/form-data`` with a ``text`` field and/or an ``image`` file (what a browser form sends)."""
+                         image: Annotated[UploadFile | None, File(description="the post's image file")] = None,
+                         explain: Annotated[bool, Form(description="also say why (true/false)")] = False) -> dict:
+    """``multipart/form-data`` with a ``text`` field and/or an ``image`` file (what a browser form sends),
+    and ``explain=true`` for the explanation."""
     await _check_form(request)
     # Browsers send a form's line breaks as CRLF: count them as the JSON route would.
     text = text.replace("\r\n", "\n") if text else None  # an empty form field means "not given"
@@ -96,13 +105,13 @@ async def predict_upload(request: Request, service: ServiceDep, settings: Settin
             if len(data) > settings.max_image_bytes:
                 raise APIError(413, "image_too_large", f"the uploaded image is over the {settings.max_image_bytes}-byte limit")
             decoded = await service.decode(data)
-        return await _score_one(Post(text, decoded), service)
+        return await _score_one(Post(text, decoded), service, explain)
 
     return await _within_deadline(work(), settings)
 
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-_FORM_FIELDS = {"text", "image"}
+_FORM_FIELDS = {"text", "image", "explain"}
 
 
 async def _check_form(request: Request) -> None:
@@ -113,14 +122,16 @@ async def _check_form(request: Request) -> None:
     names = [name for name, _ in (await request.form()).multi_items()]  # already parsed: cached
     unknown = sorted(set(names) - _FORM_FIELDS)
     if unknown:
-        raise APIError(422, "invalid_request", f"unknown form fields {unknown}; the fields are `text` and `image`")
+        raise APIError(422, "invalid_request", f"unknown form fields {unknown}; the fields are `text`, `image` "
+                       "and `explain`")
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
         raise APIError(422, "invalid_request", f"form fields sent more than once: {repeated}; one post per request "
                        "(several go to /v1/predict/batch)")
 
 
-@router.post("/v1/predict/batch", response_model=BatchResponse, summary="Sentiment of many posts")
+@router.post("/v1/predict/batch", response_model=BatchResponse, response_model_exclude_unset=True,
+             summary="Sentiment of many posts")
 async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
     """Up to ``max_batch_items`` posts; the answers come back in the same order. One bad item
     fails the request with a 4xx whose message (and ``index``) names it."""
