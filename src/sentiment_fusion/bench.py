@@ -7,6 +7,7 @@ Peers that are not installed are reported as skipped with the reason.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -148,6 +149,21 @@ def tflite_mobilenet(model_path: Path):
     return run
 
 
+def machine(threads: int) -> dict:
+    """What a figure is dated to: when, on how many cores of which CPU."""
+    import datetime
+    import platform
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return {"cpus": os.cpu_count(), "threads": threads, "cpu": cpu,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")}
+
+
 def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: float = 5.0, n_texts: int = 2048,
               n_images: int = 256, peers: bool = True) -> dict:
     from .runtime import Analyzer
@@ -159,7 +175,7 @@ def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: 
     analyzer = Analyzer.load(model)
     threads = min(4, os.cpu_count() or 1)
     result: dict = {"model": {"name": analyzer.name, "version": analyzer.version, "path": str(analyzer.path)},
-                    "machine": {"cpus": os.cpu_count(), "threads": threads}, "seconds_per_measurement": seconds}
+                    "machine": machine(threads), "seconds_per_measurement": seconds}
     if analyzer.text is not None:
         texts, source = load_texts(data_dir, n_texts)
         result["text"] = {**profile(lambda b: analyzer.predict_batch(list(b)), texts, seconds), "data": source}
