@@ -21,16 +21,60 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
 def cmd_predict(args) -> int:
     from .runtime import Analyzer
 
+    explain = args.explain or args.explain_image is not None
+    if args.explain_image is not None and args.image is None:
+        raise ValueError("--explain-image writes the heat map of the post's image: give --image too")
     analyzer = Analyzer.load(args.model)
-    prediction = analyzer.predict(text=args.text, image=args.image)
+    explained = analyzer.explain(text=args.text, image=args.image) if explain else None
+    prediction = explained or analyzer.predict(text=args.text, image=args.image)
+    if args.explain_image is not None and explained is not None and explained.explanation.image is not None:
+        args.explain_image.write_bytes(explained.explanation.image.overlay_png)
     if args.json:
         print(json.dumps({**prediction.to_dict(), "model": {"name": analyzer.name, "version": analyzer.version}}))
-    else:
-        scores = "  ".join(f"{k} {v:.3f}" for k, v in prediction.scores.items())
-        print(f"{prediction.sentiment.title}  ({scores})  [{prediction.source}]")
-        for name, view in prediction.modalities.items():
-            print(f"  {name}: {view.sentiment.title} ({'  '.join(f'{k} {v:.3f}' for k, v in view.scores.items())})")
+        return 0
+    scores = "  ".join(f"{k} {v:.3f}" for k, v in prediction.scores.items())
+    print(f"{prediction.sentiment.title}  ({scores})  [{prediction.source}]")
+    for name, view in prediction.modalities.items():
+        print(f"  {name}: {view.sentiment.title} ({'  '.join(f'{k} {v:.3f}' for k, v in view.scores.items())})")
+    if explained is not None:
+        _print_explanation(args.text, explained.explanation, args.explain_image)
     return 0
+
+
+def _print_explanation(text: str | None, explanation, overlay: Path | None) -> None:
+    """The text with each word's background coloured by its weight (rich, when installed: red toward
+    the verdict, blue against, the stronger the deeper), the strongest words, the grid and the modalities."""
+    words = explanation.words
+    if words:
+        print(f"why {explanation.label}:")
+        _print_coloured(text, words)
+        strongest = sorted(words, key=lambda w: -abs(w.weight))[:5]
+        print("  strongest words: " + ", ".join(f"{w.text} {w.weight:+.3f}" for w in strongest))
+    if explanation.image is not None:
+        print(f"  image grid (rows top first; drop of {explanation.label} when a cell is greyed out):")
+        for row in explanation.image.grid:
+            print("    " + " ".join(f"{w:+.3f}" for w in row))
+        if overlay is not None:
+            print(f"  heat map overlay written to {overlay}")
+    for name, effect in explanation.modalities.items():
+        without = effect.scores_without[explanation.label]
+        print(f"  without {name}: {explanation.label} {without:.3f} (contribution {effect.contribution:+.3f})")
+
+
+def _print_coloured(text, words) -> None:
+    try:
+        from rich.console import Console
+        from rich.text import Text
+    except ImportError:  # not a dependency: the plain text, and the strongest words below it
+        print(f"  {text}")
+        return
+    scale = max(abs(w.weight) for w in words) or 1.0
+    line = Text(text)
+    for w in words:
+        depth = round(200 * abs(w.weight) / scale)
+        colour = f"rgb(255,{255 - depth},{255 - depth})" if w.weight > 0 else f"rgb({255 - depth},{255 - depth},255)"
+        line.stylize(f"black on {colour}", w.start, w.end)
+    Console(highlight=False, soft_wrap=True).print(Text("  ") + line)
 
 
 def cmd_evaluate(args) -> int:
@@ -245,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text", default=None, help="the post text")
     p.add_argument("--image", type=Path, default=None, help="image file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--explain", action="store_true", help="also say why: the text with words coloured by their weight "
+                   "toward the verdict, the image's heat map grid, each modality's contribution")
+    p.add_argument("--explain-image", type=Path, default=None, metavar="OUT.png",
+                   help="write the image with its heat map over it to this PNG (implies --explain; needs --image)")
     _add_model(p)
     p.set_defaults(func=cmd_predict)
 

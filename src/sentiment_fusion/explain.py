@@ -104,15 +104,14 @@ class Explanation:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ExplainedPrediction(Prediction):
     """The usual :class:`~sentiment_fusion.runtime.Prediction` and why (:class:`Explanation`)."""
 
-    explanation: Explanation | None = None
+    explanation: Explanation
 
     def to_dict(self) -> dict:
-        explanation = self.explanation.to_dict() if self.explanation is not None else None
-        return {**super().to_dict(), "explanation": explanation}
+        return {**super().to_dict(), "explanation": self.explanation.to_dict()}
 
 
 def word_spans(text: str, max_spans: int = MAX_SPANS) -> list[tuple[int, int]]:
@@ -213,7 +212,7 @@ def run_pixels(analyzer: Analyzer, pixels: np.ndarray) -> tuple[np.ndarray, np.n
     return logits, features
 
 
-def explain(analyzer: Analyzer, text: str | None = None, image: Any = None) -> Prediction:
+def explain(analyzer: Analyzer, text: str | None = None, image: Any = None) -> ExplainedPrediction:
     """The post's :class:`~sentiment_fusion.runtime.Prediction` with an ``explanation``
     (:class:`Explanation`). See the module docstring for the method."""
     check_post(text, image is not None, modalities=analyzer.modalities, model=analyzer.name)
@@ -255,7 +254,11 @@ def explain(analyzer: Analyzer, text: str | None = None, image: Any = None) -> P
         analyzer, post, {name: (logits[:1], features[:1]) for name, (logits, features) in outputs.items()}
     )
     return ExplainedPrediction(
-        post.sentiment, post.scores, post.modalities, post.source, Explanation(post.label, words, heat, effects)
+        post.sentiment,
+        post.scores,
+        post.modalities,
+        post.source,
+        explanation=Explanation(post.label, words, heat, effects),
     )
 
 

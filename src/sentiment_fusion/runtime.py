@@ -17,7 +17,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from .fusion_inputs import column, fusion_inputs
 from .labels import LABELS, Sentiment
 from .posts import check_post, chunks_by_images
 from .sessions import Workers, onnx_session
+
+if TYPE_CHECKING:
+    from .explain import ExplainedPrediction
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +237,7 @@ class Analyzer:
         """One post. ``image`` is a path, bytes, a PIL image or an HxWx3 uint8 array."""
         return self.predict_batch([text], [image])[0]
 
-    def explain(self, text: str | None = None, image: Any = None) -> Prediction:
+    def explain(self, text: str | None = None, image: Any = None) -> ExplainedPrediction:
         """One post's answer with an ``explanation``: a weight per word, a heat map over the image and
         each modality's contribution, all toward the predicted class (:mod:`sentiment_fusion.explain`).
 
