@@ -13,7 +13,7 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -46,6 +46,13 @@ def profile(run: Callable[[Sequence], object], items: Sequence, seconds: float) 
     many = timings(run, items, 32, seconds, 320)
     return {"batch1_per_s": one["per_s"], "batch32_per_s": many["per_s"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"],
             "batch32_p50_ms": many["p50_ms"], "n_batch1": one["n"], "n_batch32": many["n"]}
+
+
+def explain_profile(explain: Callable[[Any], object], items: Sequence, seconds: float, passes: dict) -> dict:
+    """Latency of explaining one post at a time (issue 14's cost limits are per post); ``passes``
+    says how many model passes an explanation takes."""
+    row = timings(lambda batch: explain(batch[0]), items, 1, seconds, 10)
+    return {"p50_ms": row["p50_ms"], "p99_ms": row["p99_ms"], "n": row["n"], **passes}
 
 
 def load_texts(data_dir: Path | None, n: int) -> tuple[list[str], str]:
@@ -166,6 +173,7 @@ def machine(threads: int) -> dict:
 
 def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: float = 5.0, n_texts: int = 2048,
               n_images: int = 256, peers: bool = True) -> dict:
+    from .explain import GRID, word_spans
     from .runtime import Analyzer
 
     if not (math.isfinite(seconds) and seconds > 0):
@@ -187,6 +195,9 @@ def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: 
             pipe = result["transformers_pipeline"]
             if "batch32_per_s" in pipe:
                 result["text"]["speedup_vs_transformers_pipeline_batch32"] = result["text"]["batch32_per_s"] / pipe["batch32_per_s"]
+        passes = {"text_passes_p50": float(np.median([1 + len(word_spans(t)) for t in texts]))}
+        row = explain_profile(lambda t: analyzer.explain(text=t), texts, seconds, passes)
+        result["explain_text"] = {**row, "data": source}
     if analyzer.image is not None:
         images, source = load_images(data_dir, n_images)
         result["image"] = {**profile(lambda b: analyzer.predict_batch(images=list(b)), images, seconds), "data": source}
@@ -196,4 +207,7 @@ def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: 
                 result["tflite_reference"] = _peer("tflite", lambda: tflite_mobilenet(tflite), images, seconds)
             else:
                 result["tflite_reference"] = {"skipped": "the TFLite file is not under --data"}
+        passes = {"image_passes_max": 1 + GRID**2}
+        row = explain_profile(lambda i: analyzer.explain(image=i), images, seconds, passes)
+        result["explain_image"] = {**row, "data": source}
     return result

@@ -162,6 +162,9 @@ def cmd_bench(args) -> int:
             else:
                 print(f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
                       f"  | batch 32 {row['batch32_per_s']:8.1f}/s")
+        elif key.startswith("explain_"):
+            print(f"{key:>22}: one post p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  "
+                  f"({', '.join(f'{k} {v:g}' for k, v in row.items() if 'passes' in k)})")
     if args.json:
         print(json.dumps(result))
     return 0
