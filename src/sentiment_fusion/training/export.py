@@ -46,9 +46,9 @@ def export_onnx(module: torch.nn.Module, example_inputs: tuple, path: str | Path
 
 def onnx_agreement(module: torch.nn.Module, path: str | Path, inputs: dict[str, np.ndarray]) -> dict:
     """Run the same inputs through PyTorch and ONNX Runtime: max |logit diff| and argmax agreement."""
-    import onnxruntime as ort
+    from ..sessions import onnx_session
 
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = onnx_session(path)
     module.eval()
     with torch.no_grad():
         torch_out = module(*[torch.from_numpy(v) for v in inputs.values()])

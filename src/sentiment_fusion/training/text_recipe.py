@@ -7,6 +7,7 @@ macro-recall within 0.01) -> PyTorch/ONNX agreement -> bundle files + manifest
 component. Test splits are never touched here: :mod:`sentiment_fusion.evaluation`
 scores them once, on the finished bundle.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..calibration import calibrated_metrics
 from ..component import Component
-from ..hashing import sha256_file
 from ..data import read_dataset
+from ..hashing import sha256_file
 from ..labels import LABELS
 from ..text.encoding import EncodingConfig, TextEncoder
 from ..text.normalize import TextNormalizer
-from ..calibration import calibrated_metrics
 from .export import export_text_model, onnx_agreement
 from .finish import finish_component
 from .starting_point import StartingPoint, starting_point, text_encoder_record
@@ -83,8 +84,10 @@ def _resolve(config: TextTrainConfig) -> tuple[TextTrainConfig, StartingPoint | 
         return config, None
     start = starting_point(Path(config.init_from))
     if config.kind is not None and start.kind is not None and start.kind != config.kind:
-        raise ValueError(f"init_from: {config.init_from} holds a {start.kind} model, not {config.kind} "
-                         "(leave the kind out to continue with the model it holds)")
+        raise ValueError(
+            f"init_from: {config.init_from} holds a {start.kind} model, not {config.kind} "
+            "(leave the kind out to continue with the model it holds)"
+        )
     kind = start.kind or config.kind
     if kind is None:
         raise ValueError(f"init_from: {config.init_from} holds bare weights (an older run): give the model kind too")
@@ -114,13 +117,15 @@ def _encoder(config: TextTrainConfig, train_texts: list[str]) -> TextEncoder:
         from ..text.vocab import build_word_tokenizer
 
         normalizer = TextNormalizer()
-        tokenizer = build_word_tokenizer(normalizer.normalize_batch(train_texts), vocab_size=config.vocab_size,
-                                         min_frequency=config.min_frequency)
+        tokenizer = build_word_tokenizer(
+            normalizer.normalize_batch(train_texts), vocab_size=config.vocab_size, min_frequency=config.min_frequency
+        )
         return TextEncoder(normalizer, tokenizer, EncodingConfig(max_length=config.max_length, truncation="head_tail"))
     from ..text.transformer import pretrained_minilm_dir
 
     return TextEncoder.from_files(
-        pretrained_minilm_dir() / "tokenizer.json", TextNormalizer(),
+        pretrained_minilm_dir() / "tokenizer.json",
+        TextNormalizer(),
         EncodingConfig(max_length=config.max_length, truncation="head_tail", cls_token="[CLS]", sep_token="[SEP]"),
     )
 
@@ -130,7 +135,9 @@ def _model(config: TextTrainConfig, vocab_size: int) -> torch.nn.Module:
         from ..text.lstm import BiLSTMClassifier, BiLSTMConfig
 
         extra = {} if config.dropout is None else {"dropout": config.dropout}
-        return BiLSTMClassifier(BiLSTMConfig(vocab_size=vocab_size, embed_dim=config.embed_dim, hidden_dim=config.hidden_dim, **extra))
+        return BiLSTMClassifier(
+            BiLSTMConfig(vocab_size=vocab_size, embed_dim=config.embed_dim, hidden_dim=config.hidden_dim, **extra)
+        )
     from ..text.transformer import MiniLMClassifier, MiniLMConfig
 
     return MiniLMClassifier(MiniLMConfig(**({} if config.dropout is None else {"dropout": config.dropout})))
@@ -138,8 +145,15 @@ def _model(config: TextTrainConfig, vocab_size: int) -> torch.nn.Module:
 
 DEFAULT_ARGS = {
     "bilstm": {"epochs": 4, "batch_size": 64, "learning_rate": 2e-3, "weight_decay": 0.0, "select_metric": "accuracy"},
-    "minilm": {"epochs": 2, "batch_size": 32, "learning_rate": 5e-5, "weight_decay": 0.01, "warmup_ratio": 0.06,
-               "select_metric": "macro_recall", "eval_steps": 500},
+    "minilm": {
+        "epochs": 2,
+        "batch_size": 32,
+        "learning_rate": 5e-5,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.06,
+        "select_metric": "macro_recall",
+        "eval_steps": 500,
+    },
 }
 
 
@@ -163,7 +177,11 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         train_examples = [train_examples[i] for i in order[cut:]]
     log.info("text %s: %d train / %d validation examples", config.kind, len(train_examples), len(val_examples))
 
-    encoder = start.encoder if start is not None and start.encoder is not None else _encoder(config, [e.text for e in train_examples])
+    encoder = (
+        start.encoder
+        if start is not None and start.encoder is not None
+        else _encoder(config, [e.text for e in train_examples])
+    )
     model = _model(config, encoder.vocab_size) if start is None or start.architecture is None else None
     if config.kind == "bilstm" and config.init_embeddings == "minilm":
         from ..text.word_vectors import minilm_word_vectors
@@ -188,8 +206,9 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         return {"input_ids": torch.from_numpy(ids), "attention_mask": torch.from_numpy(mask)}
 
     val_classes = sorted({int(c) for d in (val_sets or train_sets) for c in d.classes})
-    args = TrainingArguments(output_dir=work_dir, **{**DEFAULT_ARGS[config.kind], **config.training,
-                                                     "eval_classes": tuple(val_classes)})
+    args = TrainingArguments(
+        output_dir=work_dir, **{**DEFAULT_ARGS[config.kind], **config.training, "eval_classes": tuple(val_classes)}
+    )
     trainer = Trainer(model, args, train_data, val_data, collate, keep_with_weights=text_encoder_record(encoder))
     result = trainer.train()
 
@@ -201,14 +220,22 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         log.info("PyTorch vs ONNX on %d validation texts: %s", agreement["n"], agreement)
         quantization = None
         if config.quantize:
-            quantization = _quantize_if_faithful(fp32, work_dir / "text_int8.onnx", encoder, train_data, val_data,
-                                                 temperature, val_classes, val_metrics)
-        shutil.copyfile(work_dir / "text_int8.onnx" if quantization and quantization["kept"] else fp32, bundle_dir / "text.onnx")
+            quantization = _quantize_if_faithful(
+                fp32, work_dir / "text_int8.onnx", encoder, train_data, val_data, temperature, val_classes, val_metrics
+            )
+        shutil.copyfile(
+            work_dir / "text_int8.onnx" if quantization and quantization["kept"] else fp32, bundle_dir / "text.onnx"
+        )
         encoder.tokenizer.save(str(bundle_dir / "tokenizer.json"))
         return {"quantization": quantization, "extra": {"onnx_agreement": agreement}}
 
     return finish_component(
-        trainer, val_data, val_classes, bundle_dir=bundle_dir, kind=config.kind, export=export,
+        trainer,
+        val_data,
+        val_classes,
+        bundle_dir=bundle_dir,
+        kind=config.kind,
+        export=export,
         files={"graph": "text.onnx", "tokenizer": "tokenizer.json"},
         validation={"data": " + ".join(config.val) or f"held-out {config.val_fraction:.0%} of train"},
         inputs={"input_ids": "int64[batch, tokens]", "attention_mask": "int64[batch, tokens]"},
@@ -220,8 +247,19 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
             "arguments": args.to_config(),
             "best_epoch": result.best_epoch,
             "history": result.history,
-            "data": [{"spec": spec, "n": len(d), "used": min(len(d), config.sample.get(spec, len(d))), "fingerprint": d.fingerprint} for spec, d in zip(config.train, train_sets)]
-                    + [{"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"} for spec, d in zip(config.val, val_sets)],
+            "data": [
+                {
+                    "spec": spec,
+                    "n": len(d),
+                    "used": min(len(d), config.sample.get(spec, len(d))),
+                    "fingerprint": d.fingerprint,
+                }
+                for spec, d in zip(config.train, train_sets)
+            ]
+            + [
+                {"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"}
+                for spec, d in zip(config.val, val_sets)
+            ],
             "init_from": start.provenance if start is not None else None,
             "checkpoint": _weights_record(result.checkpoint or trainer.last_path),
             "n_train": len(train_data),
@@ -235,33 +273,48 @@ def _weights_record(path: Path) -> dict:
     return {"path": str(path), "sha256": sha256_file(path)}
 
 
-def _quantize_if_faithful(fp32: Path, int8: Path, encoder: TextEncoder, train_data: TrainData, val_data: TrainData,
-                          temperature: float, classes: list[int], fp32_metrics: dict, calibration_texts: int = 512) -> dict:
+def _quantize_if_faithful(
+    fp32: Path,
+    int8: Path,
+    encoder: TextEncoder,
+    train_data: TrainData,
+    val_data: TrainData,
+    temperature: float,
+    classes: list[int],
+    fp32_metrics: dict,
+    calibration_texts: int = 512,
+) -> dict:
     """Batch-invariant int8 (:mod:`.quantize`: static and per-row activation scales), calibrated on
     a seeded sample of ``calibration_texts`` training texts; kept only if validation macro-recall stays
     within 0.005 of fp32. Scored in batches, as the runtime runs it."""
-    import onnxruntime as ort
-
+    from ..sessions import onnx_session
     from .quantize import quantize_text_graph
 
     def batches(items: list, size: int):
         order = sorted(range(len(items)), key=lambda i: len(items[i]))  # similar lengths together
         for start in range(0, len(order), size):
-            rows = order[start:start + size]
+            rows = order[start : start + size]
             ids, mask = encoder.pad([items[i] for i in rows])
             yield rows, {"input_ids": ids, "attention_mask": mask}
 
     pick = np.random.default_rng(0).permutation(len(train_data))[:calibration_texts]  # seeded, all sources
     record = quantize_text_graph(fp32, int8, (feeds for _, feeds in batches([train_data.items[i] for i in pick], 16)))
-    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    session = onnx_session(int8)
     logits = np.zeros((len(val_data), len(LABELS)), np.float32)
     for rows, feeds in batches(val_data.items, 64):
         logits[rows] = session.run(["logits"], feeds)[0]
     int8_metrics = calibrated_metrics(logits, val_data.labels, temperature, classes)
     drop = fp32_metrics["macro_recall"] - int8_metrics["macro_recall"]
-    summary = {**record, "split": "validation", "calibration_texts": min(calibration_texts, len(train_data)),
-               "fp32_macro_recall": fp32_metrics["macro_recall"], "int8_macro_recall": int8_metrics["macro_recall"],
-               "fp32_bytes": fp32.stat().st_size, "int8_bytes": int8.stat().st_size, "kept": bool(drop <= 0.005)}
+    summary = {
+        **record,
+        "split": "validation",
+        "calibration_texts": min(calibration_texts, len(train_data)),
+        "fp32_macro_recall": fp32_metrics["macro_recall"],
+        "int8_macro_recall": int8_metrics["macro_recall"],
+        "fp32_bytes": fp32.stat().st_size,
+        "int8_bytes": int8.stat().st_size,
+        "kept": bool(drop <= 0.005),
+    }
     log.info("int8 quantization: %s", summary)
     return summary
 
