@@ -1,7 +1,11 @@
 """Fixtures of the API tests (the tiny bundles and analyzers come from tests/conftest.py)."""
 from __future__ import annotations
 
+import shutil
+
 import pytest
+
+from helpers.browser import DevTools
 
 
 @pytest.fixture(scope="session")
@@ -10,3 +14,13 @@ def image_analyzer(tiny_analyzer):
     from helpers.api import ImageAwareAnalyzer
 
     return ImageAwareAnalyzer(tiny_analyzer)
+
+
+@pytest.fixture
+def browser(chromium, tmp_path):
+    tools = DevTools(chromium, tmp_path / "profile")
+    try:
+        yield tools
+    finally:
+        tools.close()
+        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
