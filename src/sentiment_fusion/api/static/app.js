@@ -49,7 +49,7 @@ function bars(scores) {
   return box;
 }
 
-function showResult(data) {
+function showResult(data, sentText) {
   $("error").hidden = true;
   const sentiment = $("sentiment");
   sentiment.textContent = data.sentiment;
@@ -65,7 +65,50 @@ function showResult(data) {
     card.appendChild(bars(view.scores));
     views.appendChild(card);
   }
+  showWhy(data.explanation, sentText);
   $("result").hidden = false;
+}
+
+// Red toward the verdict, blue against; opacity by |weight| relative to the post's strongest piece.
+function tint(weight, scale) {
+  const alpha = (0.75 * Math.min(1, Math.abs(weight) / scale)).toFixed(3);
+  return weight > 0 ? `rgba(214, 69, 69, ${alpha})` : `rgba(47, 111, 222, ${alpha})`;
+}
+
+// The text as the server read it (offsets count code points, line breaks as one), each word a
+// <mark> coloured by its weight. Built from text nodes only (never innerHTML).
+function showWhy(why, text) {
+  $("why").hidden = !why;
+  if (!why) return;
+  $("why-label").textContent = why.label;
+  const chars = [...text.replace(/\r\n/g, "\n")];
+  const scale = Math.max(1e-9, ...why.words.map((w) => Math.abs(w.weight)));
+  const line = $("why-text");
+  line.replaceChildren();
+  let pos = 0;
+  for (const word of why.words) {
+    line.appendChild(document.createTextNode(chars.slice(pos, word.start).join("")));
+    const mark = el("mark", "word", chars.slice(word.start, word.end).join(""));
+    mark.style.backgroundColor = tint(word.weight, scale);
+    mark.dataset.weight = String(word.weight);
+    mark.title = (word.weight > 0 ? "+" : "") + word.weight.toFixed(3);
+    line.appendChild(mark);
+    pos = word.end;
+  }
+  line.appendChild(document.createTextNode(chars.slice(pos).join("")));
+  line.hidden = why.words.length === 0;
+  const image = $("why-image");
+  image.hidden = !why.image;
+  if (why.image) image.src = "data:image/png;base64," + why.image.overlay_png;
+  else image.removeAttribute("src");
+  const list = $("why-modalities");
+  list.replaceChildren();
+  for (const [name, effect] of Object.entries(why.modalities || {})) {
+    const p = Number(effect.scores_without[why.label] || 0);
+    const sign = effect.contribution > 0 ? "+" : "";
+    list.appendChild(el("li", "", `without the ${name}: ${why.label} ${(p * 100).toFixed(1)}% ` +
+      `(its contribution ${sign}${(effect.contribution * 100).toFixed(1)} points)`));
+  }
 }
 
 function showError(message) {
@@ -108,6 +151,7 @@ async function analyze(event) {
   const form = new FormData();
   if (text.trim()) form.append("text", text);
   if (chosenFile) form.append("image", chosenFile, chosenFile.name);
+  if ($("explain").checked) form.append("explain", "true");
   button.disabled = true;
   button.textContent = "Analyzing…";
   try {
@@ -117,7 +161,7 @@ async function analyze(event) {
       const err = data && data.error;
       showError(err ? `${err.message} (${err.code}, HTTP ${response.status})` : `HTTP ${response.status}`);
     } else {
-      showResult(data);
+      showResult(data, text);
     }
   } catch (exc) {
     showError("The server could not be reached: " + exc);
