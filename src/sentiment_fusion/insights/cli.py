@@ -144,11 +144,12 @@ def cmd_analyze(args) -> int:
     print(f"{args.db}: {totals['posts']} posts, {totals['scored']} scored, {totals['errors']} errors, "
           f"{totals['pending']} pending")
     if args.report:
+        from ..runtime import Analyzer
         from .report import write_report
         from .store import PostStore
 
-        with PostStore(args.db, read_only=True) as store:
-            print(f"report: {write_report(store, args.report, period=args.period)}")
+        with PostStore(args.db, read_only=True) as store:  # the scoring model explains the words behind verdicts
+            print(f"report: {write_report(store, args.report, period=args.period, analyzer=Analyzer.load(args.model))}")
     return 0
 
 

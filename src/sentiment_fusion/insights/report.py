@@ -22,6 +22,7 @@ from .. import __version__
 from ..labels import LABELS
 from .aggregates import PERIODS, examples, summary, trends
 from .alerts import AlertConfig, find_alerts
+from .drivers import MAX_POSTS_PER_ALERT, alert_words, influential_words
 from .svg import COLOURS, net_chart, period_label, share_bars
 from .terms import top_terms
 
@@ -43,6 +44,8 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .post-negative{border-color:$negative}.post-positive{border-color:$positive}.post-neutral{border-color:$neutral}
 .post small{display:block;color:#66717d}svg text{font:12px system-ui,sans-serif;fill:#1d2733}
 svg .tick{fill:#56616d;font-size:11px}svg .inbar{fill:#fff;font-weight:600}.alert{color:$negative;font-weight:600}
+.post mark{background:#fde68a;border-radius:3px;padding:0 2px}
+.driver{background:#fde2e2;border-radius:3px;padding:0 3px}
 """).substitute(COLOURS)
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; base-uri 'none'"
 
@@ -75,14 +78,19 @@ def _summary_section(rows: list[dict]) -> str:
     return _table(headers, cells, numeric={1, 2, 3, 4, 5, 6})
 
 
-def _alerts_table(alerts: list, period: str) -> str:
+def _alerts_table(alerts: list, period: str, drivers: dict | None = None) -> str:
     if not alerts:
         return '<p class="muted">No alerts: no period moved significantly against its baseline.</p>'
     rows = [[escape(a.brand), escape(period_label(a.period, period)), escape(a.metric.replace("_", " ")),
              _num(a.value, "{:+.3f}"), _num(a.baseline, "{:+.3f}"), f'<span class="alert">{_num(a.change, "{:+.3f}")}</span>',
              _num(a.z, "{:+.2f}"), _num(a.p_adjusted, "{:.2g}"), str(a.n), str(a.n_baseline)] for a in alerts]
-    return _table(["brand", "period", "metric", "value", "baseline", "change", "z", "adj. p", "n", "n baseline"],
-                  rows, numeric={3, 4, 5, 6, 7, 8, 9})
+    headers = ["brand", "period", "metric", "value", "baseline", "change", "z", "adj. p", "n", "n baseline"]
+    if drivers is not None:
+        headers.append("driven by")
+        for row, a in zip(rows, alerts, strict=True):
+            words = drivers.get((a.brand, a.period), [])
+            row.append(", ".join(f'<span class="driver">{escape(w)}</span>' for w, _ in words) or "–")
+    return _table(headers, rows, numeric={3, 4, 5, 6, 7, 8, 9})
 
 
 def _terms_block(terms: list[dict]) -> str:
@@ -94,24 +102,38 @@ def _terms_block(terms: list[dict]) -> str:
     return f'<div class="cols">{"".join(blocks)}</div>'
 
 
-def _examples_block(rows: list[dict]) -> str:
+def _highlighted(text: str, words: list) -> str:
+    """``text`` escaped, with ``words`` (explain.Word, in text order) in <mark>."""
+    out, pos = [], 0
+    for word in words:
+        out.append(f"{escape(text[pos:word.start])}<mark>{escape(text[word.start:word.end])}</mark>")
+        pos = word.end
+    return "".join(out) + escape(text[pos:])
+
+
+def _examples_block(rows: list[dict], words: dict) -> str:
     if not rows:
         return ""
     out = []
     for row in rows:
         when = f"{row['created_at']:%Y-%m-%d %H:%M}" if row["created_at"] else "no date"
-        out.append(f'<div class="post post-{escape(row["sentiment"])}">{escape(row["text"] or "")}'
+        text = _highlighted(row["text"] or "", words.get(row["post_id"], []))
+        out.append(f'<div class="post post-{escape(row["sentiment"])}">{text}'
                    f'<small>{escape(row["sentiment"])} {row["confidence"]:.2f} · {escape(when)} · '
                    f'id {escape(str(row["post_id"]))}</small></div>')
-    return "<h3>Example posts (most confident)</h3>" + "".join(out)
+    note = '<p class="muted">Marked: the words that pushed each post hardest toward its verdict.</p>' if words else ""
+    return "<h3>Example posts (most confident)</h3>" + note + "".join(out)
 
 
 MAX_CHART_PERIODS = 400  # per brand chart; more bars than pixels help no one
 
 
 def render_report(store, *, period: str = "day", brand: str | None = None, config: AlertConfig = AlertConfig(),
-                  max_brands: int = 20, k_terms: int = 10, k_examples: int = 2, title: str = "Brand sentiment") -> str:
-    """The report as one HTML string (the ``max_brands`` brands with most posts get a section)."""
+                  max_brands: int = 20, k_terms: int = 10, k_examples: int = 2, title: str = "Brand sentiment",
+                  analyzer=None) -> str:
+    """The report as one HTML string (the ``max_brands`` brands with most posts get a section). With
+    the ``analyzer`` that scored the store, example posts mark their most influential words and
+    each alert lists the words that drove it (:mod:`.drivers`)."""
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}; choose one of {list(PERIODS)}")
     overview = summary(store, brand)
@@ -123,6 +145,10 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
     series = {b: s[-MAX_CHART_PERIODS:] for b, s in series.items()}
     terms = top_terms(store, brand, k=k_terms)
     samples = examples(store, brand, k=k_examples)
+    words, drivers = {}, None
+    if analyzer is not None and "text" in analyzer.modalities:
+        words = {row["post_id"]: influential_words(analyzer, row["text"], row["sentiment"]) for row in samples}
+        drivers = {(a.brand, a.period): alert_words(analyzer, store, a, period) for a in alerts}
     models = sorted({m for r in overview for m in (r["model"] or "").split()})
     total = sum(r["posts"] for r in overview)
     sections = []
@@ -134,10 +160,14 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
             f'<section class="card"><h2>{escape(name)}</h2>'
             f'<h3>Net sentiment per {escape(period)} (positive share − negative share; band: 95% CI; bars: volume)</h3>'
             f'{net_chart(series.get(name, []), {a.period for a in brand_alerts}, period=period)}{note}'
-            f'<h3>Alerts</h3>{_alerts_table(brand_alerts, period)}'
+            f'<h3>Alerts</h3>{_alerts_table(brand_alerts, period, drivers)}'
             f'{_terms_block([t for t in terms if t["brand"] == name])}'
-            f'{_examples_block([e for e in samples if e["brand"] == name])}</section>')
+            f'{_examples_block([e for e in samples if e["brand"] == name], words)}</section>')
     hidden = len(overview) - len(shown)
+    why_note = ("<p>Marked words and \"driven by\": the model's explanations of the post texts (a word's weight is "
+                "how much deleting it lowers the probability of the verdict); an alert's words add up the weights "
+                f"toward negative over the period's {MAX_POSTS_PER_ALERT} most negative posts.</p>"
+                if drivers is not None else "")
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
@@ -148,7 +178,7 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
 <p class="muted">{total} posts · {len(overview)} brand(s) · model {escape(", ".join(models) or "none")} ·
 generated {datetime.now():%Y-%m-%d %H:%M} by sentiment-fusion {escape(__version__)}</p>
 <h2>Overview</h2><div class="card">{_summary_section(overview)}{share_bars(overview[:max_brands])}</div>
-<h2>Alerts</h2><div class="card">{_alerts_table(alerts, period)}</div>
+<h2>Alerts</h2><div class="card">{_alerts_table(alerts, period, drivers)}</div>
 {"".join(sections)}
 {f'<p class="muted">{hidden} smaller brand(s) not shown here; `sentiment-fusion insights trends --brand NAME` '
    f'prints any one of them.</p>' if hidden > 0 else ""}
@@ -162,7 +192,7 @@ sentiment (down), corrected across all brands, periods and both metrics ({escape
 α = {config.alpha}).</p>
 <p>Terms: weighted log-odds ratios with an informative Dirichlet prior (Monroe, Colaresi &amp; Quinn 2008) of a
 brand's negative (positive) posts against its other posts, prior = all posts; ranked by z-score;
-z &gt; 1.96 shown.</p></div>
+z &gt; 1.96 shown.</p>{why_note}</div>
 </main></body></html>
 """
 
