@@ -4,7 +4,7 @@
 >>> ds = read_dataset("tweeteval:../shared/data/tweeteval/sentiment:val")  # doctest: +SKIP
 >>> len(ds), ds.classes, ds[0].text[:20]                                    # doctest: +SKIP
 
-One module per format (imdb, tweeteval, mvsa, tabular for jsonl/csv, cifar100); ``spec``
+One module per format (imdb, tweeteval, mvsa, tabular for jsonl/csv, targets, cifar100); ``spec``
 parses the ``--data`` spec of DESIGN.md and dispatches. Readers never decode images: an
 Example carries a Path, and the image preprocessing decodes it with its safety limits.
 """

@@ -17,8 +17,9 @@ class Example:
     ``image`` is a path to an image file, or for archives that hold pixels rather
     than files (CIFAR-100) an ``HxWx3`` uint8 array; readers never decode image
     files: that is the image preprocessing's job, with its safety limits. ``label`` is None for
-    unlabelled data (blind test splits, posts to score). ``meta`` keeps everything
-    else the source had (per-modality labels, timestamps, brand, ...).
+    unlabelled data (blind test splits, posts to score). ``target`` names what the label is
+    the sentiment toward (a brand, person, aspect), None for the post's own sentiment. ``meta``
+    keeps everything else the source had (per-modality labels, timestamps, brand, ...).
     """
 
     id: str
@@ -26,3 +27,4 @@ class Example:
     image: Path | np.ndarray | None = None
     label: Sentiment | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    target: str | None = None

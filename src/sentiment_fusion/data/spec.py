@@ -1,7 +1,8 @@
 """The ``--data SPEC`` contract (DESIGN.md, "Dataset spec"): parse it and dispatch.
 
 ``KIND:PATH[:split]`` for archives and folders, ``jsonl:PATH`` / ``csv:PATH`` for tables,
-or a bare path ending in ``.jsonl``/``.csv`` (optionally ``.gz``).
+or a bare path ending in ``.jsonl``/``.csv`` (optionally ``.gz``); ``targets:FILE[:train|dev]``
+for the 3-line targeted format (``train``/``dev``: a seeded 90/10 split of FILE).
 
 >>> parse_spec("tweeteval:data/tweeteval/sentiment:dev")
 DatasetSpec(kind='tweeteval', path=PosixPath('data/tweeteval/sentiment'), split='val')
@@ -15,20 +16,21 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import imdb, mvsa, tabular, tweeteval
+from . import imdb, mvsa, tabular, targets, tweeteval
 from .dataset import Dataset, check_split
 
 __all__ = ["DATASET_KINDS", "Dataset", "DatasetSpec", "parse_spec", "read_dataset"]
 
 logger = logging.getLogger(__name__)
 
-DATASET_KINDS: tuple[str, ...] = ("imdb", "tweeteval", "mvsa", "cifar100", "jsonl", "csv")
+DATASET_KINDS: tuple[str, ...] = ("imdb", "tweeteval", "mvsa", "cifar100", "jsonl", "csv", "targets")
 
 # (valid splits, aliases) per kind that has splits; jsonl/csv files are one split each.
 _SPLITS: dict[str, tuple[tuple[str, ...], dict[str, str]]] = {
     "imdb": (imdb.SPLITS, imdb.ALIASES),
     "tweeteval": (tweeteval.SPLITS, tweeteval.ALIASES),
     "mvsa": (mvsa.SPLITS, mvsa.ALIASES),
+    "targets": (targets.SPLITS, targets.ALIASES),
     # Kept here rather than imported: cifar100.py pulls in numpy/pickle handling and is
     # only imported when a cifar100 spec is actually read.
     "cifar100": (("train", "test"), {}),
@@ -121,6 +123,8 @@ def read_dataset(spec: str | Path | DatasetSpec, *, limit: int | None = None) ->
         if limit is not None:
             dataset = dataclasses.replace(dataset, examples=dataset.examples[:limit])
         return dataset
+    if kind == "targets":
+        return targets.read_targets(path, split or "all", limit=limit)
     if kind == "jsonl":
         return tabular.read_jsonl(path, limit=limit)
     return tabular.read_csv(path, limit=limit)

@@ -2,7 +2,8 @@
 
 Columns: ``text``; optional ``image`` (a path relative to the file's folder, or absolute;
 it must exist); optional ``label`` in negative/neutral/positive, any case (empty or
-missing means unlabelled); optional ``id`` (else ``"line:N"``, the 1-based line number).
+missing means unlabelled); optional ``target`` (the label is then the sentiment toward it);
+optional ``id`` (else ``"line:N"``, the 1-based line number).
 Every other field is kept in ``Example.meta``, so MVSA-Multiple's jsonl keeps its
 ``text_label``/``image_label``.
 
@@ -142,6 +143,7 @@ def _example(row: dict[str, Any], file: Path, lineno: int,
     text = _optional_str(row.pop("text", None), "text", where)
     image_ref = _optional_str(row.pop("image", None), "image", where)
     raw_label = row.pop("label", None)
+    target = _optional_str(row.pop("target", None), "target", where)
     if not text and not image_ref:
         raise DataFormatError(f"{where}: row has neither 'text' nor 'image'")
     image = _resolve_image(image_ref, file, where) if image_ref else None
@@ -149,7 +151,7 @@ def _example(row: dict[str, Any], file: Path, lineno: int,
     item_id = f"line:{lineno}" if raw_id is None or raw_id == "" else str(raw_id)
     if empty_is_missing:  # CSV cannot tell empty from absent
         row = {k: v for k, v in row.items() if v != ""}
-    return Example(id=item_id, text=text or None, image=image, label=label, meta=row)
+    return Example(id=item_id, text=text or None, image=image, label=label, meta=row, target=target or None)
 
 
 def _optional_str(value: Any, field: str, where: str) -> str | None:
