@@ -4,7 +4,8 @@ Both rebuild the model they hold without flags matched by hand: a weights file w
 trainer carries the model's architecture and its tokenizer + preprocessing (``checkpoints.py``);
 a bundle records its architecture, tokenizer and preprocessing, and the weights file its text
 model was exported from (``training.checkpoint``; older bundles: ``best.pt`` of the run's
-``output_dir``). A bare state dict (runs before this format) gives weights only: the model is
+``output_dir``). When that file is gone (a shipped bundle: its runs/ stay behind), a MiniLM's
+weights are read back from the bundle's ONNX graph (:mod:`.graph_weights`). A bare state dict (runs before this format) gives weights only: the model is
 then built from the flags, as before.
 """
 
@@ -92,6 +93,8 @@ def _from_bundle(bundle_dir: Path) -> StartingPoint:
         Path(recorded["path"]) if recorded else Path(training.get("arguments", {}).get("output_dir", "")) / "best.pt"
     )
     if not weights.is_file():
+        if spec["kind"] == "minilm":  # the graph holds every weight (int8 ones dequantized): read them back
+            return _from_graph(bundle_dir, spec, weights)
         raise FileNotFoundError(
             f"init_from: the bundle {bundle_dir} holds ONNX graphs only, and the weights its text "
             f"model was exported from ({weights}) are gone; pass a weights file (best.pt / last.pt)"
@@ -116,3 +119,24 @@ def _from_bundle(bundle_dir: Path) -> StartingPoint:
             (bundle_dir / spec["files"]["tokenizer"]["path"]).read_text(), spec["preprocessing"]
         )
     return start
+
+
+def _from_graph(bundle_dir: Path, spec: dict, gone: Path) -> StartingPoint:
+    """The bundle's text model rebuilt from its ONNX graph (:mod:`.graph_weights`)."""
+    from .graph_weights import load_graph_weights
+
+    graph = bundle_dir / spec["files"]["graph"]["path"]
+    log.warning(
+        "init_from: the weights the bundle %s was exported from (%s) are gone; reading them from its graph %s "
+        "(int8 weights dequantized: exact to the graph, not to the lost fp32 file)",
+        bundle_dir,
+        gone,
+        graph,
+    )
+    architecture = {"kind": spec["kind"], "config": spec["architecture"]}
+    state_dict = load_graph_weights(build_model(architecture), graph)
+    encoder = TextEncoder.from_config(
+        (bundle_dir / spec["files"]["tokenizer"]["path"]).read_text(), spec["preprocessing"]
+    )
+    provenance = {"path": str(bundle_dir), "sha256": sha256_file(graph), "graph": str(graph)}
+    return StartingPoint(state_dict, architecture, encoder, provenance)
