@@ -129,7 +129,7 @@ def cmd_train_text(args) -> int:
     config = TextTrainConfig(kind=kind, train=train, val=args.val or [], sample=sample,
                              max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides,
                              embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, init_embeddings=args.init_embeddings,
-                             quantize=not args.no_quantize, init_from=args.init_from)
+                             quantize=not args.no_quantize, init_from=args.init_from, target=args.target_as)
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
     manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
@@ -347,6 +347,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "a bundle made by one: the model, tokenizer and preprocessing come from it, not from the flags")
     p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
+    p.add_argument("--target-as", metavar="MODE", help="for data with targets (targets:FILE, a jsonl/csv target "
+                   "column): how the model sees the target; segment = [CLS] text [SEP] target [SEP] (minilm)")
     p.set_defaults(func=cmd_train_text)
 
     p = tsub.add_parser("image", help="image sentiment head over MobileNetV2 features (MVSA-Single, CIFAR-100, ...)")

@@ -12,8 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from .normalize import TextNormalizer
+from .targets import mark_target, target_name
 
 TRUNCATION_STRATEGIES = ("head", "head_tail")
+# How a model of sentiment toward a target sees the target: "segment" = a second segment,
+# ``[CLS] text [SEP] target [SEP]`` (BERT-SPC, Song et al. 2019); "markers" = its occurrences in the
+# text between « and » (text/targets.py); "both".
+TARGET_MODES = ("segment", "markers", "both")
+TARGET_TOKENS = 16  # a longer target is cut: names and aspects are a few tokens
 
 _TOKENIZE_CHUNK = 64  # texts per tokenizer call (each keeps offsets and strings for every token)
 
@@ -32,10 +38,19 @@ class EncodingConfig:
     cls_token: str | None = None  # e.g. "[CLS]" for BERT-style models, None for the LSTM
     sep_token: str | None = None
     pad_id: int = 0
+    target: str | None = None  # how a target is shown (TARGET_MODES); None: a model of the post alone
 
     def __post_init__(self) -> None:
         if self.truncation not in TRUNCATION_STRATEGIES:
             raise ValueError(f"truncation must be one of {TRUNCATION_STRATEGIES}, got {self.truncation!r}")
+        if self.target is not None and self.target not in TARGET_MODES:
+            raise ValueError(f"target must be one of {TARGET_MODES} or None, got {self.target!r}")
+        if self.target in ("segment", "both") and not (self.cls_token and self.sep_token):
+            raise ValueError("a target segment needs cls_token and sep_token ([CLS] text [SEP] target [SEP])")
+        if self.target in ("segment", "both") and self.max_length < TARGET_TOKENS + 4:
+            raise ValueError(
+                f"max_length={self.max_length} leaves no room for a text and a {TARGET_TOKENS}-token target"
+            )
         specials = (self.cls_token is not None) + (self.sep_token is not None)
         if self.max_length < specials + 1:
             raise ValueError(f"max_length={self.max_length} leaves no room for text tokens")
@@ -83,16 +98,34 @@ class TextEncoder:
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Normalized, tokenized, truncated ids (with specials) for each text."""
+    def token_ids(self, texts: list[str], targets: list[str | None] | None = None) -> list[list[int]]:
+        """Normalized, tokenized, truncated ids (with specials) for each text and, for a model that
+        takes targets (``config.target``), each text's target (None: the post's own sentiment, the
+        text alone). The text is cut to fit, never the target (up to ``TARGET_TOKENS``)."""
+        if targets is not None and self.config.target is None:
+            raise ValueError("this model takes no targets (its encoding has target=None)")
+        if targets is not None and len(targets) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(targets)} targets")
         ids: list[list[int]] = []
         for start in range(0, len(texts), _TOKENIZE_CHUNK):  # full Encodings of long texts are large: few at a time
-            normalized = self.normalizer.normalize_batch(texts[start:start + _TOKENIZE_CHUNK])
-            ids.extend(self._fit(e.ids) for e in self.tokenizer.encode_batch(normalized, add_special_tokens=False))
+            chunk = texts[start:start + _TOKENIZE_CHUNK]
+            aims = [None] * len(chunk) if targets is None else targets[start:start + _TOKENIZE_CHUNK]
+            if self.config.target in ("markers", "both"):
+                chunk = [text if aim is None else mark_target(text, aim) for text, aim in zip(chunk, aims, strict=True)]
+            normalized = self.normalizer.normalize_batch(chunk)
+            encodings = self.tokenizer.encode_batch(normalized, add_special_tokens=False)
+            ids.extend(self._fit(e.ids, self._target_ids(aim)) for e, aim in zip(encodings, aims, strict=True))
         return ids
 
-    def _fit(self, ids: list[int]) -> list[int]:
-        budget = self._budget
+    def _target_ids(self, target: str | None) -> list[int] | None:
+        if target is None or self.config.target == "markers":
+            return None
+        # "@united", "#delta", "$AAPL" name what the words do (and the normalizer maps handles to @user)
+        shown = self.normalizer.normalize_batch([target_name(target)])[0]
+        return self.tokenizer.encode(shown, add_special_tokens=False).ids[:TARGET_TOKENS]
+
+    def _fit(self, ids: list[int], second: list[int] | None = None) -> list[int]:
+        budget = self._budget - (0 if second is None else len(second) + 1)
         if len(ids) > budget:
             if self.config.truncation == "head":
                 ids = ids[:budget]
@@ -103,6 +136,8 @@ class TextEncoder:
             ids = [self._cls] + ids
         if self._sep is not None:
             ids = ids + [self._sep]
+        if second is not None:
+            ids = [*ids, *second, self._sep]
         return ids
 
     def pad(self, sequences: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -120,8 +155,8 @@ class TextEncoder:
             mask[row, : len(seq)] = 1
         return ids, mask
 
-    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        return self.pad(self.token_ids(texts))
+    def encode(self, texts: list[str], targets: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        return self.pad(self.token_ids(texts, targets))
 
     def to_config(self) -> dict:
         from dataclasses import asdict

@@ -5,8 +5,8 @@ trainer carries the model's architecture and its tokenizer + preprocessing (``ch
 a bundle records its architecture, tokenizer and preprocessing, and the weights file its text
 model was exported from (``training.checkpoint``; older bundles: ``best.pt`` of the run's
 ``output_dir``). When that file is gone (a shipped bundle: its runs/ stay behind), a MiniLM's
-weights are read back from the bundle's ONNX graph (:mod:`.graph_weights`). A bare state dict (runs before this format) gives weights only: the model is
-then built from the flags, as before.
+weights are read back from the bundle's ONNX graph (:mod:`.graph_weights`). A bare state dict
+(runs before this format) gives weights only: the model is then built from the flags, as before.
 """
 
 from __future__ import annotations

