@@ -25,10 +25,10 @@ def cmd_predict(args) -> int:
     if args.explain_image is not None and args.image is None:
         raise ValueError("--explain-image writes the heat map of the post's image: give --image too")
     analyzer = Analyzer.load(args.model)
-    explained = analyzer.explain(text=args.text, image=args.image) if explain else None
-    prediction = explained or analyzer.predict(text=args.text, image=args.image)
-    if args.explain_image is not None and explained is not None and explained.explanation.image is not None:
-        args.explain_image.write_bytes(explained.explanation.image.overlay_png)
+    prediction = (analyzer.explain if explain else analyzer.predict)(text=args.text, image=args.image)
+    why = prediction.explanation
+    if args.explain_image is not None and why is not None and why.image is not None:
+        args.explain_image.write_bytes(why.image.overlay_png)
     if args.json:
         print(json.dumps({**prediction.to_dict(), "model": {"name": analyzer.name, "version": analyzer.version}}))
         return 0
@@ -36,8 +36,8 @@ def cmd_predict(args) -> int:
     print(f"{prediction.sentiment.title}  ({scores})  [{prediction.source}]")
     for name, view in prediction.modalities.items():
         print(f"  {name}: {view.sentiment.title} ({'  '.join(f'{k} {v:.3f}' for k, v in view.scores.items())})")
-    if explained is not None:
-        _print_explanation(args.text, explained.explanation, args.explain_image)
+    if why is not None:
+        _print_explanation(args.text, why, args.explain_image)
     return 0
 
 
@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
     p.add_argument("--target-as", metavar="MODE", help="for data with targets (targets:FILE, a jsonl/csv target "
-                   "column): how the model sees the target; segment = [CLS] text [SEP] target [SEP] (minilm)")
+                   "column), how MiniLM sees each: segment ([CLS] text [SEP] target [SEP]), markers (« target » "
+                   "in the text) or both")
     p.set_defaults(func=cmd_train_text)
 
     p = tsub.add_parser("image", help="image sentiment head over MobileNetV2 features (MVSA-Single, CIFAR-100, ...)")

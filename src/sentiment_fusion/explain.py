@@ -28,18 +28,17 @@ import base64
 import io
 import itertools
 import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from .calibration import softmax
 from .fusion_inputs import fusion_inputs, without
 from .posts import check_post
-from .runtime import Prediction
 
-if TYPE_CHECKING:
-    from .runtime import Analyzer
+# ``analyzer`` below is a runtime.Analyzer (not imported: runtime imports this module, and the
+# layers test forbids import cycles).
 
 GRID = 7  # image cells per side: 49 occlusions + the original = 50 encoder passes
 # Words explained one by one (97% of TweetEval val tweets have fewer); a longer text: this many runs of words.
@@ -102,16 +101,6 @@ class Explanation:
             "image": self.image.to_dict() if self.image is not None else None,
             "modalities": {name: m.to_dict() for name, m in self.modalities.items()},
         }
-
-
-@dataclass(frozen=True, kw_only=True)
-class ExplainedPrediction(Prediction):
-    """The usual :class:`~sentiment_fusion.runtime.Prediction` and why (:class:`Explanation`)."""
-
-    explanation: Explanation
-
-    def to_dict(self) -> dict:
-        return {**super().to_dict(), "explanation": self.explanation.to_dict()}
 
 
 def word_spans(text: str, max_spans: int = MAX_SPANS) -> list[tuple[int, int]]:
@@ -189,7 +178,7 @@ def occlude(pixels: np.ndarray, boxes: list[tuple[int, int, int, int]], fill: np
     return out
 
 
-def image_cells(analyzer: Analyzer, image: Any) -> tuple[Any, np.ndarray, list[tuple[int, int, int, int] | None]]:
+def image_cells(analyzer: Any, image: Any) -> tuple[Any, np.ndarray, list[tuple[int, int, int, int] | None]]:
     """The image decoded (what the grid covers: a PIL RGB image), the model's uint8 input pixels
     ``[size, size, 3]``, and the grid's cells in those pixels (:func:`cell_boxes`)."""
     preprocessor = analyzer.image.preprocessor
@@ -198,12 +187,12 @@ def image_cells(analyzer: Analyzer, image: Any) -> tuple[Any, np.ndarray, list[t
     return picture, preprocessor.pixels(picture), cell_boxes(width, height, preprocessor.size, preprocessor.resize)
 
 
-def mean_fill(analyzer: Analyzer) -> np.ndarray:
+def mean_fill(analyzer: Any) -> np.ndarray:
     """The colour of an occluded cell: the preprocessing mean (the encoder's zero input)."""
     return np.round(np.asarray(analyzer.image.preprocessor.mean)).astype(np.uint8)
 
 
-def run_pixels(analyzer: Analyzer, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def run_pixels(analyzer: Any, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The image model on uint8 input pixels ``[B, size, size, 3]`` -> (logits, features)."""
     image = analyzer.image
     batch = pixels if image.encoder.takes_pixels else image.preprocessor.normalize(pixels)
@@ -212,8 +201,8 @@ def run_pixels(analyzer: Analyzer, pixels: np.ndarray) -> tuple[np.ndarray, np.n
     return logits, features
 
 
-def explain(analyzer: Analyzer, text: str | None = None, image: Any = None) -> ExplainedPrediction:
-    """The post's :class:`~sentiment_fusion.runtime.Prediction` with an ``explanation``
+def explain(analyzer: Any, text: str | None = None, image: Any = None) -> Any:
+    """The post's :class:`~sentiment_fusion.runtime.Prediction` with its ``explanation``
     (:class:`Explanation`). See the module docstring for the method."""
     check_post(text, image is not None, modalities=analyzer.modalities, model=analyzer.name)
     spans = word_spans(text) if text is not None else []
@@ -253,16 +242,10 @@ def explain(analyzer: Analyzer, text: str | None = None, image: Any = None) -> E
     effects = _modality_effects(
         analyzer, post, {name: (logits[:1], features[:1]) for name, (logits, features) in outputs.items()}
     )
-    return ExplainedPrediction(
-        post.sentiment,
-        post.scores,
-        post.modalities,
-        post.source,
-        explanation=Explanation(post.label, words, heat, effects),
-    )
+    return replace(post, explanation=Explanation(post.label, words, heat, effects))
 
 
-def _modality_effects(analyzer: Analyzer, post: Prediction, outputs: dict) -> dict[str, ModalityEffect]:
+def _modality_effects(analyzer: Any, post: Any, outputs: dict) -> dict[str, ModalityEffect]:
     """For a post with both modalities: the answer with each left out and the verdict's drop."""
     if len(outputs) < 2:
         return {}
