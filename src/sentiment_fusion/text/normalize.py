@@ -133,7 +133,7 @@ def is_blank(text: str) -> bool:
 def _demojize(text: str) -> str:
     import emoji  # small pure-Python dependency; imported here to keep import time low
 
-    if not emoji.emoji_count(text):
+    if text.isascii() or not emoji.emoji_count(text):  # isascii: no emoji, without emoji's slow scan
         return text
     words = emoji.demojize(text, delimiters=(" \x00", "\x00 "))
     return re.sub(r"\x00([^\x00]*)\x00", lambda m: m.group(1).replace("_", " "), words)
