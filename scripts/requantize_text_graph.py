@@ -37,7 +37,7 @@ from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.evaluation import evaluate  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
 from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
-from sentiment_fusion.training.quantize import quantize_text_graph  # noqa: E402
+from sentiment_fusion.training.quantize import quantize_text_graph, replace_nodes  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
 
@@ -76,13 +76,8 @@ def dequantize(model) -> None:
         )
         dropped |= {id(cast), id(mul), id(scales), id(quantize)}
     nodes = [replaced.get(id(n), n) for n in graph.node if id(n) not in dropped]
-    del graph.node[:]
-    graph.node.extend(nodes)
     graph.initializer.extend(weights)
-    used = {name for node in graph.node for name in node.input}
-    kept = [i for i in graph.initializer if i.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    replace_nodes(graph, nodes)
 
 
 def pool_by_matmul(model) -> None:

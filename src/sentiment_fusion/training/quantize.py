@@ -167,12 +167,7 @@ def per_row_int8(model, names: set[str]) -> None:
             helper.make_node("Mul", [p + "/float", p + "/w_scale"], [p + "/per_column"]),
             helper.make_node("Mul", [p + "/per_column", p + "/x_scale"], [node.output[0]]),
         ]
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = {name for node in graph.node for name in node.input}
-    kept = [init for init in graph.initializer if init.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
+    replace_nodes(graph, nodes)
 
 
 def int8_gather_weights(model) -> None:
@@ -212,6 +207,11 @@ def int8_gather_weights(model) -> None:
                 **{a.name: helper.get_attribute_value(a) for a in node.attribute},
             )
         )
+    replace_nodes(graph, nodes)
+
+
+def replace_nodes(graph, nodes: list) -> None:
+    """Make ``nodes`` the graph's nodes and drop the initializers no node reads any more."""
     del graph.node[:]
     graph.node.extend(nodes)
     used = {name for node in graph.node for name in node.input}
