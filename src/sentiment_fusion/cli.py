@@ -348,7 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
     p.add_argument("--threads", type=int)
     p.add_argument("--target-as", metavar="MODE", help="for data with targets (targets:FILE, a jsonl/csv target "
-                   "column): how the model sees the target; segment = [CLS] text [SEP] target [SEP] (minilm)")
+                   "column), how MiniLM sees each: segment ([CLS] text [SEP] target [SEP]), markers (« target » "
+                   "in the text) or both")
     p.set_defaults(func=cmd_train_text)
 
     p = tsub.add_parser("image", help="image sentiment head over MobileNetV2 features (MVSA-Single, CIFAR-100, ...)")

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .normalize import TextNormalizer
 from .targets import mark_target, target_name
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 TRUNCATION_STRATEGIES = ("head", "head_tail")
 # How a model of sentiment toward a target sees the target: "segment" = a second segment,
@@ -59,7 +63,7 @@ class EncodingConfig:
 @dataclass
 class TextEncoder:
     normalizer: TextNormalizer
-    tokenizer: "object"  # tokenizers.Tokenizer
+    tokenizer: Tokenizer
     config: EncodingConfig = field(default_factory=EncodingConfig)
 
     def __post_init__(self) -> None:
@@ -136,7 +140,7 @@ class TextEncoder:
             ids = [self._cls] + ids
         if self._sep is not None:
             ids = ids + [self._sep]
-        if second is not None:
+        if second is not None and self._sep is not None:  # EncodingConfig: a target segment has a [SEP]
             ids = [*ids, *second, self._sep]
         return ids
 
@@ -155,7 +159,7 @@ class TextEncoder:
             mask[row, : len(seq)] = 1
         return ids, mask
 
-    def encode(self, texts: list[str], targets: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, texts: list[str], targets: list[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.pad(self.token_ids(texts, targets))
 
     def to_config(self) -> dict:
