@@ -95,12 +95,16 @@ class FusionHead(nn.Module):
                                  nn.Dropout(config.dropout), nn.Linear(config.hidden_dim, config.num_classes))
 
     def forward(self, text_features, image_features, text_logits, image_logits, present):
+        return self.mlp(self.joint(text_features, image_features, text_logits, image_logits, present))
+
+    def joint(self, text_features, image_features, text_logits, image_logits, present) -> torch.Tensor:
+        """The MLP's input (B, 2H + 2C + 2): projections and log-probabilities, absent ones zeroed."""
         t, i = (present[:, c:c + 1] for c in (column("text"), column("image")))  # (B, 1) each
         text = self.text_proj(text_features) * t  # (B, H)
         image = self.image_proj(image_features) * i  # (B, H)
         lt = torch.log_softmax(text_logits, dim=-1) * t  # (B, C)
         li = torch.log_softmax(image_logits, dim=-1) * i
-        return self.mlp(torch.cat([text, image, lt, li, present], dim=-1))
+        return torch.cat([text, image, lt, li, present], dim=-1)
 
     INPUTS = list(INPUTS)  # names and order: sentiment_fusion/fusion_inputs.py
 

@@ -158,6 +158,9 @@ class Trainer:
                 batch = self.collate([self.train_data.items[i] for i in index])
                 labels = torch.from_numpy(self.train_data.labels[index])
                 loss = loss_fn(self.model(**batch), labels)
+                auxiliary = getattr(self.model, "auxiliary_loss", None)  # a model's extra targets, if it has any
+                if auxiliary is not None and (extra := auxiliary()) is not None:
+                    loss = loss + extra
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if args.max_grad_norm:

@@ -1,0 +1,91 @@
+"""Cross-validated accuracy of fusion-head variants on MVSA-Single train + dev (issue 17).
+
+    python benchmarks/fusion_cv.py [--model models/default] [--data ../shared/data] [--folds 5]
+                                   [--variants recipe,smooth0.1,...] [--json]
+
+The labelled MVSA-Single pairs (train 3,611 + dev 450) are cut into stratified, seeded folds;
+for each held-out fold the recipe (image head, then fusion head with modality dropout and the
+MVSA-Multiple train texts as text-only posts) is trained on the rest, selected and calibrated
+on an inner fold of the rest, and scored once on the held-out fold
+(:mod:`sentiment_fusion.training.fusion_cv`). Beside it, the dev figure as the recipe makes it
+(selected and calibrated on dev itself) and with dev held out. Encoder outputs come from the
+bundle's own graphs, cached in ``--cache`` (same keys as ``train fusion``). The MVSA-Single
+test split is never read. The last stdout line with ``--json`` is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from pathlib import Path
+
+from sentiment_fusion.training.fusion_cv import Variant, build_pool, cross_validate
+
+VARIANTS = {
+    v.name: v
+    for v in (
+        Variant("recipe"),
+        Variant("smooth0.1", label_smoothing=0.1),
+        Variant("aux0.5", aux_weight=0.5),
+        Variant("flip", flip=True),
+        Variant("ensemble4", members=4),
+    )
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--model", default="models/default", help="bundle whose text and image graphs give the features"
+    )
+    parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--cache", default="runs/fusion-cv/cache")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--inner-folds", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--variants", default="recipe", help=f"comma-separated, of {', '.join(VARIANTS)}")
+    parser.add_argument("--no-dev", action="store_true", help="skip the dev figures")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    names = args.variants.split(",")
+    unknown = [n for n in names if n not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+    mvsa = Path(args.data) / "mvsa_single"
+    if not mvsa.is_dir():
+        parser.error(f"{mvsa} not found: the MVSA-Single data set is needed")
+    dev = f"mvsa:{mvsa}:dev"
+    pool = build_pool(
+        args.model,
+        [f"mvsa:{mvsa}:train", dev],
+        args.cache,
+        text_only=[f"jsonl:{Path(args.data) / 'mvsa_multiple' / 'train.jsonl'}"],
+        dev_spec=dev,
+        flip=any(VARIANTS[n].flip for n in names),
+    )
+    results = []
+    for name in names:
+        start = time.monotonic()
+        result = cross_validate(pool, VARIANTS[name], args.folds, args.inner_folds, args.seed, dev=not args.no_dev)
+        result["seconds"] = round(time.monotonic() - start, 1)
+        results.append(result)
+        acc, f1 = result["accuracy"], result["weighted_f1"]
+        dev_text = "  ".join(
+            f"{key} {result[key]['accuracy']:.3f} / {result[key]['weighted_f1']:.3f}"
+            for key in ("dev_recipe", "dev_held_out")
+            if key in result
+        )
+        print(
+            f"{name:<10} CV (n={result['n']}, {args.folds} folds) accuracy {acc['mean']:.3f} ± {acc['sd']:.3f}, "
+            f"weighted F1 {f1['mean']:.3f} ± {f1['sd']:.3f}  {dev_text}  ({result['seconds']} s)",
+            flush=True,
+        )
+    if args.json:
+        print(json.dumps({"model": args.model, "results": results}))
+
+
+if __name__ == "__main__":
+    main()
