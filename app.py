@@ -2,6 +2,7 @@
 
 Same as ``sentiment-fusion serve``; settings come from SENTIMENT_FUSION_* environment variables.
 """
+
 import sys
 
 from sentiment_fusion.api.server import main

@@ -9,6 +9,7 @@ against the manifest here, so a corrupted checkout cannot produce a wheel; the r
 them again on every load. An editable install (``pip install -e .``) copies nothing: the
 package then finds the checkout's ``models/default``.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -4,6 +4,7 @@
     python benchmarks/bench.py --json          # last stdout line: one JSON object
     python benchmarks/bench.py --no-peers --seconds 2
 """
+
 import sys
 
 from sentiment_fusion.cli import main

@@ -17,6 +17,7 @@ Measures, on posts that have a human label:
 
 The last line of stdout is one JSON object with every number.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,17 +36,31 @@ from sentiment_fusion.labels import LABELS
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / ".." / "shared" / "data" / "apple_tweets" / "Apple-Twitter-Sentiment-DFE.csv"
-SPEC = ColumnSpec(id="_unit_id", text="text", time="date", brand="apple", label="sentiment",
-                  label_map=parse_label_map("1=negative,3=neutral,5=positive,0=,not_relevant="))
+SPEC = ColumnSpec(
+    id="_unit_id",
+    text="text",
+    time="date",
+    brand="apple",
+    label="sentiment",
+    label_map=parse_label_map("1=negative,3=neutral,5=positive,0=,not_relevant="),
+)
 
 
 def daily_comparison(store, min_day: int) -> dict:
     predicted = {s.period: s for s in trends(store, "day", column="sentiment", labelled_only=True)}
     human = {s.period: s for s in trends(store, "day", column="human_label", labelled_only=True)}
     days = sorted(predicted)
-    rows = [{"day": d.date().isoformat(), "n": human[d].n,
-             "net_pred": predicted[d].net, "net_human": human[d].net,
-             "neg_pred": predicted[d].share("negative"), "neg_human": human[d].share("negative")} for d in days]
+    rows = [
+        {
+            "day": d.date().isoformat(),
+            "n": human[d].n,
+            "net_pred": predicted[d].net,
+            "net_human": human[d].net,
+            "neg_pred": predicted[d].share("negative"),
+            "neg_human": human[d].share("negative"),
+        }
+        for d in days
+    ]
     out = {"days": rows}
     for name, keep in (("all_days", rows), (f"days_n_ge_{min_day}", [r for r in rows if r["n"] >= min_day])):
         net_p, net_h = np.array([r["net_pred"] for r in keep]), np.array([r["net_human"] for r in keep])
@@ -60,7 +75,9 @@ def daily_comparison(store, min_day: int) -> dict:
 
 
 def agreement(store) -> dict:
-    pairs = store.query("SELECT human_label AS y, sentiment AS p FROM posts WHERE human_label IS NOT NULL AND sentiment IS NOT NULL")
+    pairs = store.query(
+        "SELECT human_label AS y, sentiment AS p FROM posts WHERE human_label IS NOT NULL AND sentiment IS NOT NULL"
+    )
     f1s = []
     for label in LABELS:
         tp = sum(r["y"] == label and r["p"] == label for r in pairs)
@@ -74,7 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--model", type=Path, default=None, help="bundle folder (default: models/default)")
-    parser.add_argument("--tiny", action="store_true", help="use a tiny untrained bundle (needs torch): pipeline check only")
+    parser.add_argument(
+        "--tiny", action="store_true", help="use a tiny untrained bundle (needs torch): pipeline check only"
+    )
     parser.add_argument("--engine", choices=["local", "ray"], default="local")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--threads", type=int, default=None)
@@ -91,26 +110,56 @@ def main(argv: list[str] | None = None) -> int:
 
             model = make_tiny_text_bundle(Path(tmp) / "tiny")
         db = args.db or Path(tmp) / "apple.duckdb"
-        result = analyze([args.data], SPEC, db, model=model, engine=args.engine, batch_size=args.batch_size,
-                         threads=args.threads, progress=True)
+        result = analyze(
+            [args.data],
+            SPEC,
+            db,
+            model=model,
+            engine=args.engine,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            progress=True,
+        )
         with PostStore(db, read_only=True) as store:
             daily = daily_comparison(store, args.min_day)
             agree = agreement(store)
-    print(f"{result.model_version} [{result.engine}]: {result.scored} posts scored in {result.score_seconds:.2f}s "
-          f"= {result.posts_per_s:.0f} posts/s (read {result.read_seconds:.2f}s)")
-    print(f"agreement with human labels: n={agree['n']} accuracy {agree['accuracy']:.3f} macro-F1 {agree['macro_f1']:.3f}")
+    print(
+        f"{result.model_version} [{result.engine}]: {result.scored} posts scored in {result.score_seconds:.2f}s "
+        f"= {result.posts_per_s:.0f} posts/s (read {result.read_seconds:.2f}s)"
+    )
+    print(
+        f"agreement with human labels: n={agree['n']} accuracy {agree['accuracy']:.3f} macro-F1 {agree['macro_f1']:.3f}"
+    )
     print(f"{'day':<12}{'n':>6}{'net pred':>10}{'net human':>11}{'neg pred':>10}{'neg human':>11}")
     for r in daily["days"]:
-        print(f"{r['day']:<12}{r['n']:>6}{r['net_pred']:>+10.3f}{r['net_human']:>+11.3f}{r['neg_pred']:>10.3f}{r['neg_human']:>11.3f}")
+        print(
+            f"{r['day']:<12}{r['n']:>6}{r['net_pred']:>+10.3f}{r['net_human']:>+11.3f}{r['neg_pred']:>10.3f}{r['neg_human']:>11.3f}"
+        )
     for key in ("all_days", f"days_n_ge_{args.min_day}"):
         m = daily[key]
         r = "n/a" if m["pearson_r_net"] is None else f"{m['pearson_r_net']:.3f}"
-        print(f"{key}: {m['n_days']} days, Pearson r (daily net) {r}, MAE daily negative share "
-              f"{m['mae_negative_share']:.3f}, MAE daily net {m['mae_net']:.3f}")
-    print(json.dumps({"data": str(args.data), "model": result.model_version, "engine": result.engine,
-                      "posts": result.rows_read, "scored": result.scored, "errors": result.errors,
-                      "posts_per_s": result.posts_per_s, "score_seconds": result.score_seconds,
-                      "batch_size": args.batch_size, "threads": args.threads, "agreement": agree, **daily}))
+        print(
+            f"{key}: {m['n_days']} days, Pearson r (daily net) {r}, MAE daily negative share "
+            f"{m['mae_negative_share']:.3f}, MAE daily net {m['mae_net']:.3f}"
+        )
+    print(
+        json.dumps(
+            {
+                "data": str(args.data),
+                "model": result.model_version,
+                "engine": result.engine,
+                "posts": result.rows_read,
+                "scored": result.scored,
+                "errors": result.errors,
+                "posts_per_s": result.posts_per_s,
+                "score_seconds": result.score_seconds,
+                "batch_size": args.batch_size,
+                "threads": args.threads,
+                "agreement": agree,
+                **daily,
+            }
+        )
+    )
     return 0
 
 

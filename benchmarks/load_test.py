@@ -15,6 +15,7 @@ LAST line of stdout is one JSON object.
 Targets on a 2-core machine with the default bundle: text >= 150 req/s, text+image >= 40
 req/s, p99 <= 250 ms. Traffic only ever goes to loopback; every loop is bounded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,10 +39,14 @@ REPO = Path(__file__).resolve().parents[1]
 MAX_DURATION_S = 120.0
 MAX_REQUESTS = 50_000
 TEXTS = [
-    "I love this phone, the camera is amazing!!! 😍", "Worst customer service ever. Never again.",
-    "The meeting moved to 3pm on Thursday.", "@user thanks for the quick fix, works great now #happy",
-    "Flight delayed 4 hours and no one tells us anything 😡", "New blog post about our Q3 roadmap: http://t.co/x",
-    "not bad, not great either", "Best concert of my life, still can't believe it",
+    "I love this phone, the camera is amazing!!! 😍",
+    "Worst customer service ever. Never again.",
+    "The meeting moved to 3pm on Thursday.",
+    "@user thanks for the quick fix, works great now #happy",
+    "Flight delayed 4 hours and no one tells us anything 😡",
+    "New blog post about our Q3 roadmap: http://t.co/x",
+    "not bad, not great either",
+    "Best concert of my life, still can't believe it",
 ]
 
 
@@ -53,7 +58,7 @@ def jpeg_payloads(n: int = 4, size=(640, 480)) -> list[str]:
     rng = np.random.default_rng(0)
     out = []
     for i in range(n):
-        y, x = np.mgrid[0:size[1], 0:size[0]]
+        y, x = np.mgrid[0 : size[1], 0 : size[0]]
         base = np.stack([(x * 255 // size[0]), (y * 255 // size[1]), np.full_like(x, 40 * i)], axis=-1)
         pixels = np.clip(base + rng.normal(0, 25, base.shape), 0, 255).astype("uint8")
         buffer = io.BytesIO()
@@ -93,8 +98,10 @@ class Connection:
     async def post(self, path: str, body: bytes) -> int:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
-        self.writer.write(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
-                          b"Content-Length: %d\r\n\r\n%s" % (path.encode(), self.host.encode(), len(body), body))
+        self.writer.write(
+            b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (path.encode(), self.host.encode(), len(body), body)
+        )
         head = await self.reader.readuntil(b"\r\n\r\n")
         lines = head.split(b"\r\n")
         status = int(lines[0].split()[1])
@@ -151,10 +158,16 @@ async def run_phase(host: str, port: int, make_body, duration: float, max_reques
     def pct(q: float) -> float:
         return round(1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else float("nan")
 
-    return {"requests": len(latencies), "seconds": round(elapsed, 2),
-            "req_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
-            "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(1000 * ordered[-1], 1) if ordered else None,
-            "mean_ms": round(1000 * statistics.fmean(ordered), 1) if ordered else None, "errors": errors}
+    return {
+        "requests": len(latencies),
+        "seconds": round(elapsed, 2),
+        "req_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0.0,
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": round(1000 * ordered[-1], 1) if ordered else None,
+        "mean_ms": round(1000 * statistics.fmean(ordered), 1) if ordered else None,
+        "errors": errors,
+    }
 
 
 def get_json(url: str) -> dict:
@@ -219,9 +232,13 @@ def main(argv=None) -> int:
         }
         bodies["mixed"] = lambda rng: bodies["text" if rng.random() < 0.5 else "text+image"](rng)
         pid = proc.pid if proc else None
-        report = {"model": {"name": model["name"], "version": model["version"], "modalities": model["modalities"]},
-                  "concurrency": args.concurrency, "cpus": os.cpu_count(), "phases": {},
-                  "image_bytes": [len(base64.b64decode(i)) for i in images]}
+        report = {
+            "model": {"name": model["name"], "version": model["version"], "modalities": model["modalities"]},
+            "concurrency": args.concurrency,
+            "cpus": os.cpu_count(),
+            "phases": {},
+            "image_bytes": [len(base64.b64decode(i)) for i in images],
+        }
         # Warm-up (not reported) with every kind of request, so "RSS at start" is the warmed-up server's.
         warm = bodies["mixed"] if images else bodies["text"]
         asyncio.run(run_phase(host, port, warm, 3.0, 400, args.concurrency))
@@ -233,9 +250,12 @@ def main(argv=None) -> int:
             result = asyncio.run(run_phase(host, port, bodies[phase], duration, max_requests, args.concurrency))
             result["rss_mb_after"] = rss_mb(pid)
             report["phases"][phase] = result
-            print(f"{phase:>11}: {result['requests']:>6} requests {result['req_per_s']:>7} req/s  "
-                  f"p50 {result['p50_ms']:>6} ms  p99 {result['p99_ms']:>6} ms  errors {result['errors']['count']}"
-                  f"  rss {result['rss_mb_after']} MB", flush=True)
+            print(
+                f"{phase:>11}: {result['requests']:>6} requests {result['req_per_s']:>7} req/s  "
+                f"p50 {result['p50_ms']:>6} ms  p99 {result['p99_ms']:>6} ms  errors {result['errors']['count']}"
+                f"  rss {result['rss_mb_after']} MB",
+                flush=True,
+            )
         report["rss_mb_end"] = rss_mb(pid)
         print(f"server RSS: {report['rss_mb_start']} MB at start, {report['rss_mb_end']} MB at the end")
         if args.json:

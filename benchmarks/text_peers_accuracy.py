@@ -9,6 +9,7 @@ text model (TweetEval train + the seeded 14,000 IMDB train reviews of its last s
 which include the 6,000 of its first), C chosen on TweetEval val.
 Test splits are only scored, never used to choose anything.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,7 +75,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=None)
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "data")
-    parser.add_argument("--imdb-n", type=int, default=5000, help="seeded random IMDB test reviews to score (all 25,000 is slow)")
+    parser.add_argument(
+        "--imdb-n", type=int, default=5000, help="seeded random IMDB test reviews to score (all 25,000 is slow)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     d = args.data
@@ -91,7 +94,11 @@ def main() -> int:
     analyzer = Analyzer.load(args.model)
     tests = {"tweeteval_test": read_dataset(f"tweeteval:{tweets}:test")}
     imdb_test = read_dataset(f"imdb:{d}/imdb/aclImdb_v1.tar.gz:test")
-    keep = np.sort(np.random.default_rng(7).choice(len(imdb_test.examples), min(args.imdb_n, len(imdb_test.examples)), replace=False))
+    keep = np.sort(
+        np.random.default_rng(7).choice(
+            len(imdb_test.examples), min(args.imdb_n, len(imdb_test.examples)), replace=False
+        )
+    )
     from dataclasses import replace
 
     tests["imdb_test_sample"] = replace(imdb_test, examples=[imdb_test.examples[i] for i in keep])
@@ -109,8 +116,10 @@ def main() -> int:
         for peer, probs in peers.items():
             r = classification_report(y, restrict_to_classes(probs, classes), classes)
             results[name][peer] = {k: r[k] for k in ("n", "accuracy", "macro_recall", "macro_f1", "weighted_f1")}
-            print(f"{name:>18} {peer:>28}: n={r['n']} accuracy {r['accuracy']:.4f} macro-recall {r['macro_recall']:.4f} "
-                  f"macro-F1 {r['macro_f1']:.4f}")
+            print(
+                f"{name:>18} {peer:>28}: n={r['n']} accuracy {r['accuracy']:.4f} macro-recall {r['macro_recall']:.4f} "
+                f"macro-F1 {r['macro_f1']:.4f}"
+            )
     if args.json:
         print(json.dumps(results))
     return 0

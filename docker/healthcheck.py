@@ -3,6 +3,7 @@
 Standard library only (the image has no curl). ``python healthcheck.py [URL]``; the default is
 the port the image's default command serves on.
 """
+
 import sys
 import urllib.error
 import urllib.request

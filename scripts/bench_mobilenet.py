@@ -6,6 +6,7 @@ Runs the graphs in turn, ``--rounds`` times each, interleaved so that a load cha
 machine hits all of them alike, and reports the best round (the least disturbed) and the median.
 Input: a fixed random batch, float32 [B, 224, 224, 3] in [-1, 1].
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,12 +46,19 @@ def main(argv: list[str] | None = None) -> None:
             for _ in range(args.iters):
                 sess.run(None, {"pixels": batch})
             rates[name].append(args.iters * args.batch / (time.perf_counter() - start))
-    result = {"batch": args.batch, "threads": args.threads, "cpus": os.cpu_count(), "ort": ort.__version__,
-              "images_per_s": {n: {"best": round(max(r), 1), "median": round(float(np.median(r)), 1)}
-                               for n, r in rates.items()}}
+    result = {
+        "batch": args.batch,
+        "threads": args.threads,
+        "cpus": os.cpu_count(),
+        "ort": ort.__version__,
+        "images_per_s": {
+            n: {"best": round(max(r), 1), "median": round(float(np.median(r)), 1)} for n, r in rates.items()
+        },
+    }
     for name, r in result["images_per_s"].items():
-        print(f"{name}: best {r['best']} img/s, median {r['median']} img/s "
-              f"(batch {args.batch}, {args.threads} thread(s))")
+        print(
+            f"{name}: best {r['best']} img/s, median {r['median']} img/s (batch {args.batch}, {args.threads} thread(s))"
+        )
     if args.json:
         print(json.dumps(result))
 

@@ -29,6 +29,7 @@ Measured (MVSA-Single ids 1..200, TF 2.21 TFLite interpreter, onnxruntime 1.32):
     TF2 PTQ release, float graph     agreement=0.885 n=200 (hence the TF1 release)
     features cosine to TFLite AvgPool: float mean 0.9972 (min 0.981), int8 1.0000, ptq 0.9847
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,7 @@ class TFLiteReference:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
-            self.it = tf.lite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True,
-                                          num_threads=1)
+            self.it = tf.lite.Interpreter(model_path=str(path), experimental_preserve_all_tensors=True, num_threads=1)
         self.it.allocate_tensors()
         ops = self.it._get_ops_details()
         softmax = [o for o in ops if o["op_name"] == "SOFTMAX"][-1]
@@ -86,14 +86,22 @@ class TFLiteReference:
         top = np.flatnonzero(probs == probs.max())
         top = top[logits[top] == logits[top].max()]
         order = np.lexsort((-np.arange(probs.size), logits, probs))[::-1]  # probs, then logits, desc
-        return {"top1": int(top[0]), "tied": [int(i) for i in top], "top5": [int(i) for i in order[:5]],
-                "pool": (pool_t - zero) * scale}
+        return {
+            "top1": int(top[0]),
+            "tied": [int(i) for i in top],
+            "top5": [int(i) for i in order[:5]],
+            "pool": (pool_t - zero) * scale,
+        }
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--card", type=Path, default=ROOT / "artifacts/mobilenet_v2.json",
-                    help="written by convert_mobilenet.py: source model and preprocessing")
+    ap.add_argument(
+        "--card",
+        type=Path,
+        default=ROOT / "artifacts/mobilenet_v2.json",
+        help="written by convert_mobilenet.py: source model and preprocessing",
+    )
     ap.add_argument("--onnx", type=Path, nargs="*", help="classifier graph(s); default: the card's imagenet graph")
     ap.add_argument("--features", type=Path, nargs="*", default=[], help="features graph(s) to compare to AvgPool")
     ap.add_argument("--images", type=Path, default=DATA / "mvsa_single/data")
@@ -123,41 +131,58 @@ def main(argv: list[str] | None = None) -> None:
         labels_file = args.weights / "imagenet_labels.txt"
         labels = labels_file.read_text().splitlines() if labels_file.is_file() else None
         args.reference_out.parent.mkdir(parents=True, exist_ok=True)
-        args.reference_out.write_text(json.dumps({
-            "what": "TFLite reference top-1 (ties after logits kept in 'tied') and top-5 of ImageNet "
+        args.reference_out.write_text(
+            json.dumps(
+                {
+                    "what": "TFLite reference top-1 (ties after logits kept in 'tied') and top-5 of ImageNet "
                     "classes (index into imagenet_labels.txt, 0 = background) for MVSA-Single images; "
                     "made by scripts/check_mobilenet_fidelity.py",
-            "model": card["source"], "model_sha256": card["source_sha256"],
-            "preprocessing": pre.to_config(),
-            "images": [p.name for p in paths],
-            "reference": [{**{k: r[k] for k in ("top1", "tied", "top5")},
-                           **({"top1_label": labels[r["top1"]]} if labels else {})} for r in refs],
-        }, indent=1) + "\n")
+                    "model": card["source"],
+                    "model_sha256": card["source_sha256"],
+                    "preprocessing": pre.to_config(),
+                    "images": [p.name for p in paths],
+                    "reference": [
+                        {
+                            **{k: r[k] for k in ("top1", "tied", "top5")},
+                            **({"top1_label": labels[r["top1"]]} if labels else {}),
+                        }
+                        for r in refs
+                    ],
+                },
+                indent=1,
+            )
+            + "\n"
+        )
         print(f"wrote {args.reference_out}")
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = 1
     for graph in graphs:
         sess = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-        logits = np.concatenate([sess.run(["logits"], {"pixels": batch[i:i + 32]})[0]
-                                 for i in range(0, len(batch), 32)])
+        logits = np.concatenate(
+            [sess.run(["logits"], {"pixels": batch[i : i + 32]})[0] for i in range(0, len(batch), 32)]
+        )
         top1 = logits.argmax(1)
         agree = np.mean([t in r["tied"] for t, r in zip(top1, refs, strict=True)])
         strict = np.mean([t == r["top1"] for t, r in zip(top1, refs, strict=True)])
         in_top5 = np.mean([t in r["top5"] for t, r in zip(top1, refs, strict=True)])
         ties = sum(len(r["tied"]) > 1 for r in refs)
-        print(f"{graph.name}: agreement={agree:.3f} n={len(refs)} strict_top1={strict:.3f} "
-              f"onnx_top1_in_tflite_top5={in_top5:.3f} unresolved_ties={ties}")
+        print(
+            f"{graph.name}: agreement={agree:.3f} n={len(refs)} strict_top1={strict:.3f} "
+            f"onnx_top1_in_tflite_top5={in_top5:.3f} unresolved_ties={ties}"
+        )
     for graph in args.features:
         if args.reference_in:
             sys.exit("--features needs the TFLite model (not --reference-in)")
         sess = ort.InferenceSession(str(graph), opts, providers=["CPUExecutionProvider"])
-        feats = np.concatenate([sess.run(["features"], {"pixels": batch[i:i + 32]})[0]
-                                for i in range(0, len(batch), 32)])
+        feats = np.concatenate(
+            [sess.run(["features"], {"pixels": batch[i : i + 32]})[0] for i in range(0, len(batch), 32)]
+        )
         pool = np.stack([r["pool"] for r in refs])
         cos = (feats * pool).sum(1) / (np.linalg.norm(feats, axis=1) * np.linalg.norm(pool, axis=1) + 1e-12)
-        print(f"{graph.name}: features cosine to TFLite AvgPool mean={cos.mean():.4f} min={cos.min():.4f} "
-              f"n={len(refs)}")
+        print(
+            f"{graph.name}: features cosine to TFLite AvgPool mean={cos.mean():.4f} min={cos.min():.4f} n={len(refs)}"
+        )
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ uint8 pixels), drops the uint8 softmax output, makes the batch dimension dynamic
 constants with a leading 1 become -1), prunes each graph to its outputs and names tensors by
 position, so that two runs write byte-identical files (same sha256).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,17 @@ def sha256(path: Path) -> str:
 
 def run_tf2onnx(tflite: Path, opset: int, out: Path, dequantize: bool) -> None:
     # The Python API (tf2onnx.convert.from_tflite) has no dequantize option; the CLI does.
-    cmd = [sys.executable, "-m", "tf2onnx.convert", "--tflite", str(tflite), "--output", str(out),
-           "--opset", str(opset)] + (["--dequantize"] if dequantize else [])
+    cmd = [
+        sys.executable,
+        "-m",
+        "tf2onnx.convert",
+        "--tflite",
+        str(tflite),
+        "--output",
+        str(out),
+        "--opset",
+        str(opset),
+    ] + (["--dequantize"] if dequantize else [])
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -115,8 +125,12 @@ def rewire(model: onnx.ModelProto) -> tuple[onnx.ModelProto, dict]:
         assert dq.op_type == "DequantizeLinear", dq
         zero_point = float(numpy_helper.to_array(init[dq.input[2]]))
         scale = float(numpy_helper.to_array(init[dq.input[1]]))
-        g.node.insert(0, helper.make_node("QuantizeLinear", [INPUT, dq.input[1], dq.input[2]], ["pixels_uint8"],
-                                          name="quantize_pixels"))
+        g.node.insert(
+            0,
+            helper.make_node(
+                "QuantizeLinear", [INPUT, dq.input[1], dq.input[2]], ["pixels_uint8"], name="quantize_pixels"
+            ),
+        )
         first.input[0] = "pixels_uint8"
     else:
         sys.exit(f"unexpected first node {first.op_type}: the tf2onnx output changed shape")
@@ -216,8 +230,12 @@ def smoke_test(path: Path, output: str, dim: int) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--weights", type=Path, default=ROOT.parent / "shared/data/weights/mobilenet_v2",
-                    help="folder with the .tflite files (default: ../shared/data/weights/mobilenet_v2)")
+    ap.add_argument(
+        "--weights",
+        type=Path,
+        default=ROOT.parent / "shared/data/weights/mobilenet_v2",
+        help="folder with the .tflite files (default: ../shared/data/weights/mobilenet_v2)",
+    )
     ap.add_argument("--model", choices=sorted(MODELS), default="tf1", help="which TFLite release (default tf1)")
     ap.add_argument("--out", type=Path, default=ROOT / "artifacts")
     ap.add_argument("--prefix", default="mobilenet_v2", help="file name prefix (default mobilenet_v2)")
@@ -232,10 +250,18 @@ def main(argv: list[str] | None = None) -> None:
     if not tflite.is_file():
         sys.exit(f"{tflite}: not found (pass --weights)")
     args.out.mkdir(parents=True, exist_ok=True)
-    meta = {"source": tflite.name, "source_sha256": sha256(tflite), "input": INPUT,
-            "converter": {"tf2onnx": tf2onnx.__version__, "tensorflow": tf.__version__, "onnx": onnx.__version__,
-                          "opset": args.opset},
-            "files": {}}
+    meta = {
+        "source": tflite.name,
+        "source_sha256": sha256(tflite),
+        "input": INPUT,
+        "converter": {
+            "tf2onnx": tf2onnx.__version__,
+            "tensorflow": tf.__version__,
+            "onnx": onnx.__version__,
+            "opset": args.opset,
+        },
+        "files": {},
+    }
     # float: --dequantize (weights exact, activations float); int8: the TFLite model's own
     # quantization-aware-trained Q/DQ steps kept as ONNX QDQ (ORT runs int8 kernels).
     for variant, dequantize, suffix in (("float", True, ""), ("int8", False, "_int8")):
@@ -248,12 +274,22 @@ def main(argv: list[str] | None = None) -> None:
         assert meta.setdefault("preprocessing", pre.to_config()) == pre.to_config(), "variants disagree"
         meta["input_quantization"] = {k: quant[k] for k in ("zero_point", "scale")}
         model.graph.doc_string = f"converted from {tflite.name}"  # not the absolute path
-        model.doc_string = (f"MobileNetV2 1.0/224 ImageNet from {tflite.name} (Apache-2.0), tf2onnx "
-                            f"{'--dequantize (float)' if dequantize else '(QDQ int8, TFLite quantization)'}; "
-                            f"input float32 NHWC = (pixel - {quant['zero_point']}) * {quant['scale']}")
-        props = {"sentiment_fusion": json.dumps({"variant": variant, "source": meta["source"],
-                                                 "source_sha256": meta["source_sha256"],
-                                                 "preprocessing": meta["preprocessing"]}, sort_keys=True)}
+        model.doc_string = (
+            f"MobileNetV2 1.0/224 ImageNet from {tflite.name} (Apache-2.0), tf2onnx "
+            f"{'--dequantize (float)' if dequantize else '(QDQ int8, TFLite quantization)'}; "
+            f"input float32 NHWC = (pixel - {quant['zero_point']}) * {quant['scale']}"
+        )
+        props = {
+            "sentiment_fusion": json.dumps(
+                {
+                    "variant": variant,
+                    "source": meta["source"],
+                    "source_sha256": meta["source_sha256"],
+                    "preprocessing": meta["preprocessing"],
+                },
+                sort_keys=True,
+            )
+        }
         onnx.helper.set_model_props(model, props)
         for kind, outputs, check in (
             ("imagenet", {LOGITS: ["batch", 1001], PROBS: ["batch", 1001]}, (LOGITS, 1001)),
@@ -262,8 +298,13 @@ def main(argv: list[str] | None = None) -> None:
             path = args.out / f"{args.prefix}_{kind}{suffix}.onnx"
             onnx.save(with_outputs(model, outputs), str(path))
             smoke_test(path, *check)
-            meta["files"][kind + suffix] = {"file": path.name, "variant": variant, "sha256": sha256(path),
-                                            "bytes": path.stat().st_size, "outputs": list(outputs)}
+            meta["files"][kind + suffix] = {
+                "file": path.name,
+                "variant": variant,
+                "sha256": sha256(path),
+                "bytes": path.stat().st_size,
+                "outputs": list(outputs),
+            }
             print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     card = args.out / f"{args.prefix}.json"
     card.write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")

@@ -18,6 +18,7 @@ quantization-aware trained, so ``convert_mobilenet.py`` instead writes an int8 Q
 the model's OWN quantization (``*_int8.onnx``: agreement 1.000, 1.3x the float graph's speed).
 This script stays as the documented, repeatable experiment.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,7 +50,7 @@ class Reader:
     """onnxruntime.quantization.CalibrationDataReader over preprocessed batches."""
 
     def __init__(self, batch: np.ndarray, size: int = 10) -> None:
-        self.batches = iter([{"pixels": batch[i:i + size]} for i in range(0, len(batch), size)])
+        self.batches = iter([{"pixels": batch[i : i + size]} for i in range(0, len(batch), size)])
 
     def get_next(self):
         return next(self.batches, None)
@@ -76,9 +77,16 @@ def main(argv: list[str] | None = None) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             prepped = Path(tmp) / "prepped.onnx"
             quant_pre_process(str(src), str(prepped), skip_symbolic_shape=True)
-            quantize_static(str(prepped), str(out), Reader(batch), quant_format=QuantFormat.QDQ,
-                            per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=CalibrationMethod.MinMax)
+            quantize_static(
+                str(prepped),
+                str(out),
+                Reader(batch),
+                quant_format=QuantFormat.QDQ,
+                per_channel=True,
+                activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8,
+                calibrate_method=CalibrationMethod.MinMax,
+            )
         print(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -1,5 +1,6 @@
 """Fixtures for every test folder: tiny real bundles (built once per session), the shipped
 default bundle, and the headless browser. Plain helpers are in ``tests/helpers/``."""
+
 from __future__ import annotations
 
 from pathlib import Path

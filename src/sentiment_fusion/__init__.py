@@ -8,6 +8,7 @@ from their text, their image, or both, with calibrated probabilities.
 
 Importing this package loads nothing: models are read only by :func:`load`.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,13 +16,13 @@ from typing import TYPE_CHECKING
 from .labels import LABELS, Sentiment
 
 __version__ = "0.1.0"
-__all__ = ["LABELS", "Sentiment", "load", "Analyzer", "Prediction", "__version__"]
+__all__ = ["LABELS", "Analyzer", "Prediction", "Sentiment", "__version__", "load"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .runtime import Analyzer, Prediction
 
 
-def load(path=None, **kwargs) -> "Analyzer":
+def load(path=None, **kwargs) -> Analyzer:
     """Load a model bundle (the shipped default when ``path`` is None) for inference."""
     from .runtime import Analyzer
 

@@ -5,6 +5,7 @@ right after ours and the ratios are what to compare. Each measurement runs the
 whole user-facing path: text normalization + tokenization (+ image decoding).
 Peers that are not installed are reported as skipped with the reason.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -12,40 +13,59 @@ import logging
 import math
 import os
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
-FALLBACK_TEXTS = ["I love this so much! Best day ever 😍", "Worst service I have ever had, never again.",
-                  "The meeting has been moved to 3pm on Thursday.", "@user not sure how I feel about the new update #ios"]
+FALLBACK_TEXTS = [
+    "I love this so much! Best day ever 😍",
+    "Worst service I have ever had, never again.",
+    "The meeting has been moved to 3pm on Thursday.",
+    "@user not sure how I feel about the new update #ios",
+]
 
 
-def timings(run: Callable[[Sequence], object], items: Sequence, batch_size: int, seconds: float, min_items: int) -> dict:
+def timings(
+    run: Callable[[Sequence], object], items: Sequence, batch_size: int, seconds: float, min_items: int
+) -> dict:
     """Run ``items`` in batches until ``seconds`` have passed (and at least ``min_items`` were done)."""
     run(items[:batch_size])  # warm-up: first-call allocations are not what users see in steady state
     latencies, done, start = [], 0, time.perf_counter()
     while True:
         for i in range(0, len(items), batch_size):
             t0 = time.perf_counter()
-            run(items[i:i + batch_size])
+            run(items[i : i + batch_size])
             latencies.append(time.perf_counter() - t0)
-            done += len(items[i:i + batch_size])
+            done += len(items[i : i + batch_size])
             if time.perf_counter() - start >= seconds and done >= min_items:
                 elapsed = time.perf_counter() - start
                 lat = np.array(latencies) * 1000
-                return {"per_s": done / elapsed, "p50_ms": float(np.percentile(lat, 50)),
-                        "p99_ms": float(np.percentile(lat, 99)), "n": done, "batch_size": batch_size}
+                return {
+                    "per_s": done / elapsed,
+                    "p50_ms": float(np.percentile(lat, 50)),
+                    "p99_ms": float(np.percentile(lat, 99)),
+                    "n": done,
+                    "batch_size": batch_size,
+                }
 
 
 def profile(run: Callable[[Sequence], object], items: Sequence, seconds: float) -> dict:
     """The contract's shape: batch-1 throughput and latency, batch-32 throughput."""
     one = timings(run, items, 1, seconds, 50)
     many = timings(run, items, 32, seconds, 320)
-    return {"batch1_per_s": one["per_s"], "batch32_per_s": many["per_s"], "p50_ms": one["p50_ms"], "p99_ms": one["p99_ms"],
-            "batch32_p50_ms": many["p50_ms"], "n_batch1": one["n"], "n_batch32": many["n"]}
+    return {
+        "batch1_per_s": one["per_s"],
+        "batch32_per_s": many["per_s"],
+        "p50_ms": one["p50_ms"],
+        "p99_ms": one["p99_ms"],
+        "batch32_p50_ms": many["p50_ms"],
+        "n_batch1": one["n"],
+        "n_batch32": many["n"],
+    }
 
 
 def explain_profile(explain: Callable[[Any], object], items: Sequence, seconds: float, passes: dict) -> dict:
@@ -61,14 +81,18 @@ def load_texts(data_dir: Path | None, n: int) -> tuple[list[str], str]:
 
         ds = read_dataset(f"tweeteval:{data_dir / 'tweeteval' / 'sentiment'}:test", limit=n)
         return [e.text for e in ds.examples], f"TweetEval test, first {n} tweets"
-    return (FALLBACK_TEXTS * (n // len(FALLBACK_TEXTS) + 1))[:n], f"built-in sample texts ({data_dir} has no TweetEval test)"
+    return (FALLBACK_TEXTS * (n // len(FALLBACK_TEXTS) + 1))[
+        :n
+    ], f"built-in sample texts ({data_dir} has no TweetEval test)"
 
 
 def load_images(data_dir: Path | None, n: int) -> tuple[list, str]:
     folder = data_dir / "mvsa_single" / "data" if data_dir is not None else None
     if folder is not None and folder.is_dir():
         paths = sorted(folder.glob("*.jpg"), key=lambda p: int(p.stem))[:n]
-        return [p.read_bytes() for p in paths], f"MVSA-Single jpgs (longest side 256), first {len(paths)}, decoded from bytes"
+        return [
+            p.read_bytes() for p in paths
+        ], f"MVSA-Single jpgs (longest side 256), first {len(paths)}, decoded from bytes"
     rng = np.random.default_rng(0)
     return [rng.integers(0, 255, (256, 256, 3), dtype=np.uint8) for _ in range(n)], "random 256x256 arrays"
 
@@ -93,8 +117,11 @@ def torch_minilm(threads: int):
 
     torch.set_num_threads(threads)
     model = MiniLMClassifier(MiniLMConfig()).eval()
-    encoder = TextEncoder.from_files(pretrained_minilm_dir() / "tokenizer.json", TextNormalizer(),
-                                     EncodingConfig(max_length=128, cls_token="[CLS]", sep_token="[SEP]"))
+    encoder = TextEncoder.from_files(
+        pretrained_minilm_dir() / "tokenizer.json",
+        TextNormalizer(),
+        EncodingConfig(max_length=128, cls_token="[CLS]", sep_token="[SEP]"),
+    )
 
     def run(texts):
         ids, mask = encoder.encode(list(texts))
@@ -114,7 +141,9 @@ def transformers_pipeline(threads: int):
     torch.set_num_threads(threads)
     path = str(pretrained_minilm_dir())
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=3)
-    pipe = pipeline("text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=-1, top_k=None)
+    pipe = pipeline(
+        "text-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(path), device=-1, top_k=None
+    )
 
     def run(texts):
         return pipe(list(texts), batch_size=len(texts), truncation=True, max_length=128)
@@ -167,12 +196,22 @@ def machine(threads: int) -> dict:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    return {"cpus": os.cpu_count(), "threads": threads, "cpu": cpu,
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d")}
+    return {
+        "cpus": os.cpu_count(),
+        "threads": threads,
+        "cpu": cpu,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d"),
+    }
 
 
-def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: float = 5.0, n_texts: int = 2048,
-              n_images: int = 256, peers: bool = True) -> dict:
+def run_bench(
+    model: Path | None = None,
+    data_dir: Path | None = None,
+    seconds: float = 5.0,
+    n_texts: int = 2048,
+    n_images: int = 256,
+    peers: bool = True,
+) -> dict:
     from .explain import GRID, word_spans
     from .runtime import Analyzer
 
@@ -182,19 +221,26 @@ def run_bench(model: Path | None = None, data_dir: Path | None = None, seconds: 
         raise ValueError(f"--texts and --images must be >= 1, got {n_texts} and {n_images}")
     analyzer = Analyzer.load(model)
     threads = min(4, os.cpu_count() or 1)
-    result: dict = {"model": {"name": analyzer.name, "version": analyzer.version, "path": str(analyzer.path)},
-                    "machine": machine(threads), "seconds_per_measurement": seconds}
+    result: dict = {
+        "model": {"name": analyzer.name, "version": analyzer.version, "path": str(analyzer.path)},
+        "machine": machine(threads),
+        "seconds_per_measurement": seconds,
+    }
     if analyzer.text is not None:
         texts, source = load_texts(data_dir, n_texts)
         result["text"] = {**profile(lambda b: analyzer.predict_batch(list(b)), texts, seconds), "data": source}
         if peers:
             result["pytorch_eager"] = _peer("pytorch eager", lambda: torch_minilm(threads), texts, seconds)
-            result["transformers_pipeline"] = _peer("transformers pipeline", lambda: transformers_pipeline(threads), texts, seconds)
+            result["transformers_pipeline"] = _peer(
+                "transformers pipeline", lambda: transformers_pipeline(threads), texts, seconds
+            )
             result["vader"] = _peer("vader", vader, texts, seconds)
             result["textblob"] = _peer("textblob", textblob, texts, seconds)
             pipe = result["transformers_pipeline"]
             if "batch32_per_s" in pipe:
-                result["text"]["speedup_vs_transformers_pipeline_batch32"] = result["text"]["batch32_per_s"] / pipe["batch32_per_s"]
+                result["text"]["speedup_vs_transformers_pipeline_batch32"] = (
+                    result["text"]["batch32_per_s"] / pipe["batch32_per_s"]
+                )
         passes = {"text_passes_p50": float(np.median([1 + len(word_spans(t)) for t in texts]))}
         row = explain_profile(lambda t: analyzer.explain(text=t), texts, seconds, passes)
         result["explain_text"] = {**row, "data": source}

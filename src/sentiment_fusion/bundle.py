@@ -7,6 +7,7 @@ data and split they were measured on, training config, data fingerprints,
 library versions, creation time). :func:`read_manifest` refuses a bundle whose
 files are missing or altered, naming the file.
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -44,13 +45,22 @@ def now_iso() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
 
 
-def write_manifest(bundle_dir: str | Path, *, name: str, version: str, components: dict[str, Component | dict],
-                   description: str = "", extra: dict | None = None) -> Path:
+def write_manifest(
+    bundle_dir: str | Path,
+    *,
+    name: str,
+    version: str,
+    components: dict[str, Component | dict],
+    description: str = "",
+    extra: dict | None = None,
+) -> Path:
     """Write ``manifest.json`` for the components already saved in ``bundle_dir`` (records, or their dicts)."""
     unknown = set(components) - set(COMPONENTS)
     if unknown:
         raise ValueError(f"unknown components {sorted(unknown)}; a bundle holds any of {COMPONENTS}")
-    components = {name: (c if isinstance(c, Component) else Component.from_dict(c)).to_dict() for name, c in components.items()}
+    components = {
+        name: (c if isinstance(c, Component) else Component.from_dict(c)).to_dict() for name, c in components.items()
+    }
     manifest = {
         "format_version": FORMAT_VERSION,
         "name": name,
@@ -86,8 +96,9 @@ def read_manifest(bundle_dir: str | Path, *, verify: bool = True) -> dict:
             if not file.is_file():
                 raise BundleError(f"{file} is missing (the {component} component's {role} file)")
             if verify and sha256_file(file) != entry["sha256"]:
-                raise BundleError(f"{file} is corrupted: its sha256 differs from {path} "
-                                  f"(the {component} component's {role} file)")
+                raise BundleError(
+                    f"{file} is corrupted: its sha256 differs from {path} (the {component} component's {role} file)"
+                )
     return manifest
 
 
@@ -102,8 +113,10 @@ def _check_structure(path: Path, manifest) -> None:
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise BundleError(f"{path}: format_version must be a whole number >= 1, got {version!r}")
     if version > FORMAT_VERSION:
-        raise BundleError(f"{path} is bundle format v{version}; this sentiment-fusion reads v{FORMAT_VERSION}: "
-                          "upgrade it to load this model")
+        raise BundleError(
+            f"{path} is bundle format v{version}; this sentiment-fusion reads v{FORMAT_VERSION}: "
+            "upgrade it to load this model"
+        )
     for key in ("name", "version"):
         if not isinstance(manifest[key], str) or not manifest[key]:
             raise BundleError(f"{path}: {key!r} must be a non-empty string, got {manifest[key]!r}")
@@ -119,7 +132,9 @@ def _check_structure(path: Path, manifest) -> None:
         if not isinstance(spec, dict) or not isinstance(spec.get("files", {}), dict):
             raise BundleError(f"{where} must be an object with a 'files' object")
         for role, entry in spec.get("files", {}).items():
-            if not (isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)):
+            if not (
+                isinstance(entry, dict) and isinstance(entry.get("path"), str) and isinstance(entry.get("sha256"), str)
+            ):
                 raise BundleError(f"{where}'s {role!r} file needs a 'path' and a 'sha256' string")
             relative = Path(entry["path"])
             if relative.is_absolute() or ".." in relative.parts:
@@ -154,4 +169,5 @@ def default_bundle_path() -> Path:
             return path
     raise BundleError(
         f"no default model bundle: looked in {' and '.join(map(str, candidates))}; pass a bundle folder "
-        f"(--model DIR / load(path)) or set {MODEL_ENV}")
+        f"(--model DIR / load(path)) or set {MODEL_ENV}"
+    )

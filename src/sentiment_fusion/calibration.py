@@ -2,6 +2,7 @@
 
 Numpy only: training fits T, the runtime applies it (:func:`softmax`).
 """
+
 from __future__ import annotations
 
 import numpy as np

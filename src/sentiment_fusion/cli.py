@@ -1,4 +1,5 @@
 """``sentiment-fusion <command>``: the one console script. Only this layer prints."""
+
 from __future__ import annotations
 
 import argparse
@@ -9,13 +10,16 @@ from pathlib import Path
 
 from .commands import run_command
 
-
 DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"  # ../shared/data of a checkout
 
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", type=Path, default=None,
-                        help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)",
+    )
 
 
 def cmd_predict(args) -> int:
@@ -86,9 +90,11 @@ def cmd_evaluate(args) -> int:
     dataset = read_dataset(args.data, limit=args.limit)
     modality = args.modality or _default_modality(analyzer, dataset)
     metrics = evaluate(analyzer, dataset, modality, progress=not args.json)
-    print(f"{args.data} [{modality}] n={metrics['n']}  accuracy {metrics['accuracy']:.4f}  macro-recall "
-          f"{metrics['macro_recall']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  weighted-F1 {metrics['weighted_f1']:.4f}  "
-          f"ECE {metrics['ece']:.4f}")
+    print(
+        f"{args.data} [{modality}] n={metrics['n']}  accuracy {metrics['accuracy']:.4f}  macro-recall "
+        f"{metrics['macro_recall']:.4f}  macro-F1 {metrics['macro_f1']:.4f}  weighted-F1 {metrics['weighted_f1']:.4f}  "
+        f"ECE {metrics['ece']:.4f}"
+    )
     header = "".join(f"{c:>10}" for c in metrics["classes"])
     print(f"confusion (rows true, columns predicted)\n{'':>10}{header}")
     for name, row in zip(metrics["classes"], metrics["confusion"]):
@@ -121,20 +127,43 @@ def cmd_train_text(args) -> int:
     from .training.publish import publish_bundle
     from .training.text_recipe import TextTrainConfig, train_text_model
 
-    overrides = {**_training_overrides(args), **{k: v for k, v in {"eval_steps": args.eval_steps,
-                 "balance_classes": args.balance_classes or None}.items() if v is not None}}
+    overrides = {
+        **_training_overrides(args),
+        **{
+            k: v
+            for k, v in {"eval_steps": args.eval_steps, "balance_classes": args.balance_classes or None}.items()
+            if v is not None
+        },
+    }
     train, sample = _split_samples(args.train)
     _preflight(args, overrides, train + (args.val or []) + (args.report or []))
     kind = args.kind or (None if args.init_from else "minilm")
-    config = TextTrainConfig(kind=kind, train=train, val=args.val or [], sample=sample,
-                             max_length=args.max_length, vocab_size=args.vocab_size, threads=args.threads, training=overrides,
-                             embed_dim=args.embed_dim, hidden_dim=args.hidden_dim, init_embeddings=args.init_embeddings,
-                             quantize=not args.no_quantize, init_from=args.init_from, target=args.target_as)
+    config = TextTrainConfig(
+        kind=kind,
+        train=train,
+        val=args.val or [],
+        sample=sample,
+        max_length=args.max_length,
+        vocab_size=args.vocab_size,
+        threads=args.threads,
+        training=overrides,
+        embed_dim=args.embed_dim,
+        hidden_dim=args.hidden_dim,
+        init_embeddings=args.init_embeddings,
+        quantize=not args.no_quantize,
+        init_from=args.init_from,
+        target=args.target_as,
+    )
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
-    manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"text": component},
-                              description=args.description or f"{component.kind} text sentiment model",
-                              reports=[(spec, "text") for spec in args.report or []])
+    manifest = publish_bundle(
+        args.out,
+        name=args.name or args.out.name,
+        version=args.version,
+        components={"text": component},
+        description=args.description or f"{component.kind} text sentiment model",
+        reports=[(spec, "text") for spec in args.report or []],
+    )
     print(f"wrote {args.out}")
     _print_metrics(component, manifest)
     return 0
@@ -143,8 +172,13 @@ def cmd_train_text(args) -> int:
 def cmd_serve(args) -> int:
     from .api.server import serve
 
-    serve(host=args.host, port=args.port, workers=args.workers, model=args.model,
-          log_level=args.log_level or ("debug" if args.verbose else "info"))
+    serve(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        model=args.model,
+        log_level=args.log_level or ("debug" if args.verbose else "info"),
+    )
     return 0
 
 
@@ -154,17 +188,23 @@ def cmd_bench(args) -> int:
     if args.data is not None and not args.data.is_dir():
         raise FileNotFoundError(f"--data {args.data} is not a folder")
     data = args.data if args.data is not None else DEFAULT_DATA
-    result = run_bench(args.model, data, seconds=args.seconds, n_texts=args.texts, n_images=args.images, peers=not args.no_peers)
+    result = run_bench(
+        args.model, data, seconds=args.seconds, n_texts=args.texts, n_images=args.images, peers=not args.no_peers
+    )
     for key, row in result.items():
         if isinstance(row, dict) and ("batch32_per_s" in row or "skipped" in row):
             if "skipped" in row:
                 print(f"{key:>22}: skipped ({row['skipped']})")
             else:
-                print(f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
-                      f"  | batch 32 {row['batch32_per_s']:8.1f}/s")
+                print(
+                    f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
+                    f"  | batch 32 {row['batch32_per_s']:8.1f}/s"
+                )
         elif key.startswith("explain_"):
-            print(f"{key:>22}: one post p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  "
-                  f"({', '.join(f'{k} {v:g}' for k, v in row.items() if 'passes' in k)})")
+            print(
+                f"{key:>22}: one post p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  "
+                f"({', '.join(f'{k} {v:g}' for k, v in row.items() if 'passes' in k)})"
+            )
     if args.json:
         print(json.dumps(result))
     return 0
@@ -186,15 +226,27 @@ def _preflight(args, overrides: dict, specs: list[str | None]) -> None:
 
 
 def _training_overrides(args) -> dict:
-    return {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.lr,
-                              "max_steps": args.max_steps, "seed": args.seed, "resume": not args.restart,
-                              "progress": not args.quiet}.items() if v is not None}
+    return {
+        k: v
+        for k, v in {
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "learning_rate": args.lr,
+            "max_steps": args.max_steps,
+            "seed": args.seed,
+            "resume": not args.restart,
+            "progress": not args.quiet,
+        }.items()
+        if v is not None
+    }
 
 
 def _print_metrics(component, manifest: dict) -> None:
     for row in component.metrics + manifest.get("evaluations", []):
-        print(f"  {row['data']} [{row['split']}] n={row['n']} accuracy {row['accuracy']:.4f} macro-recall "
-              f"{row['macro_recall']:.4f} weighted-F1 {row['weighted_f1']:.4f} ECE {row['ece']:.4f}")
+        print(
+            f"  {row['data']} [{row['split']}] n={row['n']} accuracy {row['accuracy']:.4f} macro-recall "
+            f"{row['macro_recall']:.4f} weighted-F1 {row['weighted_f1']:.4f} ECE {row['ece']:.4f}"
+        )
 
 
 def cmd_train_image(args) -> int:
@@ -202,12 +254,23 @@ def cmd_train_image(args) -> int:
     from .training.publish import publish_bundle
 
     _preflight(args, _training_overrides(args), [args.train, args.val] + (args.report or []))
-    config = ImageTrainConfig(train=args.train, val=args.val, encoder=args.encoder, hidden_dim=args.hidden_dim, labels=args.labels,
-                              training=_training_overrides(args))
+    config = ImageTrainConfig(
+        train=args.train,
+        val=args.val,
+        encoder=args.encoder,
+        hidden_dim=args.hidden_dim,
+        labels=args.labels,
+        training=_training_overrides(args),
+    )
     component = train_image_head(config, args.out, args.work or Path("runs") / args.out.name)
-    manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components={"image": component},
-                              description=args.description or "image sentiment head over ImageNet MobileNetV2 features",
-                              reports=[(spec, "image") for spec in args.report or []])
+    manifest = publish_bundle(
+        args.out,
+        name=args.name or args.out.name,
+        version=args.version,
+        components={"image": component},
+        description=args.description or "image sentiment head over ImageNet MobileNetV2 features",
+        reports=[(spec, "image") for spec in args.report or []],
+    )
     print(f"wrote {args.out}")
     _print_metrics(component, manifest)
     return 0
@@ -218,14 +281,30 @@ def cmd_train_fusion(args) -> int:
     from .training.fusion_recipe import FusionTrainConfig, train_fusion
     from .training.publish import publish_bundle
 
-    reports = [tuple(r.rsplit("@", 1)) if r.rsplit("@", 1)[-1] in MODALITIES else (r, "both") for r in args.report or []]
-    _preflight(args, _training_overrides(args), [args.train, args.val, *(args.text_only or []), *(r for r, _ in reports)])
-    config = FusionTrainConfig(text_model=args.text_model, image_model=args.image_model, train=args.train, val=args.val,
-                               text_only=args.text_only or [], training=_training_overrides(args))
+    reports = [
+        tuple(r.rsplit("@", 1)) if r.rsplit("@", 1)[-1] in MODALITIES else (r, "both") for r in args.report or []
+    ]
+    _preflight(
+        args, _training_overrides(args), [args.train, args.val, *(args.text_only or []), *(r for r, _ in reports)]
+    )
+    config = FusionTrainConfig(
+        text_model=args.text_model,
+        image_model=args.image_model,
+        train=args.train,
+        val=args.val,
+        text_only=args.text_only or [],
+        training=_training_overrides(args),
+    )
     components = train_fusion(config, args.out, args.work or Path("runs") / args.out.name)
-    manifest = publish_bundle(args.out, name=args.name or args.out.name, version=args.version, components=components,
-                              description=args.description or "text + image sentiment with a fusion head",
-                              reports=reports, published=PUBLISHED_MVSA if "mvsa" in args.train else [])
+    manifest = publish_bundle(
+        args.out,
+        name=args.name or args.out.name,
+        version=args.version,
+        components=components,
+        description=args.description or "text + image sentiment with a fusion head",
+        reports=reports,
+        published=PUBLISHED_MVSA if "mvsa" in args.train else [],
+    )
     print(f"wrote {args.out}")
     _print_metrics(components["fusion"], manifest)
     return 0
@@ -242,7 +321,12 @@ PUBLISHED_MVSA = [
 
 def _add_training_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=Path, required=True, help="bundle folder to write")
-    p.add_argument("--work", type=Path, default=None, help="checkpoint/cache folder (default runs/<bundle name>); reruns resume from it")
+    p.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="checkpoint/cache folder (default runs/<bundle name>); reruns resume from it",
+    )
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     p.add_argument("--name"), p.add_argument("--version", default="1.0.0"), p.add_argument("--description")
     p.add_argument("--epochs", type=int), p.add_argument("--batch-size", type=int), p.add_argument("--lr", type=float)
@@ -281,28 +365,48 @@ class _VersionAction(argparse.Action):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="sentiment-fusion", description="Negative / neutral / positive sentiment of social-media posts from "
-        "their text, their image or both: predict, evaluate, train, serve, analyze archives, bench.")
+        prog="sentiment-fusion",
+        description="Negative / neutral / positive sentiment of social-media posts from "
+        "their text, their image or both: predict, evaluate, train, serve, analyze archives, bench.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    parser.add_argument("--version", action=_VersionAction, help="print the package version and the default model "
-                        "bundle's name and version, then exit")
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the package version and the default model bundle's name and version, then exit",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("predict", help="sentiment of one post")
     p.add_argument("--text", default=None, help="the post text")
     p.add_argument("--image", type=Path, default=None, help="image file")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--explain", action="store_true", help="also say why: the text with words coloured by their weight "
-                   "toward the verdict, the image's heat map grid, each modality's contribution")
-    p.add_argument("--explain-image", type=Path, default=None, metavar="OUT.png",
-                   help="write the image with its heat map over it to this PNG (implies --explain; needs --image)")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="also say why: the text with words coloured by their weight "
+        "toward the verdict, the image's heat map grid, each modality's contribution",
+    )
+    p.add_argument(
+        "--explain-image",
+        type=Path,
+        default=None,
+        metavar="OUT.png",
+        help="write the image with its heat map over it to this PNG (implies --explain; needs --image)",
+    )
     _add_model(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="metrics of a bundle on a labelled data set")
-    p.add_argument("--data", required=True, help="dataset spec, e.g. tweeteval:PATH:val, imdb:PATH:test, mvsa:PATH:dev, file.jsonl")
-    p.add_argument("--modality", choices=["text", "image", "both"], default=None,
-                   help="which inputs to use (default: every modality both the data and the model have)")
+    p.add_argument(
+        "--data", required=True, help="dataset spec, e.g. tweeteval:PATH:val, imdb:PATH:test, mvsa:PATH:dev, file.jsonl"
+    )
+    p.add_argument(
+        "--modality",
+        choices=["text", "image", "both"],
+        default=None,
+        help="which inputs to use (default: every modality both the data and the model have)",
+    )
     p.add_argument("--limit", type=int, default=None, help="score only the first N examples")
     p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object with the metrics")
     _add_model(p)
@@ -314,8 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("bench", help="throughput and latency of a bundle and its peers, in one run")
-    p.add_argument("--data", type=Path, help="folder with tweeteval/ and mvsa_single/ for real inputs (default "
-                   "../shared/data; without it, built-in sample texts and random images)")
+    p.add_argument(
+        "--data",
+        type=Path,
+        help="folder with tweeteval/ and mvsa_single/ for real inputs (default "
+        "../shared/data; without it, built-in sample texts and random images)",
+    )
     p.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
     p.add_argument("--texts", type=int, default=2048), p.add_argument("--images", type=int, default=256)
     p.add_argument("--no-peers", action="store_true", help="measure only the bundle")
@@ -330,10 +438,18 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a model component into a bundle")
     tsub = train.add_subparsers(dest="component", required=True)
     p = tsub.add_parser("text", help="text model: the original BiLSTM or fine-tuned MiniLM")
-    p.add_argument("--kind", choices=["bilstm", "minilm"], default=None,
-                   help="model (default minilm; with --init-from, the model it holds)")
-    p.add_argument("--train", action="append", required=True,
-                   help="training data spec (repeatable); SPEC@N trains on a seeded random N examples of it")
+    p.add_argument(
+        "--kind",
+        choices=["bilstm", "minilm"],
+        default=None,
+        help="model (default minilm; with --init-from, the model it holds)",
+    )
+    p.add_argument(
+        "--train",
+        action="append",
+        required=True,
+        help="training data spec (repeatable); SPEC@N trains on a seeded random N examples of it",
+    )
     p.add_argument("--val", action="append", help="validation spec (repeatable; default: 10%% of train held out)")
     p.add_argument("--report", action="append", help="spec scored once on the final bundle (e.g. the test split)")
     _add_training_flags(p)
@@ -342,24 +458,47 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-length", type=int, help="tokens per text (default 400 bilstm, 128 minilm)")
     p.add_argument("--vocab-size", type=int, default=30000, help="bilstm: words kept (most frequent in train)")
     p.add_argument("--embed-dim", type=int, default=128), p.add_argument("--hidden-dim", type=int, default=128)
-    p.add_argument("--init-embeddings", choices=["minilm"], help="bilstm: start word vectors from MiniLM's (vocabulary still from train)")
-    p.add_argument("--init-from", help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt) or "
-                   "a bundle made by one: the model, tokenizer and preprocessing come from it, not from the flags")
-    p.add_argument("--no-quantize", action="store_true", help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)")
+    p.add_argument(
+        "--init-embeddings",
+        choices=["minilm"],
+        help="bilstm: start word vectors from MiniLM's (vocabulary still from train)",
+    )
+    p.add_argument(
+        "--init-from",
+        help="continue fine-tuning from an earlier run's weights (its best.pt or last.pt) or "
+        "a bundle made by one: the model, tokenizer and preprocessing come from it, not from the flags",
+    )
+    p.add_argument(
+        "--no-quantize",
+        action="store_true",
+        help="keep fp32 (default: dynamic int8 when it keeps the validation metric within 0.01)",
+    )
     p.add_argument("--threads", type=int)
-    p.add_argument("--target-as", metavar="MODE", help="for data with targets (targets:FILE, a jsonl/csv target "
-                   "column), how MiniLM sees each: segment ([CLS] text [SEP] target [SEP]), markers (« target » "
-                   "in the text) or both")
+    p.add_argument(
+        "--target-as",
+        metavar="MODE",
+        help="for data with targets (targets:FILE, a jsonl/csv target "
+        "column), how MiniLM sees each: segment ([CLS] text [SEP] target [SEP]), markers (« target » "
+        "in the text) or both",
+    )
     p.set_defaults(func=cmd_train_text)
 
     p = tsub.add_parser("image", help="image sentiment head over MobileNetV2 features (MVSA-Single, CIFAR-100, ...)")
     p.add_argument("--train", required=True, help="e.g. mvsa:PATH:train or cifar100:PATH:train")
     p.add_argument("--val", help="e.g. mvsa:PATH:dev (default: 10%% of train held out)")
-    p.add_argument("--encoder", type=Path, default=Path("artifacts/mobilenet_v2_features.onnx"),
-                   help="MobileNetV2 features graph from scripts/convert_mobilenet.py")
+    p.add_argument(
+        "--encoder",
+        type=Path,
+        default=Path("artifacts/mobilenet_v2_features.onnx"),
+        help="MobileNetV2 features graph from scripts/convert_mobilenet.py",
+    )
     p.add_argument("--hidden-dim", type=int, default=256, help="0 = logistic regression")
-    p.add_argument("--labels", choices=["image", "post"], default="image",
-                   help="train on each image's own label (MVSA per-modality) or the post's label")
+    p.add_argument(
+        "--labels",
+        choices=["image", "post"],
+        default="image",
+        help="train on each image's own label (MVSA per-modality) or the post's label",
+    )
     p.add_argument("--report", action="append", help="spec scored once on the final bundle")
     _add_training_flags(p)
     p.set_defaults(func=cmd_train_image)
@@ -377,8 +516,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose or args.command == "train" else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose or args.command == "train" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return run_command(args)
 
 

@@ -5,6 +5,7 @@ Every error subclasses ValueError (bad input) or RuntimeError-free plain
 stable machine-readable ``code`` (the API answers with it): a class default, or a more precise
 one given where the error is raised, e.g. ``InvalidInputError("...", code="empty_text")``.
 """
+
 from __future__ import annotations
 
 

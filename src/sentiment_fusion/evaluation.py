@@ -1,4 +1,5 @@
 """Score a bundle on a labelled data set through the ONNX runtime (what users get)."""
+
 from __future__ import annotations
 
 import logging
@@ -19,8 +20,9 @@ log = logging.getLogger(__name__)
 MODALITIES = ("text", "image", "both")
 
 
-def predict_probabilities(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both",
-                          batch_size: int = 256, progress: bool = False) -> np.ndarray:
+def predict_probabilities(
+    analyzer: Analyzer, dataset: Dataset, modality: str = "both", batch_size: int = 256, progress: bool = False
+) -> np.ndarray:
     """Calibrated probabilities [N, 3] for each example, using the given modality."""
     if modality not in MODALITIES:
         raise InvalidInputError(f"modality must be one of {MODALITIES}, got {modality!r}")
@@ -36,18 +38,23 @@ def predict_probabilities(analyzer: "Analyzer", dataset: "Dataset", modality: st
         stop = start + batch_size
         predictions = analyzer.predict_batch(texts[start:stop], images[start:stop], on_error="return")
         for i, p in enumerate(predictions, start):
-            if isinstance(p, InvalidInputError):  # named by the example's id (e.g. ``line:12``), not its place in a batch
-                raise InvalidInputError(f"{_describe(dataset)}, example {examples[i].id}: {p} "
-                                        f"(--modality {'text' if texts[i] is not None else 'image'})", code=p.code) from None
+            if isinstance(
+                p, InvalidInputError
+            ):  # named by the example's id (e.g. ``line:12``), not its place in a batch
+                raise InvalidInputError(
+                    f"{_describe(dataset)}, example {examples[i].id}: {p} "
+                    f"(--modality {'text' if texts[i] is not None else 'image'})",
+                    code=p.code,
+                ) from None
             probs[i] = [p.scores[label] for label in LABELS]
     return probs
 
 
-def _describe(dataset: "Dataset") -> str:
+def _describe(dataset: Dataset) -> str:
     return f"{dataset.name}:{dataset.source}" + (f":{dataset.split}" if dataset.split else "")
 
 
-def evaluate(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both", progress: bool = False) -> dict:
+def evaluate(analyzer: Analyzer, dataset: Dataset, modality: str = "both", progress: bool = False) -> dict:
     """Metrics on the labelled examples of ``dataset``; binary sets scored on their two classes."""
     labelled = [e for e in dataset.examples if e.label is not None]
     if not dataset.examples:
@@ -55,16 +62,27 @@ def evaluate(analyzer: "Analyzer", dataset: "Dataset", modality: str = "both", p
     if not labelled:
         raise InvalidInputError(f"{_describe(dataset)} has no labels to evaluate against")
     if len(labelled) < len(dataset.examples):
-        log.warning("%s: scoring the %d labelled of %d examples (%d have no label)", _describe(dataset),
-                    len(labelled), len(dataset.examples), len(dataset.examples) - len(labelled))
+        log.warning(
+            "%s: scoring the %d labelled of %d examples (%d have no label)",
+            _describe(dataset),
+            len(labelled),
+            len(dataset.examples),
+            len(dataset.examples) - len(labelled),
+        )
     from dataclasses import replace
 
     subset = replace(dataset, examples=labelled)
     probs = predict_probabilities(analyzer, subset, modality, progress=progress)
     report = score_probabilities(probs, np.array([int(e.label) for e in labelled]), dataset.classes)
-    report.update({"modality": modality,
-                   "data": dataset.name, "split": dataset.split, "model": {"name": analyzer.name, "version": analyzer.version}})
+    report.update(
+        {
+            "modality": modality,
+            "data": dataset.name,
+            "split": dataset.split,
+            "model": {"name": analyzer.name, "version": analyzer.version},
+        }
+    )
     return report
 
 
-__all__ = ["evaluate", "predict_probabilities", "MODALITIES"]
+__all__ = ["MODALITIES", "evaluate", "predict_probabilities"]

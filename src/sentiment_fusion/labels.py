@@ -4,6 +4,7 @@ Data and JSON use lowercase names (``negative|neutral|positive``); code uses
 :class:`Sentiment`; the HTTP API's ``sentiment`` field is capitalised as in the
 original contract (``"Positive"``).
 """
+
 from __future__ import annotations
 
 import enum
@@ -25,7 +26,7 @@ class Sentiment(enum.IntEnum):
         return self.name.capitalize()
 
     @classmethod
-    def parse(cls, value: "str | int | Sentiment") -> "Sentiment":
+    def parse(cls, value: str | int | Sentiment) -> Sentiment:
         """Accept ``"positive"``, ``"Positive"``, ``2`` or ``Sentiment.POSITIVE``.
 
         >>> Sentiment.parse("Negative")

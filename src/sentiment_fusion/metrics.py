@@ -4,9 +4,10 @@ selects and reports with them, evaluation scores bundles with them.
 Binary data sets (IMDB: negative vs positive) are scored on their own classes:
 probabilities are restricted to those classes before the argmax.
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -47,13 +48,18 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[LABELS[c]] = {"precision": float(precision), "recall": float(recall), "f1": float(f1), "support": int(support)}
+        per_class[LABELS[c]] = {
+            "precision": float(precision),
+            "recall": float(recall),
+            "f1": float(f1),
+            "support": int(support),
+        }
         f1s.append(f1)
         recalls.append(recall)
         supports.append(support)
     supports_arr = np.asarray(supports, dtype=np.float64)
     return {
-        "n": int(len(y_true)),
+        "n": len(y_true),
         "accuracy": float((y_true == y_pred).mean()),
         "macro_f1": float(np.mean(f1s)),
         "macro_recall": float(np.mean(recalls)),
@@ -91,5 +97,7 @@ def score_probabilities(probs: np.ndarray, y_true: np.ndarray, classes: Sequence
     report = classification_report(y_true, restrict_to_classes(probs, classes), classes)
     scored = probs[:, classes] / probs[:, classes].sum(axis=1, keepdims=True)
     position = {c: i for i, c in enumerate(classes)}
-    report["ece"], report["reliability"] = expected_calibration_error(scored, np.array([position[int(y)] for y in y_true]))
+    report["ece"], report["reliability"] = expected_calibration_error(
+        scored, np.array([position[int(y)] for y in y_true])
+    )
     return report

@@ -2,6 +2,7 @@
 
 Training-side helper (imports torch). Nothing here is used at inference.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,10 +31,16 @@ def make_tiny_text_bundle(bundle_dir: str | Path, *, seed: int = 0, name: str = 
     model = BiLSTMClassifier(BiLSTMConfig(vocab_size=encoder.vocab_size, embed_dim=8, hidden_dim=8))
     export_text_model(model, bundle_dir / "text.onnx")
     tokenizer.save(str(bundle_dir / "tokenizer.json"))
-    component = Component.from_files(bundle_dir, "bilstm", {"graph": "text.onnx", "tokenizer": "tokenizer.json"},
-                                     preprocessing=encoder.to_config(), architecture=model.to_config())
-    publish_bundle(bundle_dir, name=name, version="0.0.1", components={"text": component},
-                   description="tiny untrained test bundle")
+    component = Component.from_files(
+        bundle_dir,
+        "bilstm",
+        {"graph": "text.onnx", "tokenizer": "tokenizer.json"},
+        preprocessing=encoder.to_config(),
+        architecture=model.to_config(),
+    )
+    publish_bundle(
+        bundle_dir, name=name, version="0.0.1", components={"text": component}, description="tiny untrained test bundle"
+    )
     return bundle_dir
 
 
@@ -54,8 +61,10 @@ def make_tiny_image_encoder(path: str | Path, dim: int = 16, seed: int = 0, prep
 
     weights = np.random.default_rng(seed).normal(size=(3, dim)).astype(np.float32)
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["pixels"], ["mean"], axes=[1, 2], keepdims=0),
-         helper.make_node("MatMul", ["mean", "w"], ["features"])],
+        [
+            helper.make_node("ReduceMean", ["pixels"], ["mean"], axes=[1, 2], keepdims=0),
+            helper.make_node("MatMul", ["mean", "w"], ["features"]),
+        ],
         "tiny_image_encoder",
         [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 224, 224, 3])],
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", dim])],

@@ -1,4 +1,5 @@
 """Fixtures of the API tests (the tiny bundles and analyzers come from tests/conftest.py)."""
+
 from __future__ import annotations
 
 import shutil

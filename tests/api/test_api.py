@@ -1,4 +1,5 @@
 """The HTTP API through FastAPI's TestClient: every route and every kind of bad input."""
+
 from __future__ import annotations
 
 import gzip
@@ -70,18 +71,23 @@ def test_predict_text_and_image(api):
 
 
 def test_upload(api):
-    r = api.post("/v1/predict/upload", data={"text": "The meeting is at noon."},
-                 files={"image": ("a.png", png_bytes(), "image/png")})
+    r = api.post(
+        "/v1/predict/upload",
+        data={"text": "The meeting is at noon."},
+        files={"image": ("a.png", png_bytes(), "image/png")},
+    )
     assert r.status_code == 200, r.text
     assert_prediction(r.json(), {"text", "image"})
     assert_prediction(api.post("/v1/predict/upload", data={"text": "hi there"}).json(), {"text"})
-    assert_prediction(api.post("/v1/predict/upload", files={"image": ("a.gif", png_bytes(fmt="GIF"), "image/gif")}).json(),
-                      {"image"})
+    assert_prediction(
+        api.post("/v1/predict/upload", files={"image": ("a.gif", png_bytes(fmt="GIF"), "image/gif")}).json(), {"image"}
+    )
     # what a browser sends for an empty form: an empty text field and an empty file part
     r = api.post("/v1/predict/upload", data={"text": ""}, files={"image": ("", b"", "application/octet-stream")})
     assert_error(r, 422, "missing_input")
-    assert_error(api.post("/v1/predict/upload", files={"image": ("x.png", b"GIF89a junk", "image/png")}),
-                 422, "invalid_image")
+    assert_error(
+        api.post("/v1/predict/upload", files={"image": ("x.png", b"GIF89a junk", "image/png")}), 422, "invalid_image"
+    )
 
 
 def test_upload_counts_a_browsers_crlf_line_breaks_as_one_character(text_client):
@@ -106,8 +112,11 @@ def test_real_image_pipeline_matches_the_library(multimodal_analyzer):
         assert r.json()["source"] == "fusion" and r.json()["sentiment"] == expected.sentiment.title
         assert r.json()["scores"] == pytest.approx(expected.scores, abs=1e-6)
         assert r.json()["modalities"]["image"]["scores"] == pytest.approx(expected.modalities["image"].scores, abs=1e-6)
-        upload = c.post("/v1/predict/upload", data={"text": "The meeting is at noon."},
-                        files={"image": ("x.jpg", jpeg, "image/jpeg")})
+        upload = c.post(
+            "/v1/predict/upload",
+            data={"text": "The meeting is at noon."},
+            files={"image": ("x.jpg", jpeg, "image/jpeg")},
+        )
         assert upload.json()["scores"] == pytest.approx(expected.scores, abs=1e-6)
         only_image = c.post("/v1/predict", json={"image": b64(jpeg)}).json()
         assert only_image["source"] == "image"
@@ -115,8 +124,11 @@ def test_real_image_pipeline_matches_the_library(multimodal_analyzer):
 
 
 def test_batch(api):
-    items = [{"text": "I love this, great day!"}, {"image": b64(png_bytes(color=(0, 0, 0)))},
-             {"text": "This is terrible and sad.", "image": b64(png_bytes())}]
+    items = [
+        {"text": "I love this, great day!"},
+        {"image": b64(png_bytes(color=(0, 0, 0)))},
+        {"text": "This is terrible and sad.", "image": b64(png_bytes())},
+    ]
     r = api.post("/v1/predict/batch", json={"items": items})
     assert r.status_code == 200, r.text
     answers = r.json()["items"]
@@ -135,12 +147,15 @@ def test_batch_of_many_images_is_scored_in_order(api):
     assert [a["sentiment"] for a in r.json()["items"]] == ["Negative", "Positive"] * 9
 
 
-@pytest.mark.parametrize("bad, code", [
-    ({}, "missing_input"),
-    ({"text": "  "}, "empty_text"),
-    ({"image": "not base64!"}, "invalid_base64"),
-    ({"image": b64(b"plain text, not an image")}, "invalid_image"),
-])
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ({}, "missing_input"),
+        ({"text": "  "}, "empty_text"),
+        ({"image": "not base64!"}, "invalid_base64"),
+        ({"image": b64(b"plain text, not an image")}, "invalid_image"),
+    ],
+)
 def test_batch_names_the_bad_item(api, bad, code):
     items = [{"text": "fine"}, {"text": "also fine"}, bad, {"text": "fine"}]
     error = assert_error(api.post("/v1/predict/batch", json={"items": items}), 422, code, "items[2]")
@@ -151,8 +166,12 @@ def test_batch_shape_errors(api):
     assert_error(api.post("/v1/predict/batch", json={"items": []}), 422, "invalid_request", "items")
     assert_error(api.post("/v1/predict/batch", json={"items": {"text": "a"}}), 422, "invalid_request", "items")
     assert_error(api.post("/v1/predict/batch", json=[{"text": "a"}]), 422, "invalid_request")
-    error = assert_error(api.post("/v1/predict/batch", json={"items": [{"text": "a"}, {"text": 5}]}),
-                         422, "invalid_request", "items[1].text")
+    error = assert_error(
+        api.post("/v1/predict/batch", json={"items": [{"text": "a"}, {"text": 5}]}),
+        422,
+        "invalid_request",
+        "items[1].text",
+    )
     assert "string" in error["message"]
 
 
@@ -178,8 +197,16 @@ def test_health_ready_model(api):
 
 def test_docs_and_openapi(api):
     spec = api.get("/openapi.json").json()
-    for path in ("/predict", "/v1/predict", "/v1/predict/upload", "/v1/predict/batch", "/healthz", "/readyz",
-                 "/v1/model", "/metrics"):
+    for path in (
+        "/predict",
+        "/v1/predict",
+        "/v1/predict/upload",
+        "/v1/predict/batch",
+        "/healthz",
+        "/readyz",
+        "/v1/model",
+        "/metrics",
+    ):
         assert path in spec["paths"], path
     assert "ErrorResponse" in spec["components"]["schemas"]
     assert spec["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
@@ -239,8 +266,11 @@ def test_malformed_json(api):
     assert_error(r, 400, "malformed_json", "extra data")
     r = api.post("/v1/predict", content=b"", headers={"content-type": "application/json"})
     assert_error(r, 400, "empty_body", "body is empty")
-    r = api.post("/v1/predict", content=gzip.compress(b'{"text": "a"}'),
-                 headers={"content-type": "application/json", "content-encoding": "gzip"})
+    r = api.post(
+        "/v1/predict",
+        content=gzip.compress(b'{"text": "a"}'),
+        headers={"content-type": "application/json", "content-encoding": "gzip"},
+    )
     assert_error(r, 415, "unsupported_content_encoding", "gzip")
 
 
@@ -258,8 +288,13 @@ def test_upload_bad_forms(api):
     assert_error(r, 400, "bad_request", "boundary")
     r = api.post("/v1/predict/upload", files=[("text", (None, "good")), ("text", (None, "bad"))])
     assert_error(r, 422, "invalid_request", "more than once: ['text']")
-    r = api.post("/v1/predict/upload", files=[("image", ("a.png", png_bytes((8, 8)), "image/png")),
-                                              ("image", ("b.png", png_bytes((8, 8)), "image/png"))])
+    r = api.post(
+        "/v1/predict/upload",
+        files=[
+            ("image", ("a.png", png_bytes((8, 8)), "image/png")),
+            ("image", ("b.png", png_bytes((8, 8)), "image/png")),
+        ],
+    )
     assert_error(r, 422, "invalid_request", "more than once: ['image']")
 
 
@@ -269,14 +304,17 @@ def test_batch_type_errors_name_the_item(api):
     assert error["index"] == 2
 
 
-@pytest.mark.parametrize("body, where", [
-    ({"text": 5}, "body.text"),
-    ({"text": ["a"]}, "body.text"),
-    ({"image": {"b64": "x"}}, "body.image"),
-    ({"text": "a", "txt": "typo"}, "body.txt"),
-    ("just a string", "body"),
-    (None, "body"),
-])
+@pytest.mark.parametrize(
+    "body, where",
+    [
+        ({"text": 5}, "body.text"),
+        ({"text": ["a"]}, "body.text"),
+        ({"image": {"b64": "x"}}, "body.image"),
+        ({"text": "a", "txt": "typo"}, "body.txt"),
+        ("just a string", "body"),
+        (None, "body"),
+    ],
+)
 def test_wrong_types_and_unknown_fields(api, body, where):
     r = api.post("/v1/predict", content=json.dumps(body), headers={"content-type": "application/json"})
     assert_error(r, 422, "invalid_request", where)
@@ -287,27 +325,30 @@ def test_wrong_content_type(api):
     assert_error(r, 415, "unsupported_media_type", "application/json")
 
 
-@pytest.mark.parametrize("body, status, code, words", [
-    ({}, 422, "missing_input", ["text", "image"]),
-    ({"text": None, "image": None}, 422, "missing_input", []),
-    ({"text": ""}, 422, "empty_text", []),
-    ({"text": " \n\t"}, 422, "empty_text", []),
-    ({"text": "\u200b"}, 422, "empty_text", ["invisible"]),  # zero-width space
-    ({"text": "\ufeff\u2060 \u0000"}, 422, "empty_text", []),  # BOM, word joiner, NUL
-    ({"text": "\ufffd\ufffd"}, 422, "empty_text", []),  # what undecodable form bytes become
-    ({"image": ""}, 422, "invalid_image", ["empty"]),
-    ({"image": "@@@not-base64@@@"}, 422, "invalid_base64", ["base64", "paths are not enabled"]),
-    ({"image": "../../etc/passwd"}, 422, "invalid_base64", ["paths are not enabled"]),
-    ({"image": "abc"}, 422, "invalid_base64", []),
-    ({"image": b64(b"%PDF-1.4 hello")}, 422, "invalid_image", ["not a supported image"]),
-    ({"image": b64(png_bytes()[:40])}, 422, "invalid_image", []),
-    ({"image": "data:text/plain;base64," + b64(b"hi")}, 422, "invalid_image", ["text/plain"]),
-    ({"image": "data:image/png," + "rawdata"}, 422, "invalid_data_url", ["base64"]),
-    ({"image": "data:image/png;base64,!!!"}, 422, "invalid_base64", []),
-    ({"image": "data:nonsense"}, 422, "invalid_data_url", []),
-    ({"image": "https://example.com/cat.jpg"}, 422, "url_fetch_disabled", ["not fetched"]),
-    ({"image": "file:///etc/passwd"}, 422, "url_fetch_disabled", []),
-])
+@pytest.mark.parametrize(
+    "body, status, code, words",
+    [
+        ({}, 422, "missing_input", ["text", "image"]),
+        ({"text": None, "image": None}, 422, "missing_input", []),
+        ({"text": ""}, 422, "empty_text", []),
+        ({"text": " \n\t"}, 422, "empty_text", []),
+        ({"text": "\u200b"}, 422, "empty_text", ["invisible"]),  # zero-width space
+        ({"text": "\ufeff\u2060 \u0000"}, 422, "empty_text", []),  # BOM, word joiner, NUL
+        ({"text": "\ufffd\ufffd"}, 422, "empty_text", []),  # what undecodable form bytes become
+        ({"image": ""}, 422, "invalid_image", ["empty"]),
+        ({"image": "@@@not-base64@@@"}, 422, "invalid_base64", ["base64", "paths are not enabled"]),
+        ({"image": "../../etc/passwd"}, 422, "invalid_base64", ["paths are not enabled"]),
+        ({"image": "abc"}, 422, "invalid_base64", []),
+        ({"image": b64(b"%PDF-1.4 hello")}, 422, "invalid_image", ["not a supported image"]),
+        ({"image": b64(png_bytes()[:40])}, 422, "invalid_image", []),
+        ({"image": "data:text/plain;base64," + b64(b"hi")}, 422, "invalid_image", ["text/plain"]),
+        ({"image": "data:image/png," + "rawdata"}, 422, "invalid_data_url", ["base64"]),
+        ({"image": "data:image/png;base64,!!!"}, 422, "invalid_base64", []),
+        ({"image": "data:nonsense"}, 422, "invalid_data_url", []),
+        ({"image": "https://example.com/cat.jpg"}, 422, "url_fetch_disabled", ["not fetched"]),
+        ({"image": "file:///etc/passwd"}, 422, "url_fetch_disabled", []),
+    ],
+)
 def test_bad_input(api, body, status, code, words):
     assert_error(api.post("/v1/predict", json=body), status, code, *words)
 
@@ -325,10 +366,17 @@ def test_truncated_image_says_so(api):
 
 
 def test_modality_the_model_lacks(text_client):
-    assert_error(text_client.post("/v1/predict", json={"text": "ok", "image": b64(png_bytes())}),
-                 422, "image_not_supported", "no image component")
-    assert_error(text_client.post("/v1/predict/upload", files={"image": ("a.png", png_bytes(), "image/png")}),
-                 422, "image_not_supported")
+    assert_error(
+        text_client.post("/v1/predict", json={"text": "ok", "image": b64(png_bytes())}),
+        422,
+        "image_not_supported",
+        "no image component",
+    )
+    assert_error(
+        text_client.post("/v1/predict/upload", files={"image": ("a.png", png_bytes(), "image/png")}),
+        422,
+        "image_not_supported",
+    )
 
 
 def test_not_found_and_method_not_allowed(api):

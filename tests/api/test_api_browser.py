@@ -2,6 +2,7 @@
 (``helpers.browser.DevTools``; the ``browser`` fixture is in ``tests/api/conftest.py``). The
 browser talks to a real uvicorn on 127.0.0.1 and nothing else.
 """
+
 from __future__ import annotations
 
 import io
@@ -34,14 +35,19 @@ def test_page_analyzes_text_and_image(browser, page_server, tmp_path):
     browser.type("#text", text)
     browser.choose_file("#image", picture)
     # The preview changes the layout when it has loaded: click only after that.
-    browser.wait_for("!document.getElementById('preview').hidden && document.getElementById('preview').complete"
-                     " && document.getElementById('preview').naturalWidth > 0")
+    browser.wait_for(
+        "!document.getElementById('preview').hidden && document.getElementById('preview').complete"
+        " && document.getElementById('preview').naturalWidth > 0"
+    )
     browser.click("#submit")
     browser.wait_for("!document.getElementById('result').hidden")
 
     shown = browser.js("document.getElementById('sentiment').textContent")
-    expected = httpx.post(page_server.url + "/v1/predict/upload", data={"text": text},
-                          files={"image": ("bright.png", picture.read_bytes(), "image/png")}).json()
+    expected = httpx.post(
+        page_server.url + "/v1/predict/upload",
+        data={"text": text},
+        files={"image": ("bright.png", picture.read_bytes(), "image/png")},
+    ).json()
     assert shown == expected["sentiment"]
     labels = browser.js("[...document.querySelectorAll('#bars .bar')].map(b => b.dataset.label)")
     assert labels == ["negative", "neutral", "positive"]
@@ -100,8 +106,10 @@ def test_page_counts_characters_and_sends_one_request_at_a_time(browser, page_se
     browser.js("document.getElementById('text').value = 'great day'; document.getElementById('text').focus()")
     # Ctrl+Enter three times while the first request is surely in flight: in one turn of the page's
     # event loop (real key events can arrive after a fast local answer, which may then rightly send again).
-    browser.js("for (let i = 0; i < 3; i++) document.getElementById('text').dispatchEvent("
-               "new KeyboardEvent('keydown', {key: 'Enter', ctrlKey: true, bubbles: true}))")
+    browser.js(
+        "for (let i = 0; i < 3; i++) document.getElementById('text').dispatchEvent("
+        "new KeyboardEvent('keydown', {key: 'Enter', ctrlKey: true, bubbles: true}))"
+    )
     browser.wait_for("!document.getElementById('result').hidden")
     time.sleep(0.3)
     assert browser.js(uploads) == 1

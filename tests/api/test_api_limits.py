@@ -1,4 +1,5 @@
 """Limits, server-side paths, URL fetching, auth, CORS, request ids, logs and settings."""
+
 from __future__ import annotations
 
 import http.server
@@ -21,8 +22,10 @@ from sentiment_fusion.api.fetch import address_forbidden
 
 def png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims width x height pixels (a decompression bomb's shape)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
@@ -30,7 +33,9 @@ def png_claiming(width: int, height: int) -> bytes:
 # ----------------------------------------------------------------------------- size limits
 def test_body_limit_from_content_length(image_analyzer):
     with client(image_analyzer, max_body_bytes=1000) as c:
-        r = c.post("/v1/predict", content=json.dumps({"text": "x" * 2000}), headers={"content-type": "application/json"})
+        r = c.post(
+            "/v1/predict", content=json.dumps({"text": "x" * 2000}), headers={"content-type": "application/json"}
+        )
         assert_error(r, 413, "body_too_large", "1000-byte limit")
         assert c.post("/v1/predict", json={"text": "small"}).status_code == 200
 
@@ -63,7 +68,9 @@ def test_pixel_limit_rejects_bombs_before_decoding(image_analyzer):
         bomb = png_claiming(100_000, 100_000)  # 10 gigapixels in 100 bytes
         error = assert_error(c.post("/v1/predict", json={"image": b64(bomb)}), 413, "image_too_large", "pixels")
         assert "25000000" in error["message"]
-        assert_error(c.post("/v1/predict/upload", files={"image": ("b.png", bomb, "image/png")}), 413, "image_too_large")
+        assert_error(
+            c.post("/v1/predict/upload", files={"image": ("b.png", bomb, "image/png")}), 413, "image_too_large"
+        )
     with client(image_analyzer, max_image_pixels=100) as c:
         assert_error(c.post("/v1/predict", json={"image": b64(png_bytes((11, 10)))}), 413, "image_too_large", "110")
         assert c.post("/v1/predict", json={"image": b64(png_bytes((10, 10)))}).status_code == 200
@@ -73,7 +80,9 @@ def test_text_and_batch_limits(image_analyzer):
     with client(image_analyzer, max_text_chars=10, max_batch_items=3) as c:
         assert_error(c.post("/v1/predict", json={"text": "x" * 11}), 422, "text_too_long", "11 characters", "10")
         assert c.post("/v1/predict", json={"text": "x" * 10}).status_code == 200
-        error = assert_error(c.post("/v1/predict/batch", json={"items": [{"text": "a"}] * 4}), 422, "batch_too_large", "4")
+        error = assert_error(
+            c.post("/v1/predict/batch", json={"items": [{"text": "a"}] * 4}), 422, "batch_too_large", "4"
+        )
         assert "3" in error["message"]
         r = c.post("/v1/predict/batch", json={"items": [{"text": "a"}, {"text": "y" * 11}]})
         assert_error(r, 422, "text_too_long", "items[1]")
@@ -145,18 +154,21 @@ def test_paths_inside_the_image_root(image_analyzer, image_root):
         assert c.post("/v1/predict", json={"image": b64(png_bytes())}).status_code == 200  # base64 still works
 
 
-@pytest.mark.parametrize("path, status, code", [
-    ("../secret.png", 403, "path_outside_root"),
-    ("sub/../../secret.png", 403, "path_outside_root"),
-    ("/etc/passwd", 403, "path_outside_root"),
-    ("escape.png", 403, "path_outside_root"),  # symlink pointing out of the root
-    ("up/secret.png", 403, "path_outside_root"),  # through a symlinked folder
-    ("../does-not-exist.png", 403, "path_outside_root"),  # outside: no hint whether it exists
-    ("missing.png", 422, "image_not_found"),
-    ("sub", 422, "invalid_path"),
-    ("fifo.png", 422, "invalid_path"),  # would block a plain open(): must not hang
-    ("a\x00b.png", 422, "invalid_path"),
-])
+@pytest.mark.parametrize(
+    "path, status, code",
+    [
+        ("../secret.png", 403, "path_outside_root"),
+        ("sub/../../secret.png", 403, "path_outside_root"),
+        ("/etc/passwd", 403, "path_outside_root"),
+        ("escape.png", 403, "path_outside_root"),  # symlink pointing out of the root
+        ("up/secret.png", 403, "path_outside_root"),  # through a symlinked folder
+        ("../does-not-exist.png", 403, "path_outside_root"),  # outside: no hint whether it exists
+        ("missing.png", 422, "image_not_found"),
+        ("sub", 422, "invalid_path"),
+        ("fifo.png", 422, "invalid_path"),  # would block a plain open(): must not hang
+        ("a\x00b.png", 422, "invalid_path"),
+    ],
+)
 def test_paths_that_are_refused(image_analyzer, image_root, path, status, code):
     with client(image_analyzer, image_root=image_root) as c:
         error = assert_error(c.post("/v1/predict", json={"image": path}), status, code)
@@ -224,8 +236,13 @@ def image_server():
 
 
 def url_client(analyzer, **overrides):
-    settings = {"url_fetch_enabled": True, "url_allowed_hosts": ["127.0.0.1"], "url_allow_private": True,
-                "max_image_bytes": 3000, "url_timeout_s": 1.0}
+    settings = {
+        "url_fetch_enabled": True,
+        "url_allowed_hosts": ["127.0.0.1"],
+        "url_allow_private": True,
+        "max_image_bytes": 3000,
+        "url_timeout_s": 1.0,
+    }
     return client(analyzer, **{**settings, **overrides})
 
 
@@ -237,13 +254,16 @@ def test_url_fetch_from_an_allowed_host(image_analyzer, image_server):
         assert r.json()["sentiment"] == "Positive"
 
 
-@pytest.mark.parametrize("path, status, code", [
-    ("/missing", 422, "url_fetch_failed"),
-    ("/redirect", 422, "url_redirect"),
-    ("/big-declared", 413, "image_too_large"),
-    ("/big-streamed", 413, "image_too_large"),
-    ("/slow", 504, "url_timeout"),
-])
+@pytest.mark.parametrize(
+    "path, status, code",
+    [
+        ("/missing", 422, "url_fetch_failed"),
+        ("/redirect", 422, "url_redirect"),
+        ("/big-declared", 413, "image_too_large"),
+        ("/big-streamed", 413, "image_too_large"),
+        ("/slow", 504, "url_timeout"),
+    ],
+)
 def test_url_fetch_failures(image_analyzer, image_server, path, status, code):
     with url_client(image_analyzer) as c:
         assert_error(c.post("/v1/predict", json={"image": image_server + path}), status, code)
@@ -251,18 +271,24 @@ def test_url_fetch_failures(image_analyzer, image_server, path, status, code):
 
 def test_url_fetch_refusals(image_analyzer, image_server):
     port = image_server.rsplit(":", 1)[1]
-    with url_client(image_analyzer, url_allow_private=False, url_allowed_hosts=["127.0.0.1", "localhost", ".local.test"]) as c:
+    with url_client(
+        image_analyzer, url_allow_private=False, url_allowed_hosts=["127.0.0.1", "localhost", ".local.test"]
+    ) as c:
         # allowed host names, but they resolve to loopback: refused, nothing is fetched
         for url in (f"{image_server}/img.png", f"http://localhost:{port}/img.png"):
             assert_error(c.post("/v1/predict", json={"image": url}), 403, "url_address_forbidden", "non-public")
         assert_error(c.post("/v1/predict", json={"image": "http://example.com/a.png"}), 403, "url_host_not_allowed")
-        assert_error(c.post("/v1/predict", json={"image": "http://169.254.169.254/latest/meta-data"}), 403,
-                     "url_host_not_allowed")
+        assert_error(
+            c.post("/v1/predict", json={"image": "http://169.254.169.254/latest/meta-data"}),
+            403,
+            "url_host_not_allowed",
+        )
         assert_error(c.post("/v1/predict", json={"image": "ftp://127.0.0.1/a.png"}), 422, "url_scheme_not_allowed")
         assert_error(c.post("/v1/predict", json={"image": "http://user:pw@127.0.0.1/a.png"}), 422, "invalid_url")
         assert_error(c.post("/v1/predict", json={"image": "http://127.0.0.1:99999/a.png"}), 422, "invalid_url")
-        assert_error(c.post("/v1/predict", json={"image": "http://no-such-host.local.test/a.png"}), 422,
-                     "url_unresolvable")
+        assert_error(
+            c.post("/v1/predict", json={"image": "http://no-such-host.local.test/a.png"}), 422, "url_unresolvable"
+        )
         for host in ("a..local.test", f"{'x' * 64}.local.test"):  # the IDNA codec refuses these labels
             assert_error(c.post("/v1/predict", json={"image": f"http://{host}/a.png"}), 422, "invalid_url")
             r = c.post("/v1/predict/batch", json={"items": [{"text": "fine"}, {"image": f"http://{host}/a.png"}]})
@@ -276,12 +302,26 @@ def test_url_fetch_needs_an_allow_list():
         Settings(max_queue=10, max_batch_items=64)
 
 
-@pytest.mark.parametrize("address, forbidden", [
-    ("127.0.0.1", True), ("10.1.2.3", True), ("172.16.0.1", True), ("192.168.1.1", True),
-    ("169.254.169.254", True), ("100.64.0.1", True), ("0.0.0.0", True), ("224.0.0.1", True),
-    ("::1", True), ("fe80::1", True), ("fc00::1", True), ("::ffff:127.0.0.1", True), ("::ffff:10.0.0.1", True),
-    ("8.8.8.8", False), ("2606:4700:4700::1111", False),
-])
+@pytest.mark.parametrize(
+    "address, forbidden",
+    [
+        ("127.0.0.1", True),
+        ("10.1.2.3", True),
+        ("172.16.0.1", True),
+        ("192.168.1.1", True),
+        ("169.254.169.254", True),
+        ("100.64.0.1", True),
+        ("0.0.0.0", True),
+        ("224.0.0.1", True),
+        ("::1", True),
+        ("fe80::1", True),
+        ("fc00::1", True),
+        ("::ffff:127.0.0.1", True),
+        ("::ffff:10.0.0.1", True),
+        ("8.8.8.8", False),
+        ("2606:4700:4700::1111", False),
+    ],
+)
 def test_address_check(address, forbidden):
     assert address_forbidden(ipaddress.ip_address(address)) is forbidden
 
@@ -302,8 +342,11 @@ def test_api_keys(image_analyzer):
 
 
 def test_cors(image_analyzer):
-    preflight = {"Origin": "https://brand.example", "Access-Control-Request-Method": "POST",
-                 "Access-Control-Request-Headers": "content-type,x-api-key"}
+    preflight = {
+        "Origin": "https://brand.example",
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type,x-api-key",
+    }
     with client(image_analyzer, cors_origins=["https://brand.example"]) as c:
         r = c.options("/v1/predict", headers=preflight)
         assert r.status_code == 200 and r.headers["access-control-allow-origin"] == "https://brand.example"

@@ -4,6 +4,7 @@ Skipped until the bundle exists; then they check real answers end to end and run
 load test once (its targets are asserted only with SENTIMENT_FUSION_ASSERT_TARGETS=1, since a
 shared 2-core machine makes absolute numbers noisy).
 """
+
 from __future__ import annotations
 
 import base64
@@ -21,8 +22,10 @@ from helpers.paths import DEFAULT_BUNDLE, REPO
 from sentiment_fusion.labels import LABELS
 
 HAS_BUNDLE = (DEFAULT_BUNDLE / "manifest.json").is_file() or bool(os.environ.get("SENTIMENT_FUSION_MODEL"))
-pytestmark = pytest.mark.skipif(not HAS_BUNDLE, reason=f"the real default bundle is not at {DEFAULT_BUNDLE} yet "
-                                "(train it or set SENTIMENT_FUSION_MODEL)")
+pytestmark = pytest.mark.skipif(
+    not HAS_BUNDLE,
+    reason=f"the real default bundle is not at {DEFAULT_BUNDLE} yet (train it or set SENTIMENT_FUSION_MODEL)",
+)
 
 
 def jpeg_b64(color) -> str:
@@ -49,10 +52,13 @@ def test_model_card_and_metrics(real):
         assert "n" in row and ("data" in row or "split" in row)
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("I absolutely love this, best day of my life! 😍", "Positive"),
-    ("This is the worst service ever, I hate it. Never again.", "Negative"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("I absolutely love this, best day of my life! 😍", "Positive"),
+        ("This is the worst service ever, I hate it. Never again.", "Negative"),
+    ],
+)
 def test_obvious_text(real, text, expected):
     body = real.post("/v1/predict", json={"text": text}).json()
     assert body["sentiment"] == expected, body
@@ -63,8 +69,11 @@ def test_text_and_image_use_fusion(real):
     body = real.post("/v1/predict", json={"text": "Sunday at the beach", "image": jpeg_b64((250, 200, 80))}).json()
     assert set(body["modalities"]) == {"text", "image"} and body["source"] == "fusion"
     assert abs(sum(body["scores"].values()) - 1) < 1e-6
-    upload = real.post("/v1/predict/upload", data={"text": "Sunday at the beach"},
-                       files={"image": ("a.jpg", base64.b64decode(jpeg_b64((250, 200, 80))), "image/jpeg")}).json()
+    upload = real.post(
+        "/v1/predict/upload",
+        data={"text": "Sunday at the beach"},
+        files={"image": ("a.jpg", base64.b64decode(jpeg_b64((250, 200, 80))), "image/jpeg")},
+    ).json()
     assert upload["scores"] == pytest.approx(body["scores"])
 
 
@@ -84,8 +93,15 @@ def test_a_texts_scores_do_not_depend_on_its_batch_mates():
     from sentiment_fusion import load
 
     analyzer = load(DEFAULT_BUNDLE)
-    texts = ["Lol dying @apple", "i get the storage almost full notification every day now",
-             "great!", "meh", "worst service ever, never again " * 20, "ok 👍", "new phone day 📱🔥 #happy"] * 5
+    texts = [
+        "Lol dying @apple",
+        "i get the storage almost full notification every day now",
+        "great!",
+        "meh",
+        "worst service ever, never again " * 20,
+        "ok 👍",
+        "new phone day 📱🔥 #happy",
+    ] * 5
     batched = np.array([[p.scores[k] for k in LABELS] for p in analyzer.predict_batch(texts)])
     alone = np.array([[analyzer.predict(text=t).scores[k] for k in LABELS] for t in texts])
     np.testing.assert_allclose(batched, alone, atol=1e-6)
@@ -93,8 +109,14 @@ def test_a_texts_scores_do_not_depend_on_its_batch_mates():
 
 @pytest.mark.slow
 def test_load_targets():
-    result = subprocess.run([sys.executable, str(REPO / "benchmarks" / "load_test.py"), "--duration", "8", "--json"],
-                            capture_output=True, text=True, timeout=240, cwd=REPO, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "load_test.py"), "--duration", "8", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=REPO,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     print(json.dumps(report, indent=1))

@@ -7,6 +7,7 @@ server error, and every answer must use a documented status code and match its s
 Driven through schemathesis' Python API and Hypothesis directly (its pytest plugin does not
 load under pytest 9); EXAMPLES bounds the run (about 10 s on 2 cores).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -42,14 +43,26 @@ def served(multimodal_analyzer):
 def test_no_server_errors(served):
     schema = schemathesis.openapi.from_url(served.url + "/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert {op.label for op in operations} >= {"POST /v1/predict", "POST /predict", "POST /v1/predict/upload",
-                                               "POST /v1/predict/batch", "GET /v1/model", "GET /healthz"}
+    assert {op.label for op in operations} >= {
+        "POST /v1/predict",
+        "POST /predict",
+        "POST /v1/predict/upload",
+        "POST /v1/predict/batch",
+        "GET /v1/model",
+        "GET /healthz",
+    }
     statuses: dict[int, int] = {}
     for operation in operations:
         for mode in GenerationMode:
+
             @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
             def run(case):
                 response = case.call_and_validate(checks=CHECKS, timeout=10)
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1

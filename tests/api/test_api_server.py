@@ -1,6 +1,7 @@
 """A real uvicorn on 127.0.0.1: ``python app.py`` as a subprocess (the shipped entry point), plus
 an in-process uvicorn serving the image-capable test analyzer. Raw sockets check what only a
 real server shows: a refused body is never read, slow bodies time out, JSON logs on stderr."""
+
 from __future__ import annotations
 
 import base64
@@ -27,13 +28,31 @@ def served(tiny_bundle, tmp_path_factory):
     """``python app.py --model <tiny bundle>`` on a free loopback port; stopped after the module."""
     log_path = tmp_path_factory.mktemp("server") / "stderr.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_FUSION_")}
-    env.update(SENTIMENT_FUSION_MAX_BODY_BYTES="100000", SENTIMENT_FUSION_BODY_TIMEOUT_S="2",
-               SENTIMENT_FUSION_HEADER_TIMEOUT_S="1.5", SENTIMENT_FUSION_INFERENCE_THREADS="1")
+    env.update(
+        SENTIMENT_FUSION_MAX_BODY_BYTES="100000",
+        SENTIMENT_FUSION_BODY_TIMEOUT_S="2",
+        SENTIMENT_FUSION_HEADER_TIMEOUT_S="1.5",
+        SENTIMENT_FUSION_INFERENCE_THREADS="1",
+    )
     for _attempt in range(3):  # the free port could be taken between the check and the bind
         port = free_port()
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen([sys.executable, str(REPO / "app.py"), "--host", "127.0.0.1", "--port", str(port),
-                                     "--model", str(tiny_bundle)], cwd=REPO, env=env, stdout=log, stderr=log)
+            proc = subprocess.Popen(
+                [
+                    sys.executable,
+                    str(REPO / "app.py"),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--model",
+                    str(tiny_bundle),
+                ],
+                cwd=REPO,
+                env=env,
+                stdout=log,
+                stderr=log,
+            )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
@@ -87,8 +106,12 @@ def status_and_json(raw: bytes) -> tuple[int, dict]:
 def test_every_route_over_http(served):
     url, *_ = served
     with httpx.Client(base_url=url, timeout=10) as http:
-        assert http.get("/healthz").json() == {"status": "ok", "detail": None, "package_version": __version__,
-                                               "model": {"name": "tiny", "version": "0.0.1"}}
+        assert http.get("/healthz").json() == {
+            "status": "ok",
+            "detail": None,
+            "package_version": __version__,
+            "model": {"name": "tiny", "version": "0.0.1"},
+        }
         assert http.get("/readyz").json()["status"] == "ready"
         for path in ("/predict", "/v1/predict"):
             r = http.post(path, json={"text": "I love this, great day!"})
@@ -115,7 +138,9 @@ def test_head_works_wherever_get_does(served):
         head = http.head("/v1/predict")
         assert head.status_code == 405 and "POST" in head.headers["allow"] and head.content == b""
         assert http.delete("/healthz").headers["allow"] == "GET, HEAD"
-        assert http.get("/healthz", headers={"content-encoding": "gzip"}).status_code == 200  # no body: nothing to refuse
+        assert (
+            http.get("/healthz", headers={"content-encoding": "gzip"}).status_code == 200
+        )  # no body: nothing to refuse
         assert http.head("/nowhere").status_code == 404
 
 
@@ -155,8 +180,7 @@ def test_connections_that_stall_before_their_headers_are_closed(served):
 def test_body_over_the_limit_is_refused_from_its_header(served):
     _, port, *_ = served
     # Only the headers are sent: the 413 must come without the server waiting for 10 MB.
-    head = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 10000000\r\n\r\n")
+    head = b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10000000\r\n\r\n"
     start = time.monotonic()
     status, body = status_and_json(raw_exchange(port, head))
     assert status == 413 and body["error"]["code"] == "body_too_large"
@@ -166,8 +190,10 @@ def test_body_over_the_limit_is_refused_from_its_header(served):
 def test_chunked_body_over_the_limit(served):
     _, port, *_ = served
     chunk = b"x" * 30000
-    payload = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-               b"Transfer-Encoding: chunked\r\n\r\n" + (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 5 + b"0\r\n\r\n")
+    payload = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + (b"%x\r\n" % len(chunk) + chunk + b"\r\n") * 5 + b"0\r\n\r\n"
+    )
     status, body = status_and_json(raw_exchange(port, payload))
     assert status == 413 and body["error"]["code"] == "body_too_large"
 
@@ -175,8 +201,10 @@ def test_chunked_body_over_the_limit(served):
 @pytest.mark.slow
 def test_slow_body_times_out(served):
     _, port, *_ = served
-    head = (b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 100\r\n\r\n{\"text\": ")
+    head = (
+        b"POST /v1/predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"text": '
+    )
     start = time.monotonic()
     status, body = status_and_json(raw_exchange(port, head))  # the rest never comes
     assert status == 408 and body["error"]["code"] == "body_timeout"
@@ -211,18 +239,37 @@ def test_json_access_logs_on_stderr(served):
 
 
 def test_app_py_reports_a_bad_model_folder(tmp_path):
-    result = subprocess.run([sys.executable, str(REPO / "app.py"), "--model", str(tmp_path / "nope")],
-                            capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "app.py"), "--model", str(tmp_path / "nope")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
     assert result.returncode == 2 and "model bundle folder not found" in result.stderr
 
 
 def test_app_py_reports_bad_settings(tmp_path, tiny_bundle):
     env = {**os.environ, "SENTIMENT_FUSION_MAX_BODY_BYTES": "lots"}
-    result = subprocess.run([sys.executable, str(REPO / "app.py"), "--model", str(tiny_bundle)], env=env,
-                            capture_output=True, text=True, timeout=60, cwd=REPO, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "app.py"), "--model", str(tiny_bundle)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
     assert result.returncode == 2 and "max_body_bytes" in result.stderr
-    result = subprocess.run([sys.executable, str(REPO / "app.py"), "--workers", "0"], capture_output=True, text=True,
-                            timeout=60, cwd=REPO, check=False)
+    result = subprocess.run(
+        [sys.executable, str(REPO / "app.py"), "--workers", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        check=False,
+    )
     assert result.returncode == 2 and "--workers" in result.stderr
 
 
@@ -230,8 +277,11 @@ def test_app_py_reports_bad_settings(tmp_path, tiny_bundle):
 def test_images_and_timeouts_over_http(tiny_analyzer):
     app = create_app(Settings(request_timeout_s=0.5), analyzer=ImageAwareAnalyzer(tiny_analyzer))
     with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=10) as http:
-        r = http.post("/v1/predict/upload", files={"image": ("a.jpg", png_bytes(fmt="JPEG"), "image/jpeg")},
-                      data={"text": "The meeting is at noon."})
+        r = http.post(
+            "/v1/predict/upload",
+            files={"image": ("a.jpg", png_bytes(fmt="JPEG"), "image/jpeg")},
+            data={"text": "The meeting is at noon."},
+        )
         assert r.status_code == 200 and set(r.json()["modalities"]) == {"text", "image"}
         image = base64.b64encode(png_bytes(color=(0, 0, 0))).decode()
         assert http.post("/v1/predict", json={"image": image}).json()["sentiment"] == "Negative"

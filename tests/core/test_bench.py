@@ -19,9 +19,28 @@ def test_profile_has_the_contract_keys():
 
 
 def test_bench_cli_json_last_line(tiny_bundle, tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", "bench", "--model", str(tiny_bundle), "--no-peers",
-                             "--seconds", "0.05", "--texts", "64", "--data", str(tmp_path), "--json"],
-                            capture_output=True, text=True, timeout=300, check=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sentiment_fusion.cli",
+            "bench",
+            "--model",
+            str(tiny_bundle),
+            "--no-peers",
+            "--seconds",
+            "0.05",
+            "--texts",
+            "64",
+            "--data",
+            str(tmp_path),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
     data = json.loads(result.stdout.strip().splitlines()[-1])
     assert data["model"]["name"] == "tiny" and "image" not in data
     assert {"batch1_per_s", "batch32_per_s", "p50_ms", "p99_ms"} <= set(data["text"])

@@ -50,15 +50,18 @@ def test_load_via_the_package_and_env(tiny_bundle, monkeypatch):
     assert isinstance(analyzer.predict(text="hello").sentiment, Sentiment)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({}, "give a text, an image or both"),
-    ({"text": "   "}, "text is empty"),
-    ({"text": "\u200b\u200e\x00"}, "text is empty"),
-    ({"text": 3}, "text must be a string"),
-    ({"text": "x" * 20001}, "limit"),
-    ({"text": "bad \ud800 surrogate"}, "not valid Unicode"),
-    ({"image": b"\x89PNG"}, "no image component"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({}, "give a text, an image or both"),
+        ({"text": "   "}, "text is empty"),
+        ({"text": "\u200b\u200e\x00"}, "text is empty"),
+        ({"text": 3}, "text must be a string"),
+        ({"text": "x" * 20001}, "limit"),
+        ({"text": "bad \ud800 surrogate"}, "not valid Unicode"),
+        ({"image": b"\x89PNG"}, "no image component"),
+    ],
+)
 def test_bad_input_is_a_clear_error(tiny_bundle, kwargs, message):
     analyzer = Analyzer.load(tiny_bundle)
     with pytest.raises(InvalidInputError, match=message):
@@ -139,19 +142,22 @@ def _tampered(manifest: dict, change: str) -> dict:
     return manifest
 
 
-@pytest.mark.parametrize("change, message", [
-    ("temperature nan", "temperature must be a finite number > 0, got nan"),
-    ("temperature 0", "temperature must be a finite number > 0, got 0"),
-    ("temperature -1", "temperature must be a finite number > 0"),
-    ("temperature null", "temperature must be a finite number > 0, got None"),
-    ("components list", "'components' must name at least one"),
-    ("component null", "text component must be an object"),
-    ("file entry string", "'graph' file needs a 'path' and a 'sha256'"),
-    ("path outside", "must be a path inside the bundle"),
-    ("format_version string", "format_version must be a whole number"),
-    ("no preprocessing", r"the text component cannot be built from its settings \(KeyError: 'preprocessing'\)"),
-    ("max_length string", "the text component cannot be built from its settings"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ("temperature nan", "temperature must be a finite number > 0, got nan"),
+        ("temperature 0", "temperature must be a finite number > 0, got 0"),
+        ("temperature -1", "temperature must be a finite number > 0"),
+        ("temperature null", "temperature must be a finite number > 0, got None"),
+        ("components list", "'components' must name at least one"),
+        ("component null", "text component must be an object"),
+        ("file entry string", "'graph' file needs a 'path' and a 'sha256'"),
+        ("path outside", "must be a path inside the bundle"),
+        ("format_version string", "format_version must be a whole number"),
+        ("no preprocessing", r"the text component cannot be built from its settings \(KeyError: 'preprocessing'\)"),
+        ("max_length string", "the text component cannot be built from its settings"),
+    ],
+)
 def test_malformed_manifests_are_named_not_used(tiny_bundle, tmp_path, change, message):
     bundle = copy_bundle(tiny_bundle, tmp_path)
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -164,7 +170,9 @@ def test_import_has_no_side_effects():
     import subprocess
     import sys
 
-    code = ("import sys, sentiment_fusion; "
-            "heavy = [m for m in ('onnxruntime', 'torch', 'tokenizers', 'PIL') if m in sys.modules]; print(heavy)")
+    code = (
+        "import sys, sentiment_fusion; "
+        "heavy = [m for m in ('onnxruntime', 'torch', 'tokenizers', 'PIL') if m in sys.modules]; print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

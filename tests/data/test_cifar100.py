@@ -1,4 +1,5 @@
 """CIFAR-100 reader on small files written in exactly the official python format."""
+
 from __future__ import annotations
 
 import hashlib
@@ -64,6 +65,7 @@ def make_tarball(path: Path, members: dict[str, object]) -> Path:
 def py2_pickle(obj) -> bytes:
     """Protocol-2 bytes as Python 2's cPickle wrote the official files (str -> SHORT_BINSTRING,
     numpy 1.x arrays via numpy.core.multiarray._reconstruct), opcode by opcode."""
+
     def enc(o) -> bytes:
         if isinstance(o, dict):
             return b"}(" + b"".join(enc(k) + enc(v) for k, v in o.items()) + b"u"
@@ -75,15 +77,27 @@ def py2_pickle(obj) -> bytes:
             return b"](" + b"".join(enc(i) for i in o) + b"e"
         assert isinstance(o, np.ndarray) and o.dtype == np.uint8 and o.ndim == 2
         dtype = b"cnumpy\ndtype\nU\x02u1K\x00K\x01\x87R(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
-        return (b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R("
-                + b"K\x01" + enc(o.shape[0]) + enc(o.shape[1]) + b"\x86" + dtype + b"\x89" + enc(o.tobytes()) + b"tb")
+        return (
+            b"cnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85U\x01b\x87R("
+            + b"K\x01"
+            + enc(o.shape[0])
+            + enc(o.shape[1])
+            + b"\x86"
+            + dtype
+            + b"\x89"
+            + enc(o.tobytes())
+            + b"tb"
+        )
 
     return b"\x80\x02" + enc(obj) + b"."
 
 
 def official() -> dict[str, object]:
-    return {"train": split_dict(5, 1, b"training batch 1 of 1"), "test": split_dict(3, 2, b"testing batch 1 of 1"),
-            "meta": meta_dict()}
+    return {
+        "train": split_dict(5, 1, b"training batch 1 of 1"),
+        "test": split_dict(3, 2, b"testing batch 1 of 1"),
+        "meta": meta_dict(),
+    }
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
 """IMDB reader on a tiny aclImdb tarball / folder written in the official layout."""
+
 from __future__ import annotations
 
 import io
@@ -63,8 +64,7 @@ def tarball(tmp_path: Path) -> Path:
 def test_reads_train_split_from_tarball_in_fixed_order(tarball: Path) -> None:
     ds = read_imdb(tarball, "train")
     # (number, neg before pos): classes alternate so a `limit` sees both.
-    assert [e.id for e in ds] == ["train/neg/0_1", "train/neg/1_4", "train/pos/2_7",
-                                  "train/pos/10_9"]
+    assert [e.id for e in ds] == ["train/neg/0_1", "train/neg/1_4", "train/pos/2_7", "train/pos/10_9"]
     assert ds.name == "imdb" and ds.split == "train" and len(ds) == 4
     assert ds.classes == (Sentiment.NEGATIVE, Sentiment.POSITIVE)
     assert ds.labels.tolist() == [0, 0, 2, 2]
@@ -78,8 +78,10 @@ def test_test_split_and_fingerprint_is_the_tarball_hash(tarball: Path) -> None:
     import hashlib
 
     ds = read_imdb(tarball, "test")
-    assert [(e.id, e.label) for e in ds] == [("test/neg/0_2", Sentiment.NEGATIVE),
-                                            ("test/pos/0_10", Sentiment.POSITIVE)]
+    assert [(e.id, e.label) for e in ds] == [
+        ("test/neg/0_2", Sentiment.NEGATIVE),
+        ("test/pos/0_10", Sentiment.POSITIVE),
+    ]
     assert ds.fingerprint == hashlib.sha256(tarball.read_bytes()).hexdigest()
 
 

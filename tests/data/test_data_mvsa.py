@@ -1,4 +1,5 @@
 """MVSA-Single reader on a tiny folder: data/<id>.txt|jpg, labelResultAll.txt, splits/."""
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,11 @@ from sentiment_fusion.labels import Sentiment
 
 N, U, P = Sentiment.NEGATIVE, Sentiment.NEUTRAL, Sentiment.POSITIVE
 LABELS = {  # id -> "text,image" as in labelResultAll.txt
-    "1": "neutral,positive",   # -> positive
+    "1": "neutral,positive",  # -> positive
     "2": "negative,negative",  # -> negative
-    "3": "positive,neutral",   # -> positive
+    "3": "positive,neutral",  # -> positive
     "4": "positive,negative",  # contradictory -> dropped
-    "5": "neutral,neutral",    # -> neutral
+    "5": "neutral,neutral",  # -> neutral
 }
 SPLITS = {"train": ["1", "2", "3"], "dev": ["5"], "test": ["6"]}  # 6: blind, no label
 TEXTS = {

@@ -1,4 +1,5 @@
 """The readers on the real data in ../shared/data (skipped when it is absent)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """The --data spec: parsing, defaults, dispatch and its errors."""
+
 from __future__ import annotations
 
 import sys
@@ -41,9 +42,7 @@ from sentiment_fusion.labels import Sentiment
 )
 def test_parse_spec(spec: str, expected: tuple) -> None:
     parsed = parse_spec(spec)
-    assert (parsed.kind, str(parsed.path), parsed.split) == (
-        expected[0], str(Path(expected[1])), expected[2]
-    )
+    assert (parsed.kind, str(parsed.path), parsed.split) == (expected[0], str(Path(expected[1])), expected[2])
 
 
 def test_spec_round_trips_through_str() -> None:
@@ -98,8 +97,9 @@ def test_cifar100_dispatches_lazily_and_applies_limit(tmp_path: Path, monkeypatc
 
     def read_cifar100(path, split):
         calls.append((Path(path), split))
-        examples = [Example(id=f"{split}:{i}", image=np.zeros((32, 32, 3), np.uint8),
-                            label=Sentiment.NEUTRAL) for i in range(5)]
+        examples = [
+            Example(id=f"{split}:{i}", image=np.zeros((32, 32, 3), np.uint8), label=Sentiment.NEUTRAL) for i in range(5)
+        ]
         return Dataset("cifar100", split, Path(path), examples, tuple(Sentiment), "0" * 64)
 
     fake = types.ModuleType("sentiment_fusion.data.cifar100")
@@ -112,13 +112,22 @@ def test_cifar100_dispatches_lazily_and_applies_limit(tmp_path: Path, monkeypatc
 
 
 def test_dataset_helpers() -> None:
-    examples = [Example("a", "x", label=Sentiment.NEGATIVE), Example("b", "y"),
-                Example("c", "z", label=Sentiment.POSITIVE)]
+    examples = [
+        Example("a", "x", label=Sentiment.NEGATIVE),
+        Example("b", "y"),
+        Example("c", "z", label=Sentiment.POSITIVE),
+    ]
     ds = Dataset("jsonl", None, Path("p.jsonl"), examples, tuple(Sentiment), "f" * 64)
     assert len(ds) == 3 and ds[1].id == "b" and [e.id for e in ds] == ["a", "b", "c"]
     assert ds.labels.dtype == np.int64 and ds.labels.tolist() == [0, -1, 2]
     assert ds.label_counts() == {"negative": 1, "neutral": 0, "positive": 1, "unlabelled": 1}
     assert "n=3" in repr(ds) and "'z'" not in repr(ds)
     with pytest.raises(ValueError, match="neutral"):  # a label outside the class set
-        Dataset("imdb", "test", Path("x"), [Example("a", "t", label=Sentiment.NEUTRAL)],
-                (Sentiment.NEGATIVE, Sentiment.POSITIVE), "0" * 64)
+        Dataset(
+            "imdb",
+            "test",
+            Path("x"),
+            [Example("a", "t", label=Sentiment.NEUTRAL)],
+            (Sentiment.NEGATIVE, Sentiment.POSITIVE),
+            "0" * 64,
+        )

@@ -1,4 +1,5 @@
 """jsonl / csv readers (plain and gzipped) and their error messages."""
+
 from __future__ import annotations
 
 import gzip
@@ -40,8 +41,7 @@ def csv_text(rows: list[dict]) -> str:
 
 
 def check_rows(ds, folder: Path, first_line: int) -> None:
-    assert [e.label for e in ds] == [Sentiment.POSITIVE, Sentiment.NEUTRAL,
-                                     Sentiment.NEGATIVE, None]
+    assert [e.label for e in ds] == [Sentiment.POSITIVE, Sentiment.NEUTRAL, Sentiment.NEGATIVE, None]
     assert [e.id for e in ds] == ["a1"] + [f"line:{first_line + i}" for i in (1, 2, 3)]
     assert ds[0].text == "love it" and ds[0].image is None and ds[0].meta == {"brand": "acme"}
     assert ds[1].image == folder / "img" / "x.png"
@@ -78,8 +78,7 @@ def test_csv_multiline_quoted_field(tmp_path: Path) -> None:
 
 
 def test_mvsa_multiple_style_jsonl_keeps_per_modality_labels(tmp_path: Path) -> None:
-    row = {"id": "2499", "text": "t", "label": "positive", "text_label": "positive",
-           "image_label": "neutral"}
+    row = {"id": "2499", "text": "t", "label": "positive", "text_label": "positive", "image_label": "neutral"}
     path = tmp_path / "dev.jsonl"
     path.write_bytes(jsonl_bytes([row]))
     ex = read_dataset(f"jsonl:{path}")[0]

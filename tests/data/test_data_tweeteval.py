@@ -1,4 +1,5 @@
 """TweetEval reader on a tiny folder in the cardiffnlp layout."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,7 @@ VAL = [("I hate mondays ", "0"), ("Just a tweet\r", "1"), ("Love it 😍 ", "2")
 
 def write_split(root: Path, split: str, rows: list[tuple[str, str]]) -> None:
     # cardiffnlp files end every line with "\n" (texts also with a trailing space).
-    (root / f"{split}_text.txt").write_text("".join(t + "\n" for t, _ in rows), "utf-8",
-                                            newline="")
+    (root / f"{split}_text.txt").write_text("".join(t + "\n" for t, _ in rows), "utf-8", newline="")
     (root / f"{split}_labels.txt").write_text("".join(label + "\n" for _, label in rows), "utf-8")
 
 

@@ -1,4 +1,5 @@
 """Train a tiny LSTM for a few steps on a slice of real tweets, then score it through the CLI."""
+
 import json
 import subprocess
 import sys
@@ -11,7 +12,9 @@ pytestmark = [pytest.mark.data, pytest.mark.slow]  # trains on real tweets
 
 
 def run_cli(*args, check=True):
-    result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", *args], capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "sentiment_fusion.cli", *args], capture_output=True, text=True, timeout=600, check=False
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}")
     return result
@@ -21,15 +24,35 @@ def run_cli(*args, check=True):
 def trained(tmp_path_factory):
     tweets = shared_data("tweeteval", "sentiment")
     out = tmp_path_factory.mktemp("e2e")
-    run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600",
-            "--val", f"tweeteval:{tweets}:val", "--max-steps", "12", "--batch-size", "32", "--vocab-size", "2000",
-            "--out", str(out / "bundle"), "--work", str(out / "work"), "--quiet")
+    run_cli(
+        "train",
+        "text",
+        "--kind",
+        "bilstm",
+        "--train",
+        f"tweeteval:{tweets}:train@600",
+        "--val",
+        f"tweeteval:{tweets}:val",
+        "--max-steps",
+        "12",
+        "--batch-size",
+        "32",
+        "--vocab-size",
+        "2000",
+        "--out",
+        str(out / "bundle"),
+        "--work",
+        str(out / "work"),
+        "--quiet",
+    )
     return out / "bundle", tweets
 
 
 def test_evaluate_prints_the_contract_json_last(trained):
     bundle, tweets = trained
-    result = run_cli("evaluate", "--model", str(bundle), "--data", f"tweeteval:{tweets}:val", "--limit", "300", "--json")
+    result = run_cli(
+        "evaluate", "--model", str(bundle), "--data", f"tweeteval:{tweets}:val", "--limit", "300", "--json"
+    )
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     for key in ("n", "accuracy", "macro_f1", "macro_recall", "weighted_f1", "per_class", "confusion"):
         assert key in metrics
@@ -46,7 +69,11 @@ def test_predict_json_and_plain(trained):
     out = json.loads(run_cli("predict", "--model", str(bundle), "--text", "what a day", "--json").stdout)
     assert out["sentiment"] in {"Negative", "Neutral", "Positive"} and out["model"]["name"] == "bundle"
     assert abs(sum(out["scores"].values()) - 1) < 1e-6
-    assert run_cli("predict", "--model", str(bundle), "--text", "what a day").stdout.split()[0] in {"Negative", "Neutral", "Positive"}
+    assert run_cli("predict", "--model", str(bundle), "--text", "what a day").stdout.split()[0] in {
+        "Negative",
+        "Neutral",
+        "Positive",
+    }
 
 
 def test_cli_errors_are_clear(trained, tmp_path):
@@ -62,8 +89,11 @@ def test_cli_errors_are_clear(trained, tmp_path):
 def test_imdb_is_scored_as_binary(trained):
     bundle, _ = trained
     imdb = shared_data("imdb", "aclImdb_v1.tar.gz")
-    metrics = json.loads(run_cli("evaluate", "--model", str(bundle), "--data", f"imdb:{imdb}:test", "--limit", "40",
-                                 "--json").stdout.strip().splitlines()[-1])
+    metrics = json.loads(
+        run_cli("evaluate", "--model", str(bundle), "--data", f"imdb:{imdb}:test", "--limit", "40", "--json")
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert metrics["classes"] == ["negative", "positive"] and len(metrics["confusion"]) == 2
 
 
@@ -72,9 +102,29 @@ def test_training_continues_from_an_earlier_runs_weights(trained, tmp_path):
     best = bundle.parent / "work" / "best.pt"
     texts = ["I love this phone", "worst service ever", "the meeting is at noon"]
     # One step at a negligible learning rate: the continued model is the earlier one.
-    run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--val", f"tweeteval:{tweets}:val",
-            "--max-steps", "1", "--lr", "1e-12", "--vocab-size", "2000", "--init-from", str(best),
-            "--out", str(tmp_path / "continued"), "--work", str(tmp_path / "work"), "--quiet")
+    run_cli(
+        "train",
+        "text",
+        "--kind",
+        "bilstm",
+        "--train",
+        f"tweeteval:{tweets}:train@600",
+        "--val",
+        f"tweeteval:{tweets}:val",
+        "--max-steps",
+        "1",
+        "--lr",
+        "1e-12",
+        "--vocab-size",
+        "2000",
+        "--init-from",
+        str(best),
+        "--out",
+        str(tmp_path / "continued"),
+        "--work",
+        str(tmp_path / "work"),
+        "--quiet",
+    )
     from sentiment_fusion.hashing import sha256_file
     from sentiment_fusion.runtime import Analyzer
 
@@ -88,12 +138,42 @@ def test_training_continues_from_an_earlier_runs_weights(trained, tmp_path):
 
     # The weights rebuild their own model: flags that do not match it (no --kind, another vocabulary size)
     # are not needed.
-    run_cli("train", "text", "--train", f"tweeteval:{tweets}:train@600", "--max-steps", "1", "--vocab-size", "500",
-            "--init-from", str(best), "--out", str(tmp_path / "unmatched"), "--work", str(tmp_path / "work2"), "--quiet")
+    run_cli(
+        "train",
+        "text",
+        "--train",
+        f"tweeteval:{tweets}:train@600",
+        "--max-steps",
+        "1",
+        "--vocab-size",
+        "500",
+        "--init-from",
+        str(best),
+        "--out",
+        str(tmp_path / "unmatched"),
+        "--work",
+        str(tmp_path / "work2"),
+        "--quiet",
+    )
     unmatched = json.loads((tmp_path / "unmatched" / "manifest.json").read_text())["components"]["text"]
     first = json.loads((bundle / "manifest.json").read_text())["components"]["text"]
     assert unmatched["kind"] == "bilstm" and unmatched["architecture"] == first["architecture"]
-    missing = run_cli("train", "text", "--kind", "bilstm", "--train", f"tweeteval:{tweets}:train@600", "--max-steps", "1",
-                      "--init-from", str(tmp_path / "nope.pt"), "--out", str(tmp_path / "m"), "--work", str(tmp_path / "w3"),
-                      "--quiet", check=False)
+    missing = run_cli(
+        "train",
+        "text",
+        "--kind",
+        "bilstm",
+        "--train",
+        f"tweeteval:{tweets}:train@600",
+        "--max-steps",
+        "1",
+        "--init-from",
+        str(tmp_path / "nope.pt"),
+        "--out",
+        str(tmp_path / "m"),
+        "--work",
+        str(tmp_path / "w3"),
+        "--quiet",
+        check=False,
+    )
     assert missing.returncode == 2 and "not found" in missing.stderr

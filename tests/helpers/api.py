@@ -6,6 +6,7 @@
 - :func:`client`: a TestClient over ``create_app`` with settings overrides.
 - :class:`ThreadServer`: a real uvicorn on 127.0.0.1 (random free port) serving an app object.
 """
+
 from __future__ import annotations
 
 import base64
@@ -72,9 +73,14 @@ class ImageAwareAnalyzer:
         self.delay = delay
         self.fail_on = fail_on  # a text that makes predict_batch raise a plain bug (RuntimeError)
         self.image = SimpleNamespace(preprocessor=ImagePreprocessor())
-        self.manifest = {**text_analyzer.manifest, "name": "tiny-with-toy-image",
-                         "components": {**text_analyzer.manifest["components"],
-                                        "image": {"kind": "toy-brightness", "temperature": 1.0, "metrics": []}}}
+        self.manifest = {
+            **text_analyzer.manifest,
+            "name": "tiny-with-toy-image",
+            "components": {
+                **text_analyzer.manifest["components"],
+                "image": {"kind": "toy-brightness", "temperature": 1.0, "metrics": []},
+            },
+        }
         self.name, self.version = self.manifest["name"], self.manifest["version"]
         self.modalities = ("text", "image")
         self.batch_sizes: list[int] = []
@@ -86,8 +92,17 @@ class ImageAwareAnalyzer:
             raise RuntimeError("toy analyzer bug")
         self.batch_sizes.append(len(texts))
         text_idx = [i for i, t in enumerate(texts) if t is not None]
-        text_preds = dict(zip(text_idx, self.text_analyzer.predict_batch([texts[i] for i in text_idx], on_error=on_error), strict=True)) \
-            if text_idx else {}
+        text_preds = (
+            dict(
+                zip(
+                    text_idx,
+                    self.text_analyzer.predict_batch([texts[i] for i in text_idx], on_error=on_error),
+                    strict=True,
+                )
+            )
+            if text_idx
+            else {}
+        )
         out = []
         for i, (text, image) in enumerate(zip(texts, images, strict=True)):
             views = {}
@@ -106,7 +121,11 @@ class ImageAwareAnalyzer:
                     continue
             final = np.mean([[v.scores[k] for k in LABELS] for v in views.values()], axis=0)
             source = "mean" if len(views) == 2 else next(iter(views))
-            out.append(Prediction(Sentiment(int(np.argmax(final))), dict(zip(LABELS, map(float, final), strict=True)), views, source))
+            out.append(
+                Prediction(
+                    Sentiment(int(np.argmax(final))), dict(zip(LABELS, map(float, final), strict=True)), views, source
+                )
+            )
         return out
 
     def predict(self, text=None, image=None):

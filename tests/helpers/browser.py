@@ -6,6 +6,7 @@ does) it fails them, so the only proof that the page works cannot vanish into a 
 (file descriptors 3 and 4, NUL-separated JSON), so no WebDriver, websocket library or browser
 download is needed: only Debian's ``chromium`` package.
 """
+
 from __future__ import annotations
 
 import base64
@@ -30,16 +31,20 @@ def in_ci(env: Mapping[str, str] = os.environ) -> bool:
     return env.get("CI", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def find_chromium(which: Callable[[str], str | None] = shutil.which,
-                  fallbacks: Sequence[str] = FALLBACK_PATHS) -> str | None:
+def find_chromium(
+    which: Callable[[str], str | None] = shutil.which, fallbacks: Sequence[str] = FALLBACK_PATHS
+) -> str | None:
     for candidate in (which("chromium"), *fallbacks):
         if candidate and Path(candidate).is_file():
             return candidate
     return None
 
 
-def require_chromium(env: Mapping[str, str] = os.environ, which: Callable[[str], str | None] = shutil.which,
-                     fallbacks: Sequence[str] = FALLBACK_PATHS) -> str:
+def require_chromium(
+    env: Mapping[str, str] = os.environ,
+    which: Callable[[str], str | None] = shutil.which,
+    fallbacks: Sequence[str] = FALLBACK_PATHS,
+) -> str:
     """The chromium binary; without one, fail in CI and skip elsewhere."""
     found = find_chromium(which, fallbacks)
     if found is not None:
@@ -70,12 +75,27 @@ class DevTools:
             os.dup2(high_w, 4)
 
         self.proc = subprocess.Popen(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
-             "--disable-extensions", "--remote-debugging-pipe", f"--user-data-dir={profile}",
-             f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
-            pass_fds=(3, 4), preexec_fn=wire_fds,  # noqa: PLW1509 - only os.dup2 runs in the child, no locks taken
-             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-extensions",
+                "--remote-debugging-pipe",
+                f"--user-data-dir={profile}",
+                f"--window-size={WIDTH},{HEIGHT}",
+                "about:blank",
+            ],
+            pass_fds=(3, 4),
+            preexec_fn=wire_fds,  # noqa: PLW1509 - only os.dup2 runs in the child, no locks taken
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(high_r)
         os.close(high_w)
         self.out, self.inp = to_browser_w, from_browser_r
@@ -110,8 +130,10 @@ class DevTools:
         target = self.call("Target.createTarget", {"url": "about:blank"}, session=False)["targetId"]
         attached = self.call("Target.attachToTarget", {"targetId": target, "flatten": True}, session=False)
         self.session = attached["sessionId"]
-        self.call("Emulation.setDeviceMetricsOverride", {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1,
-                                                          "mobile": False})
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": WIDTH, "height": HEIGHT, "deviceScaleFactor": 1, "mobile": False},
+        )
         self.call("Page.enable")
         self.call("Page.navigate", {"url": url})
         self.wait_for(f"document.readyState === 'complete' && {ready}")
@@ -131,11 +153,14 @@ class DevTools:
 
     def click(self, selector: str) -> None:
         """A real mouse click in the middle of the element."""
-        box = self.js(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
-                      " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
+        box = self.js(
+            f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+            " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
+        )
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
-            self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left",
-                                                   "clickCount": 1})
+            self.call(
+                "Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1}
+            )
 
     def type(self, selector: str, text: str) -> None:
         self.js(f"document.querySelector({json.dumps(selector)}).focus()")

@@ -1,4 +1,5 @@
 """Tiny real bundles that only the tests build (the text-only one is ``sentiment_fusion.testing``)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -40,9 +41,18 @@ def make_tiny_multimodal_bundle(bundle_dir: Path) -> Path:
     FusionHead(FusionConfig(text_dim=text_dim, image_dim=8, hidden_dim=8)).export_onnx(bundle_dir / "fusion.onnx")
     manifest = json.loads((bundle_dir / MANIFEST).read_text())
     components = dict(manifest["components"])
-    components["image"] = Component.from_files(bundle_dir, "tiny-pool", {"encoder": "image_encoder.onnx", "head": "image_head.onnx"},
-                                               preprocessing={"image": ImagePreprocessor().to_config()})
+    components["image"] = Component.from_files(
+        bundle_dir,
+        "tiny-pool",
+        {"encoder": "image_encoder.onnx", "head": "image_head.onnx"},
+        preprocessing={"image": ImagePreprocessor().to_config()},
+    )
     components["fusion"] = Component.from_files(bundle_dir, "fusion", {"graph": "fusion.onnx"})
-    write_manifest(bundle_dir, name="tiny-multimodal", version="0.0.1", components=components,
-                   description="tiny untrained text+image+fusion test bundle")
+    write_manifest(
+        bundle_dir,
+        name="tiny-multimodal",
+        version="0.0.1",
+        components=components,
+        description="tiny untrained text+image+fusion test bundle",
+    )
     return bundle_dir

@@ -1,4 +1,5 @@
 """Where things live: the repository, the real data beside it, the shipped bundles."""
+
 from __future__ import annotations
 
 from pathlib import Path

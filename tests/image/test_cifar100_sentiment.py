@@ -1,4 +1,5 @@
 """The reviewed CIFAR-100 -> sentiment table covers the 100 official classes exactly once."""
+
 from __future__ import annotations
 
 import pytest

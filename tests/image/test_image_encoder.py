@@ -5,6 +5,7 @@ which needs a TensorFlow venv) and ../shared/data; they skip, saying which, when
 absent. TensorFlow itself is never imported here: the TFLite reference top-1 indices are in
 ``tests/image/assets/mobilenet_reference.json`` (``scripts/check_mobilenet_fidelity.py --reference-out``).
 """
+
 from __future__ import annotations
 
 import json
@@ -108,8 +109,10 @@ def test_load_errors_name_the_file(tmp_path):
 # --------------------------------------------------------------------------- converted MobileNetV2
 # Committed copies, so the fidelity proof also runs on a clean clone: the int8 classifier (3.6 MB)
 # beside the reference file, and the int8 features graph as the default bundle's image encoder.
-COMMITTED = {"mobilenet_v2_imagenet_int8.onnx": Path(__file__).parent / "assets" / "mobilenet_v2_imagenet_int8.onnx",
-             "mobilenet_v2_features_int8.onnx": ROOT / "models" / "default" / "image_encoder.onnx"}
+COMMITTED = {
+    "mobilenet_v2_imagenet_int8.onnx": Path(__file__).parent / "assets" / "mobilenet_v2_imagenet_int8.onnx",
+    "mobilenet_v2_features_int8.onnx": ROOT / "models" / "default" / "image_encoder.onnx",
+}
 
 
 def _graph(name: str) -> Path:
@@ -126,9 +129,7 @@ def _mvsa(names: list[str]) -> list[Path]:
 
 
 @pytest.mark.data
-@pytest.mark.parametrize(
-    "name, min_agree", [("mobilenet_v2_imagenet_int8.onnx", 8), ("mobilenet_v2_imagenet.onnx", 7)]
-)
+@pytest.mark.parametrize("name, min_agree", [("mobilenet_v2_imagenet_int8.onnx", 8), ("mobilenet_v2_imagenet.onnx", 7)])
 def test_converted_classifier_matches_tflite_reference(name, min_agree):
     """int8 (the TFLite model's own quantization) must agree on all 8; the float graph agrees with
     TFLite on 95.5% of 200 images, so one miss in 8 is tolerated."""

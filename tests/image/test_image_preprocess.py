@@ -1,4 +1,5 @@
 """Safe decoding of odd and hostile images, and the preprocessing batch contract."""
+
 from __future__ import annotations
 
 import io
@@ -35,6 +36,7 @@ def noise(w: int, h: int) -> Image.Image:
 
 def png_header_only(width: int, height: int) -> bytes:
     """A PNG that claims width x height in IHDR and holds almost no data (a bomb's header)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
@@ -278,8 +280,16 @@ def test_list_contract():
 
 # --------------------------------------------------------------------------- config
 def test_config_round_trip_through_json():
-    pre = ImagePreprocessor(size=96, resize=110, mean=(1.0, 2.0, 3.0), std=(4.0, 5.0, 6.0), layout="NCHW",
-                            max_bytes=123, max_pixels=456, formats=("PNG",))
+    pre = ImagePreprocessor(
+        size=96,
+        resize=110,
+        mean=(1.0, 2.0, 3.0),
+        std=(4.0, 5.0, 6.0),
+        layout="NCHW",
+        max_bytes=123,
+        max_pixels=456,
+        formats=("PNG",),
+    )
     config = json.loads(json.dumps(pre.to_config()))
     assert ImagePreprocessor.from_config(config) == pre
     assert ImagePreprocessor.from_config(PRE.to_config()) == PRE

@@ -1,4 +1,5 @@
 """The Ray Data engine writes the same rows as the local engine (Ray local mode, 2 CPUs)."""
+
 from __future__ import annotations
 
 import csv
@@ -17,12 +18,12 @@ from sentiment_fusion.insights.store import PostStore  # noqa: E402
 WORDS = "love hate great terrible phone battery screen service day sad happy slow fast".split()
 
 
-
-
 def rows(db: Path) -> list[tuple]:
     with PostStore(db, read_only=True) as store:
-        return store.con.execute("SELECT post_id, brand, created_at, text, sentiment, p_negative, p_neutral, p_positive, "
-                                 "model_version, error FROM posts ORDER BY post_id").fetchall()
+        return store.con.execute(
+            "SELECT post_id, brand, created_at, text, sentiment, p_negative, p_neutral, p_positive, "
+            "model_version, error FROM posts ORDER BY post_id"
+        ).fetchall()
 
 
 @pytest.mark.slow
@@ -34,15 +35,28 @@ def test_ray_engine_matches_local_engine(tmp_path, tiny_bundle, monkeypatch):
         writer = csv.writer(fh)
         writer.writerow(["id", "text", "date"])
         for i in range(1500):
-            writer.writerow([f"p{i:05d}", " ".join(WORDS[(i * 3 + j) % len(WORDS)] for j in range(1 + i % 7)),
-                             f"2024-03-{1 + i % 9:02d} 12:00:00"])
+            writer.writerow(
+                [
+                    f"p{i:05d}",
+                    " ".join(WORDS[(i * 3 + j) % len(WORDS)] for j in range(1 + i % 7)),
+                    f"2024-03-{1 + i % 9:02d} 12:00:00",
+                ]
+            )
         writer.writerow(["blank", "  ", "2024-03-01 12:00:00"])
     spec = ColumnSpec(id="id", text="text", time="date", brand="acme")
     local = analyze([data], spec, tmp_path / "local.duckdb", model=tiny_bundle, progress=False)
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
-        distributed = analyze([data], spec, tmp_path / "ray.duckdb", model=tiny_bundle, engine="ray",
-                              commit_rows=256, ray_actors=2, progress=False)
+        distributed = analyze(
+            [data],
+            spec,
+            tmp_path / "ray.duckdb",
+            model=tiny_bundle,
+            engine="ray",
+            commit_rows=256,
+            ray_actors=2,
+            progress=False,
+        )
         again = analyze([data], spec, tmp_path / "ray.duckdb", model=tiny_bundle, engine="ray", progress=False)
     finally:
         ray.shutdown()

@@ -1,4 +1,5 @@
 """Readers for analyze: encodings, date formats, folders, Parquet, image paths, labels."""
+
 from __future__ import annotations
 
 import json
@@ -22,27 +23,30 @@ def rows(inputs, spec=SPEC, stats=None) -> list[dict]:
     return [r for table in read_posts(inputs, spec, stats) for r in table.to_pylist()]
 
 
-@pytest.mark.parametrize("value, expected", [
-    ("Mon Dec 01 19:30:03 +0000 2014", datetime(2014, 12, 1, 19, 30, 3)),
-    ("Mon Dec 01 19:30:03 -0500 2014", datetime(2014, 12, 2, 0, 30, 3)),
-    ("2014-12-01T19:30:03Z", datetime(2014, 12, 1, 19, 30, 3)),
-    ("2014-12-01T21:30:03.250+02:00", datetime(2014, 12, 1, 19, 30, 3, 250000)),
-    ("2014-12-01 19:30:03", datetime(2014, 12, 1, 19, 30, 3)),
-    ("2014-12-01", datetime(2014, 12, 1)),
-    ("12/01/2014 19:30", datetime(2014, 12, 1, 19, 30)),
-    ("12/01/2014 07:30 PM", datetime(2014, 12, 1, 19, 30)),
-    ("01.12.2014 19:30", datetime(2014, 12, 1, 19, 30)),
-    ("Mon, 01 Dec 2014 19:30:03 +0000", datetime(2014, 12, 1, 19, 30, 3)),
-    ("1417462203", datetime(2014, 12, 1, 19, 30, 3)),
-    ("1417462203000", datetime(2014, 12, 1, 19, 30, 3)),
-    (1417462203, datetime(2014, 12, 1, 19, 30, 3)),
-    (1417462203000.0, datetime(2014, 12, 1, 19, 30, 3)),
-    (5, None),
-    (2014, None),
-    (-5, None),
-    ("", None),
-    ("not a date", None),
-])
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("Mon Dec 01 19:30:03 +0000 2014", datetime(2014, 12, 1, 19, 30, 3)),
+        ("Mon Dec 01 19:30:03 -0500 2014", datetime(2014, 12, 2, 0, 30, 3)),
+        ("2014-12-01T19:30:03Z", datetime(2014, 12, 1, 19, 30, 3)),
+        ("2014-12-01T21:30:03.250+02:00", datetime(2014, 12, 1, 19, 30, 3, 250000)),
+        ("2014-12-01 19:30:03", datetime(2014, 12, 1, 19, 30, 3)),
+        ("2014-12-01", datetime(2014, 12, 1)),
+        ("12/01/2014 19:30", datetime(2014, 12, 1, 19, 30)),
+        ("12/01/2014 07:30 PM", datetime(2014, 12, 1, 19, 30)),
+        ("01.12.2014 19:30", datetime(2014, 12, 1, 19, 30)),
+        ("Mon, 01 Dec 2014 19:30:03 +0000", datetime(2014, 12, 1, 19, 30, 3)),
+        ("1417462203", datetime(2014, 12, 1, 19, 30, 3)),
+        ("1417462203000", datetime(2014, 12, 1, 19, 30, 3)),
+        (1417462203, datetime(2014, 12, 1, 19, 30, 3)),
+        (1417462203000.0, datetime(2014, 12, 1, 19, 30, 3)),
+        (5, None),
+        (2014, None),
+        (-5, None),
+        ("", None),
+        ("not a date", None),
+    ],
+)
 def test_timestamp_formats_become_naive_utc(value, expected):
     assert parse_timestamp(value) == expected
 
@@ -60,16 +64,22 @@ def test_cp1252_csv_is_detected_and_decoded(tmp_path):
 @pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"])
 def test_utf8_csv_with_or_without_bom(tmp_path, bom):
     file = tmp_path / "posts.csv"
-    file.write_bytes(bom + "id,text\n7,caf\u00e9 \U0001F600\n".encode())
+    file.write_bytes(bom + "id,text\n7,caf\u00e9 \U0001f600\n".encode())
     (row,) = rows([file], ColumnSpec(id="id", text="text"))
-    assert row == {"post_id": "7", "brand": "all", "created_at": None, "text": "caf\u00e9 \U0001F600",
-                   "image": None, "human_label": None}
+    assert row == {
+        "post_id": "7",
+        "brand": "all",
+        "created_at": None,
+        "text": "caf\u00e9 \U0001f600",
+        "image": None,
+        "human_label": None,
+    }
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".jsonl"])
 def test_one_legacy_line_falls_back_alone_and_is_reported(tmp_path, suffix, caplog):
     """A stray Windows-1252 line must not turn the UTF-8 posts around it into mojibake."""
-    utf8 = "caf\u00e9 \U0001F600 \u201cok\u201d"
+    utf8 = "caf\u00e9 \U0001f600 \u201cok\u201d"
     lines = [("1", utf8.encode()), ("2", b"caf\xe9 \x93quoted\x94"), ("3", utf8.encode())]
     file = tmp_path / f"mixed{suffix}"
     if suffix == ".csv":
@@ -86,12 +96,20 @@ def test_one_legacy_line_falls_back_alone_and_is_reported(tmp_path, suffix, capl
 def test_semicolon_csv_multiline_fields_brand_and_labels(tmp_path):
     file = tmp_path / "export.csv"
     file.write_text('id;body;who;gold\n1;"two\nlines";Apple;5\n2;meh;Google;not_relevant\n3;bad;;1\n', encoding="utf-8")
-    spec = ColumnSpec(id="id", text="body", brand_col="who", label="gold",
-                      label_map=parse_label_map("1=negative,3=neutral,5=positive"))
+    spec = ColumnSpec(
+        id="id",
+        text="body",
+        brand_col="who",
+        label="gold",
+        label_map=parse_label_map("1=negative,3=neutral,5=positive"),
+    )
     stats = ReadStats()
     got = rows([file], spec, stats)
     assert [(r["post_id"], r["brand"], r["text"], r["human_label"]) for r in got] == [
-        ("1", "Apple", "two\nlines", "positive"), ("2", "Google", "meh", None), ("3", "(none)", "bad", "negative")]
+        ("1", "Apple", "two\nlines", "positive"),
+        ("2", "Google", "meh", None),
+        ("3", "(none)", "bad", "negative"),
+    ]
     assert stats.unknown_labels == {"not_relevant": 1}
     assert parse_label_map("not_relevant=") == {"not_relevant": ""}
     with pytest.raises(ValueError, match="VALUE=LABEL"):
@@ -102,11 +120,19 @@ def test_folder_is_read_recursively_by_extension_with_relative_images(tmp_path):
     (tmp_path / "a" / "img").mkdir(parents=True)
     (tmp_path / ".hidden").mkdir()
     (tmp_path / "a" / "posts.jsonl").write_text(
-        json.dumps({"id": 1, "text": "hi", "date": "2014-12-01T10:00:00Z", "pic": "img/1.jpg"}) + "\n\n"
-        + json.dumps({"id": 2, "text": "yo"}) + "\n", encoding="utf-8")
+        json.dumps({"id": 1, "text": "hi", "date": "2014-12-01T10:00:00Z", "pic": "img/1.jpg"})
+        + "\n\n"
+        + json.dumps({"id": 2, "text": "yo"})
+        + "\n",
+        encoding="utf-8",
+    )
     pa_parquet = pytest.importorskip("pyarrow.parquet")
-    pa_parquet.write_table(pa.table({"id": [3, 4], "text": ["p", "q"], "date": [datetime(2014, 12, 2), None],
-                                     "pic": [None, "/abs/x.png"]}), tmp_path / "b.parquet")
+    pa_parquet.write_table(
+        pa.table(
+            {"id": [3, 4], "text": ["p", "q"], "date": [datetime(2014, 12, 2), None], "pic": [None, "/abs/x.png"]}
+        ),
+        tmp_path / "b.parquet",
+    )
     (tmp_path / "notes.txt").write_text("ignored")
     (tmp_path / ".hidden" / "c.csv").write_text("id,text\n9,hidden\n")
     assert [p.name for p in find_files([tmp_path])] == ["posts.jsonl", "b.parquet"]
@@ -135,15 +161,18 @@ def test_missing_column_and_missing_ids(tmp_path):
         rows([jsonl], ColumnSpec(id="id", text="text"))
 
 
-@pytest.mark.parametrize("content, message", [
-    ("id,text\n1,hello, world\n2,fine\n", r"p.csv:2: 3 fields but the header has 2"),
-    ("id,text\n1,fine\n2\n", r"p.csv:3: 1 fields but the header has 2"),
-    ('id,text\n1,"never closed\n2,fine\n', r"p.csv:2: malformed CSV .*quote that never closes"),
-    ("id,text,id\n1,a,2\n", r"p.csv:1: the header repeats the column\(s\) \['id'\]"),
-    ("foo,bar\n", r"no column\(s\) \['id', 'text'\]"),  # checked even without rows
-    ('"id,text\n1,2\n', r"p.csv:1: malformed CSV"),  # a header that never ends
-    ("id,text\r1,hi\r2,yo\r", r"p.csv:1: malformed CSV \(new-line character"),  # old Mac line ends
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("id,text\n1,hello, world\n2,fine\n", r"p.csv:2: 3 fields but the header has 2"),
+        ("id,text\n1,fine\n2\n", r"p.csv:3: 1 fields but the header has 2"),
+        ('id,text\n1,"never closed\n2,fine\n', r"p.csv:2: malformed CSV .*quote that never closes"),
+        ("id,text,id\n1,a,2\n", r"p.csv:1: the header repeats the column\(s\) \['id'\]"),
+        ("foo,bar\n", r"no column\(s\) \['id', 'text'\]"),  # checked even without rows
+        ('"id,text\n1,2\n', r"p.csv:1: malformed CSV"),  # a header that never ends
+        ("id,text\r1,hi\r2,yo\r", r"p.csv:1: malformed CSV \(new-line character"),  # old Mac line ends
+    ],
+)
 def test_malformed_csv_names_the_line_instead_of_guessing(tmp_path, content, message):
     file = tmp_path / "p.csv"
     file.write_text(content, encoding="utf-8")
@@ -188,8 +217,13 @@ def test_corrupt_gzip_and_parquet_name_the_file(tmp_path):
 def test_real_apple_tweets_file():
     if not APPLE.is_file():
         pytest.skip(f"{APPLE} not present (../shared/data)")
-    spec = ColumnSpec(id="_unit_id", text="text", time="date", label="sentiment",
-                      label_map=parse_label_map("1=negative,3=neutral,5=positive,0=,not_relevant="))
+    spec = ColumnSpec(
+        id="_unit_id",
+        text="text",
+        time="date",
+        label="sentiment",
+        label_map=parse_label_map("1=negative,3=neutral,5=positive,0=,not_relevant="),
+    )
     stats = ReadStats()
     got = rows([APPLE], spec, stats)
     assert len(got) == 3886 and len({r["post_id"] for r in got}) == 3886

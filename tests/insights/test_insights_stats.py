@@ -1,4 +1,5 @@
 """Aggregates and their intervals, alerts, and log-odds terms on small known inputs."""
+
 from __future__ import annotations
 
 import math
@@ -67,15 +68,23 @@ def test_net_interval_coverage_is_near_95_percent():
 
 
 def test_trends_summary_and_examples_from_a_store(tmp_path):
-    posts = [("a1", "A", DAY, "positive", "good"), ("a2", "A", DAY, "positive", "nice"),
-             ("a3", "A", DAY + timedelta(hours=5), "positive", "great", "positive", 0.95),
-             ("a4", "A", DAY, "negative", "bad", "positive"), ("a5", "A", DAY + timedelta(days=2), "neutral", "ok"),
-             ("a6", "A", DAY + timedelta(days=2), "neutral", "so so", "neutral"), ("a7", "A", None, "negative", "no time"),
-             ("b1", "B", DAY, "negative", "awful")]
+    posts = [
+        ("a1", "A", DAY, "positive", "good"),
+        ("a2", "A", DAY, "positive", "nice"),
+        ("a3", "A", DAY + timedelta(hours=5), "positive", "great", "positive", 0.95),
+        ("a4", "A", DAY, "negative", "bad", "positive"),
+        ("a5", "A", DAY + timedelta(days=2), "neutral", "ok"),
+        ("a6", "A", DAY + timedelta(days=2), "neutral", "so so", "neutral"),
+        ("a7", "A", None, "negative", "no time"),
+        ("b1", "B", DAY, "negative", "awful"),
+    ]
     with make_store(tmp_path / "s.duckdb", posts) as store:
         stats = aggregates.trends(store, "day")
         assert [(s.brand, s.period, s.n, s.n_negative, s.n_neutral, s.n_positive) for s in stats] == [
-            ("A", DAY, 4, 1, 0, 3), ("A", DAY + timedelta(days=2), 2, 0, 2, 0), ("B", DAY, 1, 1, 0, 0)]
+            ("A", DAY, 4, 1, 0, 3),
+            ("A", DAY + timedelta(days=2), 2, 0, 2, 0),
+            ("B", DAY, 1, 1, 0, 0),
+        ]
         first = stats[0]
         assert first.net == 0.5 and first.share("positive") == 0.75
         assert first.net_interval == net_interval(3, 1, 4) and first.share_interval("negative") == wilson_interval(1, 4)
@@ -91,7 +100,11 @@ def test_trends_summary_and_examples_from_a_store(tmp_path):
         assert a["negative"] == pytest.approx(2 / 7) and a["net"] == pytest.approx(1 / 7)
         assert a["accuracy"] == pytest.approx(2 / 3)
         top = aggregates.examples(store, "A", k=1)
-        assert [(e["sentiment"], e["post_id"]) for e in top] == [("negative", "a4"), ("neutral", "a5"), ("positive", "a3")]
+        assert [(e["sentiment"], e["post_id"]) for e in top] == [
+            ("negative", "a4"),
+            ("neutral", "a5"),
+            ("positive", "a3"),
+        ]
         assert aggregates.brands(store) == ["A", "B"]
         with pytest.raises(ValueError, match="unknown period"):
             aggregates.trends(store, "month")
@@ -126,7 +139,10 @@ def test_alert_fires_on_a_shift_and_only_there():
     rng = np.random.default_rng(7)
     stats = series(rng, "acme", 30, 200, (0.2, 0.5, 0.3), shift={24: (0.45, 0.4, 0.15)})
     stats += series(rng, "other", 30, 200, (0.2, 0.5, 0.3))
-    shifted = {("acme", DAY + timedelta(days=24), "negative_share"), ("acme", DAY + timedelta(days=24), "net_sentiment")}
+    shifted = {
+        ("acme", DAY + timedelta(days=24), "negative_share"),
+        ("acme", DAY + timedelta(days=24), "net_sentiment"),
+    }
     # Bonferroni bounds the chance of ANY false alarm: exactly the shifted day fires.
     alerts = find_alerts(stats, AlertConfig(window=7, min_volume=30, correction="bonferroni"))
     assert {(a.brand, a.period, a.metric) for a in alerts} == shifted
@@ -163,7 +179,11 @@ def test_log_odds_hand_computed_value_and_symmetry():
 
 def test_tokenize_drops_mentions_links_stopwords_and_keeps_hashtags():
     assert tokenize("RT @Apple: my #iPhone6 battery is DEAD!!! http://t.co/abc &amp; $AAPL 2014") == [
-        "#iphone6", "battery", "dead", "$aapl"]
+        "#iphone6",
+        "battery",
+        "dead",
+        "$aapl",
+    ]
     assert tokenize(None) == [] and tokenize("") == []
 
 

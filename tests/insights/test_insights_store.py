@@ -1,4 +1,5 @@
 """The analyze store: idempotent, resumable after a real SIGKILL, errors recorded per post."""
+
 from __future__ import annotations
 
 import csv
@@ -27,8 +28,6 @@ from sentiment_fusion.runtime import Prediction
 WORDS = "love hate great terrible phone battery screen service day sad happy slow fast meeting noon".split()
 
 
-
-
 def write_posts(path: Path, n: int, *, extra: list[dict] = ()) -> Path:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, ["id", "text", "date"])
@@ -45,8 +44,10 @@ SPEC = ColumnSpec(id="id", text="text", time="date", brand="acme")
 
 def table(db: Path) -> list[tuple]:
     with PostStore(db, read_only=True) as store:
-        return store.con.execute("SELECT post_id, sentiment, p_negative, p_neutral, p_positive, model_version, "
-                                 "scored_at, error FROM posts ORDER BY post_id").fetchall()
+        return store.con.execute(
+            "SELECT post_id, sentiment, p_negative, p_neutral, p_positive, model_version, "
+            "scored_at, error FROM posts ORDER BY post_id"
+        ).fetchall()
 
 
 def test_rerun_scores_nothing_and_duplicates_nothing(tmp_path, tiny_bundle):
@@ -93,11 +94,18 @@ def test_rerun_without_optional_columns_keeps_what_is_stored(tmp_path, tiny_bund
     with PostStore(db, read_only=True) as store:  # no --brand or --brand-col this time: brands kept too
         assert {r["brand"] for r in store.query("SELECT brand FROM posts")} == {"acme"}
     data.write_text("id,text\n1,great phone\n2,now it is fine\n")
-    assert analyze([data], ColumnSpec(id="id", text="text", brand="acme"), db, model=tiny_bundle, progress=False).pending == 1
+    assert (
+        analyze([data], ColumnSpec(id="id", text="text", brand="acme"), db, model=tiny_bundle, progress=False).pending
+        == 1
+    )
     with PostStore(db, read_only=True) as store:
         after = store.query("SELECT post_id, text, created_at, human_label FROM posts ORDER BY post_id")
-    assert after[1] == {"post_id": "2", "text": "now it is fine", "created_at": before[1]["created_at"],
-                        "human_label": "negative"}
+    assert after[1] == {
+        "post_id": "2",
+        "text": "now it is fine",
+        "created_at": before[1]["created_at"],
+        "human_label": "negative",
+    }
 
 
 @pytest.mark.parametrize("content", [b"id,text\n1,a\n", b'{"id": 1}\n'])
@@ -117,12 +125,18 @@ def test_a_file_that_is_not_a_store_is_refused_and_kept(tmp_path, tiny_bundle, c
     def tables(path) -> list[str]:
         con = duckdb.connect(str(path), read_only=True)
         try:
-            return sorted(name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall())
+            return sorted(
+                name for (name,) in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+            )
         finally:
             con.close()
 
     for name, ddl, message in [
-        ("foreign-posts.duckdb", "CREATE TABLE posts (post_id VARCHAR, mood VARCHAR)", r"its posts table lacks \['brand'"),
+        (
+            "foreign-posts.duckdb",
+            "CREATE TABLE posts (post_id VARCHAR, mood VARCHAR)",
+            r"its posts table lacks \['brand'",
+        ),
         ("customers.duckdb", "CREATE TABLE customers (id INTEGER)", r"no posts table; it holds \['customers'\]"),
     ]:
         con = duckdb.connect(str(tmp_path / name))
@@ -157,9 +171,12 @@ def test_unreadable_inputs_leave_no_new_store_behind(tmp_path, tiny_bundle):
 
 def test_bad_rows_are_recorded_with_their_reason(tmp_path, tiny_bundle):
     jsonl = tmp_path / "posts.jsonl"
-    jsonl.write_text('{"id": "ok", "text": "great phone"}\n{"id": "empty", "text": ""}\n'
-                     '{"id": "blank", "text": "   "}\n{"id": "none", "text": null}\n'
-                     '{"id": "image-only", "text": "", "pic": "x.jpg"}\n', encoding="utf-8")
+    jsonl.write_text(
+        '{"id": "ok", "text": "great phone"}\n{"id": "empty", "text": ""}\n'
+        '{"id": "blank", "text": "   "}\n{"id": "none", "text": null}\n'
+        '{"id": "image-only", "text": "", "pic": "x.jpg"}\n',
+        encoding="utf-8",
+    )
     db = tmp_path / "s.duckdb"
     result = analyze([jsonl], ColumnSpec(id="id", text="text", image="pic"), db, model=tiny_bundle, progress=False)
     assert (result.scored, result.errors) == (1, 4)
@@ -170,7 +187,10 @@ def test_bad_rows_are_recorded_with_their_reason(tmp_path, tiny_bundle):
         assert got[key]["sentiment"] is None and got[key]["error"] == "empty text and no image"
     assert got["image-only"]["error"] == "empty text, and model tiny has no image component"
     assert all(r["model_version"] == "tiny@0.0.1" for r in got.values())  # done: not retried on every run
-    assert analyze([jsonl], ColumnSpec(id="id", text="text", image="pic"), db, model=tiny_bundle, progress=False).pending == 0
+    assert (
+        analyze([jsonl], ColumnSpec(id="id", text="text", image="pic"), db, model=tiny_bundle, progress=False).pending
+        == 0
+    )
 
 
 class ImageStub:
@@ -186,8 +206,10 @@ class ImageStub:
         assert on_error == "return"
         self.calls += 1
         good = Prediction(Sentiment.POSITIVE, {"negative": 0.1, "neutral": 0.2, "positive": 0.7})
-        return [ImageError("cannot decode image") if image is not None and Path(image).name.startswith("bad") else good
-                for image in images]
+        return [
+            ImageError("cannot decode image") if image is not None and Path(image).name.startswith("bad") else good
+            for image in images
+        ]
 
 
 def test_one_undecodable_image_fails_only_its_post(tmp_path):
@@ -201,14 +223,25 @@ def test_one_undecodable_image_fails_only_its_post(tmp_path):
     result = score_table(stub, batch).to_pylist()
     assert result[37]["error"] == "cannot decode image" and result[37]["sentiment"] is None
     assert result[5]["error"].startswith("image file not found: ")
-    assert all(r["sentiment"] == "positive" and r["p_positive"] == 0.7 for i, r in enumerate(result) if i not in (5, 37))
+    assert all(
+        r["sentiment"] == "positive" and r["p_positive"] == 0.7 for i, r in enumerate(result) if i not in (5, 37)
+    )
     assert stub.calls == 1  # one model call: no re-runs to find the bad post
 
 
 def test_ingest_is_one_transaction(tmp_path):
     def tables():
-        yield pa.table({"post_id": ["a"], "brand": ["b"], "created_at": [None], "text": ["x"], "image": [None],
-                        "human_label": [None]}, schema=POST_SCHEMA)
+        yield pa.table(
+            {
+                "post_id": ["a"],
+                "brand": ["b"],
+                "created_at": [None],
+                "text": ["x"],
+                "image": [None],
+                "human_label": [None],
+            },
+            schema=POST_SCHEMA,
+        )
         raise OSError("disk went away mid-read")
 
     with PostStore(tmp_path / "s.duckdb") as store:
@@ -234,9 +267,27 @@ def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_
     n, commit = 6000, 8
     data = write_posts(tmp_path / "posts.csv", n)
     db = tmp_path / "s.duckdb"
-    command = [sys.executable, "-m", "sentiment_fusion.insights.cli", "analyze", str(data), "--id-col", "id",
-               "--text-col", "text", "--time-col", "date", "--db", str(db), "--model", str(tiny_bundle),
-               "--commit-rows", str(commit), "--batch-size", str(commit)]
+    command = [
+        sys.executable,
+        "-m",
+        "sentiment_fusion.insights.cli",
+        "analyze",
+        str(data),
+        "--id-col",
+        "id",
+        "--text-col",
+        "text",
+        "--time-col",
+        "date",
+        "--db",
+        str(db),
+        "--model",
+        str(tiny_bundle),
+        "--commit-rows",
+        str(commit),
+        "--batch-size",
+        str(commit),
+    ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: list[int] = []
     watcher = threading.Thread(target=_progress_watcher, args=(proc, seen), daemon=True)

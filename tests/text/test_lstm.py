@@ -26,7 +26,7 @@ def test_padding_does_not_change_a_texts_output(model):
     ids, mask = batch([5, 3, 7])
     together = model(ids, mask)
     for i, n in enumerate([5, 3, 7]):
-        alone = model(ids[i:i + 1, :n], mask[i:i + 1, :n])
+        alone = model(ids[i : i + 1, :n], mask[i : i + 1, :n])
         torch.testing.assert_close(together[i], alone[0], atol=1e-5, rtol=1e-5)
 
 

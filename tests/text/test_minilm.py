@@ -6,6 +6,7 @@
 - ONNX vs PyTorch: the exported graph agrees with the module on real tweets;
 - the shipped model's behaviour on emoji-only, non-English and empty input.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,8 +21,13 @@ from sentiment_fusion.errors import InvalidInputError  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
 
 EDGE_CASES = [
-    "😍😍😍", "😡", "@bob LOVED it!!!! 😍 #BestDayEver http://t.co/x <br />", "sooooo goooood :) <3",
-    "¡Qué día tan bonito! 今日は最悪だ", "family 👨\u200d👩\u200d👧 day", "meh \x00 😡",
+    "😍😍😍",
+    "😡",
+    "@bob LOVED it!!!! 😍 #BestDayEver http://t.co/x <br />",
+    "sooooo goooood :) <3",
+    "¡Qué día tan bonito! 今日は最悪だ",
+    "family 👨\u200d👩\u200d👧 day",
+    "meh \x00 😡",
     "Great film.<br /><br />" + "The plot drags in the middle, but the cast is superb. " * 60 + "A must see.",
 ]
 
@@ -67,7 +73,8 @@ def test_exported_graph_agrees_with_pytorch_on_real_tweets(shipped, tmp_path):
     import onnxruntime as ort
 
     logits = ort.InferenceSession(str(graph), providers=["CPUExecutionProvider"]).run(
-        ["logits"], {"input_ids": ids, "attention_mask": mask})[0]
+        ["logits"], {"input_ids": ids, "attention_mask": mask}
+    )[0]
     with torch.no_grad():
         reference = model(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
     assert np.abs(softmax(logits) - softmax(reference)).max() < 1e-4  # probabilities, not just labels

@@ -50,10 +50,17 @@ def test_head_tail_truncation_keeps_start_and_end():
 def test_special_tokens_and_budget():
     from sentiment_fusion.text.transformer import pretrained_minilm_dir
 
-    enc = TextEncoder.from_files(pretrained_minilm_dir() / "tokenizer.json", TextNormalizer(),
-                                 EncodingConfig(max_length=16, cls_token="[CLS]", sep_token="[SEP]"))
+    enc = TextEncoder.from_files(
+        pretrained_minilm_dir() / "tokenizer.json",
+        TextNormalizer(),
+        EncodingConfig(max_length=16, cls_token="[CLS]", sep_token="[SEP]"),
+    )
     ids = enc.token_ids(["word " * 100, "hi 😀"])
-    assert len(ids[0]) == 16 and ids[0][0] == enc.tokenizer.token_to_id("[CLS]") and ids[0][-1] == enc.tokenizer.token_to_id("[SEP]")
+    assert (
+        len(ids[0]) == 16
+        and ids[0][0] == enc.tokenizer.token_to_id("[CLS]")
+        and ids[0][-1] == enc.tokenizer.token_to_id("[SEP]")
+    )
     assert enc.tokenizer.decode(ids[1]) == "hi grinning face"
 
 

@@ -2,8 +2,28 @@ import numpy as np
 
 from sentiment_fusion.text.word_vectors import minilm_word_vectors
 
-WORDS = ["[PAD]", "[UNK]", "good", "great", "bad", "terrible", "movie", "film", "the", "excellent", "awful",
-         "boring", "fun", "plot", "actor", "scene", "wonderful", "horrible", "nice", "poor"]
+WORDS = [
+    "[PAD]",
+    "[UNK]",
+    "good",
+    "great",
+    "bad",
+    "terrible",
+    "movie",
+    "film",
+    "the",
+    "excellent",
+    "awful",
+    "boring",
+    "fun",
+    "plot",
+    "actor",
+    "scene",
+    "wonderful",
+    "horrible",
+    "nice",
+    "poor",
+]
 
 
 def test_shape_scale_and_meaning():

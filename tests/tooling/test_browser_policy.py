@@ -1,5 +1,6 @@
 """The browser tests' rule (tests/helpers/browser.py): without chromium they skip on a
 developer's machine and fail in CI, so the web page's only end-to-end proof cannot go missing."""
+
 from __future__ import annotations
 
 import sys
@@ -27,12 +28,14 @@ def test_found_on_path_or_at_a_fallback(tmp_path):
     assert require_chromium(env={"CI": "true"}, which=lambda _: sys.executable, fallbacks=()) == sys.executable
     binary = tmp_path / "chromium"
     binary.write_bytes(b"")
-    assert require_chromium(env={"CI": "true"}, which=nowhere, fallbacks=(str(tmp_path / "absent"), str(binary))) \
-        == str(binary)
+    assert require_chromium(
+        env={"CI": "true"}, which=nowhere, fallbacks=(str(tmp_path / "absent"), str(binary))
+    ) == str(binary)
 
 
-@pytest.mark.parametrize("value, expected", [("true", True), ("1", True), ("True", True), ("", False),
-                                             ("false", False), ("0", False)])
+@pytest.mark.parametrize(
+    "value, expected", [("true", True), ("1", True), ("True", True), ("", False), ("false", False), ("0", False)]
+)
 def test_ci_flag(value, expected):
     assert in_ci({"CI": value}) is expected
     assert in_ci({}) is False

@@ -63,7 +63,9 @@ def test_resume_after_a_crash_matches_an_uninterrupted_run(tmp_path):
 
     torch.manual_seed(0)
     with pytest.raises(Crash):
-        Trainer(Linear(), args(tmp_path / "cut", checkpoint_steps=5), separable(), separable(seed=1), crashing_collate).train()
+        Trainer(
+            Linear(), args(tmp_path / "cut", checkpoint_steps=5), separable(), separable(seed=1), crashing_collate
+        ).train()
     Trainer(Linear(), args(tmp_path / "cut", checkpoint_steps=5), separable(), separable(seed=1), collate).train()
     ckpt_full = torch.load(tmp_path / "full" / "checkpoint.pt", weights_only=False)
     ckpt_cut = torch.load(tmp_path / "cut" / "checkpoint.pt", weights_only=False)
@@ -94,8 +96,15 @@ def test_a_checkpoint_of_another_run_is_refused_not_resumed(tmp_path):
     Trainer(Linear(), args(tmp_path, max_steps=3), separable(), separable(seed=1), collate).train()
     before = (tmp_path / "checkpoint.pt").read_bytes()
     with pytest.raises(ValueError, match="other settings or data \\(they differ in learning_rate\\)"):
-        Trainer(Linear(), TrainingArguments(output_dir=tmp_path, epochs=3, batch_size=16, learning_rate=0.01,
-                                            progress=False, max_steps=3), separable(), separable(seed=1), collate).train()
+        Trainer(
+            Linear(),
+            TrainingArguments(
+                output_dir=tmp_path, epochs=3, batch_size=16, learning_rate=0.01, progress=False, max_steps=3
+            ),
+            separable(),
+            separable(seed=1),
+            collate,
+        ).train()
     with pytest.raises(ValueError, match="differ in labels_sha256, n_train"):
         Trainer(Linear(), args(tmp_path, max_steps=3), separable(n=200), separable(seed=1), collate).train()
 
@@ -107,7 +116,9 @@ def test_a_checkpoint_of_another_run_is_refused_not_resumed(tmp_path):
     with pytest.raises(ValueError, match="holds another model's weights"):
         Trainer(Wider(), args(tmp_path, max_steps=3), separable(), separable(seed=1), collate).train()
     assert (tmp_path / "checkpoint.pt").read_bytes() == before  # nothing overwritten
-    Trainer(Linear(), args(tmp_path, max_steps=3, eval_steps=1), separable(), separable(seed=1), collate).train()  # same run
+    Trainer(
+        Linear(), args(tmp_path, max_steps=3, eval_steps=1), separable(), separable(seed=1), collate
+    ).train()  # same run
 
 
 def test_no_training_examples_is_an_error(tmp_path):

@@ -2,6 +2,7 @@
 
 Needs the ``[serve]`` extra. See :mod:`.main` for the app, :mod:`.config` for settings.
 """
+
 from __future__ import annotations
 
 __all__ = ["Settings", "create_app", "serve"]

@@ -7,6 +7,7 @@ list fields take comma-separated values (``SENTIMENT_FUSION_API_KEYS=k1,k2``). T
 meant for a service exposed to the open internet: small limits, no server-side paths, no URL
 fetching, and a request never runs longer than ``request_timeout_s``.
 """
+
 from __future__ import annotations
 
 import os
@@ -34,18 +35,22 @@ CommaList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", protected_namespaces=(),
-                                      populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", protected_namespaces=(), populate_by_name=True
+    )
 
     # --- model: $SENTIMENT_FUSION_MODEL, the setting the library and the CLI read too
-    model_path: Path | None = Field(None, validation_alias=MODEL_ENV, description="bundle folder; None = the "
-                                    "default bundle (the shipped one)")
-    load_in_background: bool = Field(True, description="start answering /healthz at once; /readyz is 503 "
-                                     "until the model is loaded")
+    model_path: Path | None = Field(
+        None, validation_alias=MODEL_ENV, description="bundle folder; None = the default bundle (the shipped one)"
+    )
+    load_in_background: bool = Field(
+        True, description="start answering /healthz at once; /readyz is 503 until the model is loaded"
+    )
     # One ONNX Runtime thread per graph: measured on 2 cores, ORT's spinning intra-op pool
     # (2 threads) halved the service's throughput, starving the decode threads and the event loop.
-    inference_threads: PositiveInt | None = Field(1, description="ONNX Runtime threads per graph "
-                                                     "(None = the runtime's default)")
+    inference_threads: PositiveInt | None = Field(
+        1, description="ONNX Runtime threads per graph (None = the runtime's default)"
+    )
     inference_workers: PositiveInt = Field(1, description="micro-batches run at the same time")
     max_micro_batch: PositiveInt = Field(32, description="requests merged into one model call")
     max_queue: PositiveInt = Field(512, description="posts waiting for the model before 503 overloaded")
@@ -58,21 +63,25 @@ class Settings(BaseSettings):
     max_batch_items: PositiveInt = 64
     request_timeout_s: PositiveFloat = Field(10.0, description="reading, decoding and inference of one request")
     body_timeout_s: PositiveFloat = Field(30.0, description="receiving the request body (slow uploads)")
-    header_timeout_s: PositiveFloat = Field(10.0, description="receiving a request's headers (`serve` only; "
-                                            "a connection that stalls before them is closed)")
+    header_timeout_s: PositiveFloat = Field(
+        10.0, description="receiving a request's headers (`serve` only; a connection that stalls before them is closed)"
+    )
 
     # --- where images may come from besides the request itself
-    image_root: Path | None = Field(None, description="folder whose files the JSON `image` may name; "
-                                       "None = server-side paths are refused")
+    image_root: Path | None = Field(
+        None, description="folder whose files the JSON `image` may name; None = server-side paths are refused"
+    )
     url_fetch_enabled: bool = False
-    url_allowed_hosts: CommaList = Field(default_factory=list, description="exact host names, or "
-                                         "'.example.com' for the domain and its subdomains")
+    url_allowed_hosts: CommaList = Field(
+        default_factory=list, description="exact host names, or '.example.com' for the domain and its subdomains"
+    )
     url_timeout_s: PositiveFloat = 5.0
     url_allow_private: bool = Field(False, description="TESTS ONLY: allow loopback/private addresses")
 
     # --- access
-    api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list, description="accepted "
-                                                           "X-API-Key values; empty = no auth")
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="accepted X-API-Key values; empty = no auth"
+    )
     cors_origins: CommaList = Field(default_factory=list)
     docs_enabled: bool = True
 
@@ -109,10 +118,14 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
         if self.url_fetch_enabled and not self.url_allowed_hosts:
-            raise ValueError("url_fetch_enabled needs url_allowed_hosts (SENTIMENT_FUSION_URL_ALLOWED_HOSTS=a.com,b.org)")
+            raise ValueError(
+                "url_fetch_enabled needs url_allowed_hosts (SENTIMENT_FUSION_URL_ALLOWED_HOSTS=a.com,b.org)"
+            )
         if self.max_queue < self.max_batch_items:
-            raise ValueError(f"max_queue ({self.max_queue}) must be >= max_batch_items ({self.max_batch_items}), "
-                             "or a full batch could never be queued")
+            raise ValueError(
+                f"max_queue ({self.max_queue}) must be >= max_batch_items ({self.max_batch_items}), "
+                "or a full batch could never be queued"
+            )
         return self
 
     def api_key_values(self) -> list[bytes]:

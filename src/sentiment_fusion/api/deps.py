@@ -4,6 +4,7 @@
 All are ``async def``: they only read app state, and a plain ``def`` dependency would cost a
 thread-pool round trip per dependency per request.
 """
+
 from __future__ import annotations
 
 import hmac
@@ -53,12 +54,20 @@ async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Secu
     if not accepted:
         return
     if not key:
-        raise APIError(401, "missing_api_key", "send your API key in the X-API-Key header",
-                       headers={"WWW-Authenticate": "X-API-Key"})
+        raise APIError(
+            401,
+            "missing_api_key",
+            "send your API key in the X-API-Key header",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
     given = key.encode()
     if not any(hmac.compare_digest(given, k) for k in accepted):
-        raise APIError(401, "invalid_api_key", "the X-API-Key header does not match any key of this server",
-                       headers={"WWW-Authenticate": "X-API-Key"})
+        raise APIError(
+            401,
+            "invalid_api_key",
+            "the X-API-Key header does not match any key of this server",
+            headers={"WWW-Authenticate": "X-API-Key"},
+        )
 
 
 ApiKey = Depends(require_api_key)

@@ -5,6 +5,7 @@ The body is always ``{"error": {"code": "...", "message": "...", "request_id": "
 4xx here and nowhere else; anything unexpected is logged and becomes a JSON 500 (see
 :func:`internal_error_response`, used by the request middleware).
 """
+
 from __future__ import annotations
 
 import logging
@@ -20,9 +21,18 @@ from ..errors import BundleError, SentimentFusionError
 log = logging.getLogger(__name__)
 
 _CODES_BY_STATUS = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-    408: "request_timeout", 413: "too_large", 415: "unsupported_media_type", 422: "invalid_input",
-    429: "too_many_requests", 503: "unavailable", 504: "timeout",
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    408: "request_timeout",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "invalid_input",
+    429: "too_many_requests",
+    503: "unavailable",
+    504: "timeout",
 }
 # The library's error codes (``SentimentFusionError.code``) that are not 422 Unprocessable Content.
 _STATUS_BY_LIBRARY_CODE = {"image_too_large": 413, "model_unavailable": 503}
@@ -51,11 +61,18 @@ def describe(exc: BaseException) -> APIError | None:
         message = f"the model cannot be used: {exc}" if isinstance(exc, BundleError) else str(exc)
         return APIError(_STATUS_BY_LIBRARY_CODE.get(exc.code, 422), exc.code, message)
     if isinstance(exc, StarletteHTTPException) and exc.status_code == 400 and exc.detail == _FRAMEWORK_PARSE_ERROR:
-        return APIError(400, "malformed_body", "the body could not be parsed: it is not valid JSON or form data, "
-                        "or it is nested too deeply")
+        return APIError(
+            400,
+            "malformed_body",
+            "the body could not be parsed: it is not valid JSON or form data, or it is nested too deeply",
+        )
     if isinstance(exc, StarletteHTTPException):
-        return APIError(exc.status_code, _CODES_BY_STATUS.get(exc.status_code, "http_error"),
-                        str(exc.detail), headers=getattr(exc, "headers", None))
+        return APIError(
+            exc.status_code,
+            _CODES_BY_STATUS.get(exc.status_code, "http_error"),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
     return None
 
 
@@ -74,15 +91,20 @@ def error_body(status: int, code: str, message: str, request_id: str | None = No
     return {"error": error}
 
 
-def error_response(status: int, code: str, message: str, *, request_id: str | None = None,
-                   headers: dict | None = None, **extra: Any) -> JSONResponse:
+def error_response(
+    status: int, code: str, message: str, *, request_id: str | None = None, headers: dict | None = None, **extra: Any
+) -> JSONResponse:
     return JSONResponse(error_body(status, code, message, request_id, **extra), status_code=status, headers=headers)
 
 
 def internal_error_response(request_id: str | None) -> JSONResponse:
-    return error_response(500, "internal_error", "an unexpected error happened on the server; it was logged "
-                          "and the service keeps running (quote the request_id when reporting it)",
-                          request_id=request_id)
+    return error_response(
+        500,
+        "internal_error",
+        "an unexpected error happened on the server; it was logged "
+        "and the service keeps running (quote the request_id when reporting it)",
+        request_id=request_id,
+    )
 
 
 def _request_id(request: Request) -> str | None:
@@ -108,16 +130,25 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
         detail = next(e for e in errors if e.get("type") == "json_invalid")
         reason = (detail.get("ctx") or {}).get("error", "invalid JSON")
         pos = detail.get("loc", ("body", "?"))[-1]
-        return error_response(400, "malformed_json", f"the body is not valid JSON: {reason} at character {pos}",
-                              request_id=rid)
+        return error_response(
+            400, "malformed_json", f"the body is not valid JSON: {reason} at character {pos}", request_id=rid
+        )
     if any(e.get("loc") == ("body",) and isinstance(e.get("input"), bytes) for e in errors):
-        return error_response(415, "unsupported_media_type",
-                              "send the body as JSON with the header Content-Type: application/json", request_id=rid)
+        return error_response(
+            415,
+            "unsupported_media_type",
+            "send the body as JSON with the header Content-Type: application/json",
+            request_id=rid,
+        )
     if any(e.get("loc") == ("body",) and e.get("type") == "missing" for e in errors):
-        return error_response(400, "empty_body", 'the body is empty; send a JSON object such as {"text": "..."}',
-                              request_id=rid)
-    items = [e["loc"][2] for e in errors if e.get("loc", ())[:2] == ("body", "items") and len(e["loc"]) > 2
-             and isinstance(e["loc"][2], int)]
+        return error_response(
+            400, "empty_body", 'the body is empty; send a JSON object such as {"text": "..."}', request_id=rid
+        )
+    items = [
+        e["loc"][2]
+        for e in errors
+        if e.get("loc", ())[:2] == ("body", "items") and len(e["loc"]) > 2 and isinstance(e["loc"][2], int)
+    ]
     extra = {"index": items[0]} if items else {}  # a batch: which item is wrong, as for the service's own checks
     return error_response(422, "invalid_request", validation_message(errors), request_id=rid, **extra)
 
@@ -128,8 +159,14 @@ async def _known_error_handler(request: Request, exc: Exception) -> JSONResponse
         raise exc
     if error.status_code >= 500:
         log.warning("%s: %s", error.code, error.message)
-    return error_response(error.status_code, error.code, error.message, request_id=_request_id(request),
-                          headers=error.headers, **error.extra)
+    return error_response(
+        error.status_code,
+        error.code,
+        error.message,
+        request_id=_request_id(request),
+        headers=error.headers,
+        **error.extra,
+    )
 
 
 def install(app: FastAPI) -> None:

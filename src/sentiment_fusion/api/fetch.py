@@ -12,6 +12,7 @@
 
 Uses httpx (imported only when URL fetching is enabled).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -27,8 +28,15 @@ def address_forbidden(ip) -> bool:
     """True for addresses a server must never be made to call (non-public ones)."""
     if ip.version == 6 and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return (not ip.is_global or ip.is_multicast or ip.is_reserved or ip.is_loopback
-            or ip.is_link_local or ip.is_private or ip.is_unspecified)
+    return (
+        not ip.is_global
+        or ip.is_multicast
+        or ip.is_reserved
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_private
+        or ip.is_unspecified
+    )
 
 
 class UrlFetcher:
@@ -41,17 +49,22 @@ class UrlFetcher:
         self.max_bytes = settings.max_image_bytes
         self.timeout = settings.url_timeout_s
         self.allow_private = settings.url_allow_private
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(self.timeout), follow_redirects=False,
-                                         trust_env=False, headers={"User-Agent": "sentiment-fusion", "Accept": "image/*",
-                                                  "Accept-Encoding": "identity"})
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": "sentiment-fusion", "Accept": "image/*", "Accept-Encoding": "identity"},
+        )
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
     def host_allowed(self, host: str) -> bool:
         host = host.lower().rstrip(".")
-        return any(host == rule or (rule.startswith(".") and (host == rule[1:] or host.endswith(rule)))
-                   for rule in self.allowed)
+        return any(
+            host == rule or (rule.startswith(".") and (host == rule[1:] or host.endswith(rule)))
+            for rule in self.allowed
+        )
 
     async def fetch(self, url: str) -> bytes:
         parts = urlsplit(url)
@@ -83,8 +96,9 @@ class UrlFetcher:
         for info in infos:
             ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
             if address_forbidden(ip) and not self.allow_private:
-                raise APIError(403, "url_address_forbidden",
-                               f"the image URL's host {host!r} resolves to a non-public address")
+                raise APIError(
+                    403, "url_address_forbidden", f"the image URL's host {host!r} resolves to a non-public address"
+                )
             addresses.append(ip)
         if not addresses:
             raise APIError(422, "url_unresolvable", f"the image URL's host {host!r} has no address")
@@ -96,8 +110,9 @@ class UrlFetcher:
         ip = (await self._addresses(host, port))[0]
         literal = f"[{ip}]" if ip.version == 6 else str(ip)
         target = parts._replace(netloc=f"{literal}:{port}", fragment="").geturl()
-        request = self._client.build_request("GET", target, headers={"Host": parts.netloc.rsplit("@", 1)[-1]},
-                                             extensions={"sni_hostname": host})
+        request = self._client.build_request(
+            "GET", target, headers={"Host": parts.netloc.rsplit("@", 1)[-1]}, extensions={"sni_hostname": host}
+        )
         try:
             response = await self._client.send(request, stream=True)
         except httpx.HTTPError as exc:
@@ -109,12 +124,16 @@ class UrlFetcher:
                 raise APIError(422, "url_fetch_failed", f"the image URL answered HTTP {response.status_code}")
             declared = response.headers.get("content-length")
             if declared and declared.isdigit() and int(declared) > self.max_bytes:
-                raise APIError(413, "image_too_large", f"the image URL's file is {declared} bytes; the limit is {self.max_bytes}")
+                raise APIError(
+                    413, "image_too_large", f"the image URL's file is {declared} bytes; the limit is {self.max_bytes}"
+                )
             chunks, total = [], 0
             async for chunk in response.aiter_bytes():
                 total += len(chunk)
                 if total > self.max_bytes:
-                    raise APIError(413, "image_too_large", f"the image URL's file is over the {self.max_bytes}-byte limit")
+                    raise APIError(
+                        413, "image_too_large", f"the image URL's file is over the {self.max_bytes}-byte limit"
+                    )
                 chunks.append(chunk)
             return b"".join(chunks)
         except httpx.HTTPError as exc:

@@ -9,6 +9,7 @@ closed. The body has its own deadline (``body_timeout_s``, in ``middleware.py``)
 
 Imported only by :func:`sentiment_fusion.api.server.serve` (it needs uvicorn).
 """
+
 from __future__ import annotations
 
 import asyncio

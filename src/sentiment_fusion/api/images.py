@@ -9,6 +9,7 @@
 A value that is valid base64 is read as base64, except that a short one naming an existing
 file under ``image_root`` is that file; anything else is a path when ``image_root`` is set.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -48,15 +49,23 @@ class ImageSources:
             return self._data_url(value)
         if _SCHEME.match(value):
             if self.fetcher is None:
-                raise APIError(422, "url_fetch_disabled", "image URLs are not fetched by this server; "
-                               "send the image as base64 or upload it to /v1/predict/upload")
+                raise APIError(
+                    422,
+                    "url_fetch_disabled",
+                    "image URLs are not fetched by this server; "
+                    "send the image as base64 or upload it to /v1/predict/upload",
+                )
             return await self.fetcher.fetch(value)
         data = self._base64(value)
         if self.root is not None and len(value) <= _MAX_PATH_CHARS and (data is None or self._names_file(value)):
             return await asyncio.get_running_loop().run_in_executor(None, self._read_path, value)
         if data is None:
-            raise APIError(422, "invalid_base64", "image is not valid base64 nor a data: URL"
-                           + ("" if self.root else " (server-side paths are not enabled)"))
+            raise APIError(
+                422,
+                "invalid_base64",
+                "image is not valid base64 nor a data: URL"
+                + ("" if self.root else " (server-side paths are not enabled)"),
+            )
         return data
 
     def _data_url(self, value: str) -> bytes:
@@ -68,7 +77,7 @@ class ImageSources:
             raise APIError(422, "invalid_image", f"the data: URL holds {mime!r}, not an image")
         if "base64" not in match["params"].lower().split(";"):
             raise APIError(422, "invalid_data_url", "only base64 data: URLs are accepted (data:image/...;base64,...)")
-        data = self._base64(value[match.end():])
+        data = self._base64(value[match.end() :])
         if data is None:
             raise APIError(422, "invalid_base64", "the data: URL's payload is not valid base64")
         return data

@@ -6,6 +6,7 @@ waits on a timer, and under load the model sees batches, which is what makes a t
 two cores fast. A full queue answers 503 at once instead of letting latency grow without bound;
 a request whose deadline passed is dropped from the queue before it reaches the model.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -127,8 +128,9 @@ class InferenceService:
                         future.set_exception(result)
                     else:
                         future.set_result(result)
-                        self.metrics.posts.labels("+".join(m for m, v in (("text", post.text), ("image", post.image))
-                                                           if v is not None)).inc()
+                        self.metrics.posts.labels(
+                            "+".join(m for m, v in (("text", post.text), ("image", post.image)) if v is not None)
+                        ).inc()
         except BaseException as exc:  # every waiter must hear about it
             for _, future in batch:
                 if not future.done():
@@ -182,12 +184,18 @@ class ModelSlot:
             if analyzer is None:
                 from ..runtime import Analyzer
 
-                analyzer = await asyncio.to_thread(Analyzer.load, settings.model_path, threads=settings.inference_threads,
-                                                   batch_size=settings.max_micro_batch)
+                analyzer = await asyncio.to_thread(
+                    Analyzer.load,
+                    settings.model_path,
+                    threads=settings.inference_threads,
+                    batch_size=settings.max_micro_batch,
+                )
                 await asyncio.to_thread(_warm_up, analyzer)
             self.service = InferenceService(analyzer, settings, metrics)
             metrics.model_ready.set(1)
-            log.info("model %s %s ready (%s)", self.service.name, self.service.version, ", ".join(self.service.modalities))
+            log.info(
+                "model %s %s ready (%s)", self.service.name, self.service.version, ", ".join(self.service.modalities)
+            )
         except Exception as exc:  # a bad bundle keeps the process up and /readyz says why
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("model failed to load: %s", self.error)

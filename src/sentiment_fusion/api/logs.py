@@ -3,6 +3,7 @@
 ``serve()`` installs this for the app's and uvicorn's loggers; the library itself only calls
 ``logging.getLogger(__name__)`` and never configures handlers.
 """
+
 from __future__ import annotations
 
 import datetime as _dt

@@ -7,6 +7,7 @@ environment (``SENTIMENT_FUSION_*``) when not given.
 
     uvicorn --factory sentiment_fusion.api.main:create_app
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -56,8 +57,12 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     """The ASGI app. ``analyzer``: serve this already-loaded model instead of loading one."""
     settings = settings or Settings()
     app = FastAPI(
-        title="sentiment-fusion", version=__version__, description=DESCRIPTION, lifespan=lifespan,
-        docs_url=None, redoc_url=None,  # /docs is installed below, with local assets
+        title="sentiment-fusion",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,  # /docs is installed below, with local assets
         openapi_url="/openapi.json" if settings.docs_enabled else None,
     )
     app.state.settings = settings
@@ -76,8 +81,13 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     app.add_middleware(HeadAsGetMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s)
     if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
-                           expose_headers=["X-Request-ID"], max_age=600)
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type", "X-API-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
+            max_age=600,
+        )
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app

@@ -4,6 +4,7 @@ Each app gets its own registry (several apps in one test process do not collide)
 several uvicorn workers, ``serve`` sets ``PROMETHEUS_MULTIPROC_DIR`` and ``/metrics`` adds up
 every worker's numbers.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,20 +27,46 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
-        self.requests = Counter("sentiment_fusion_http_requests", "HTTP requests by route template, method and status",
-                                ["route", "method", "status"], registry=self.registry)
-        self.latency = Histogram("sentiment_fusion_http_request_duration_seconds", "HTTP request latency",
-                                 ["route", "method"], buckets=_LATENCY_BUCKETS, registry=self.registry)
-        self.in_progress = Gauge("sentiment_fusion_http_requests_in_progress", "HTTP requests being served",
-                                 registry=self.registry, multiprocess_mode="livesum")
-        self.inference = Histogram("sentiment_fusion_inference_seconds", "model time of one micro-batch",
-                                   buckets=_LATENCY_BUCKETS, registry=self.registry)
-        self.batch_size = Histogram("sentiment_fusion_inference_batch_size", "posts per micro-batch",
-                                    buckets=_BATCH_BUCKETS, registry=self.registry)
-        self.posts = Counter("sentiment_fusion_predictions", "posts scored, by modalities given",
-                             ["modalities"], registry=self.registry)
-        self.model_ready = Gauge("sentiment_fusion_model_ready", "1 once the model is loaded",
-                                 registry=self.registry, multiprocess_mode="min")
+        self.requests = Counter(
+            "sentiment_fusion_http_requests",
+            "HTTP requests by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "sentiment_fusion_http_request_duration_seconds",
+            "HTTP request latency",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.in_progress = Gauge(
+            "sentiment_fusion_http_requests_in_progress",
+            "HTTP requests being served",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.inference = Histogram(
+            "sentiment_fusion_inference_seconds",
+            "model time of one micro-batch",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.batch_size = Histogram(
+            "sentiment_fusion_inference_batch_size",
+            "posts per micro-batch",
+            buckets=_BATCH_BUCKETS,
+            registry=self.registry,
+        )
+        self.posts = Counter(
+            "sentiment_fusion_predictions", "posts scored, by modalities given", ["modalities"], registry=self.registry
+        )
+        self.model_ready = Gauge(
+            "sentiment_fusion_model_ready",
+            "1 once the model is loaded",
+            registry=self.registry,
+            multiprocess_mode="min",
+        )
 
     def observe_request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.requests.labels(route, method, str(status)).inc()

@@ -8,6 +8,7 @@
 - :class:`HeadAsGetMiddleware` (innermost): HEAD works wherever GET does (RFC 9110 9.3.2;
   load balancers probe health with it): the GET route runs and only its headers are sent.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -75,10 +76,21 @@ class RequestContextMiddleware:
             template = getattr(route, "path", None) or ("unmatched" if status == 404 else "other")
             self.metrics.observe_request(template, scope.get("method", ""), status or 499, elapsed)
             client = scope.get("client") or ("", 0)
-            access_log.info("%s %s %s", scope.get("method"), scope.get("path"), status, extra={
-                "request_id": rid, "method": scope.get("method"), "path": scope.get("path"), "route": template,
-                "status": status or 499, "duration_ms": round(elapsed * 1000, 2), "client": client[0],
-            })
+            access_log.info(
+                "%s %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                status,
+                extra={
+                    "request_id": rid,
+                    "method": scope.get("method"),
+                    "path": scope.get("path"),
+                    "route": template,
+                    "status": status or 499,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client": client[0],
+                },
+            )
             REQUEST_ID.reset(token)
 
 
@@ -100,21 +112,26 @@ class BodyLimitMiddleware:
         encoding = headers.get("content-encoding", "").strip().lower()
         if encoding not in ("", "identity") and scope["method"] in ("POST", "PUT", "PATCH"):
             # A compressed body would pass the byte limit and then fail to parse.
-            await errors.error_response(415, "unsupported_content_encoding",
-                                        f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
-                                        request_id=rid)(scope, receive, send)
+            await errors.error_response(
+                415,
+                "unsupported_content_encoding",
+                f"Content-Encoding {encoding!r} is not accepted; send the body uncompressed",
+                request_id=rid,
+            )(scope, receive, send)
             return
         length = headers.get("content-length")
         if length is not None:
             if not length.isdigit():
-                await errors.error_response(400, "bad_request", f"invalid Content-Length {length!r}",
-                                            request_id=rid)(scope, receive, send)
+                await errors.error_response(400, "bad_request", f"invalid Content-Length {length!r}", request_id=rid)(
+                    scope, receive, send
+                )
                 return
             if int(length) > self.max_bytes:
                 # Refused from the header alone: not one byte of the body is read.
                 error = self._too_large()
-                await errors.error_response(413, error.code, error.message, request_id=rid,
-                                            headers={"Connection": "close"})(scope, receive, send)
+                await errors.error_response(
+                    413, error.code, error.message, request_id=rid, headers={"Connection": "close"}
+                )(scope, receive, send)
                 return
         deadline = time.monotonic() + self.timeout_s
         received = 0
@@ -128,8 +145,9 @@ class BodyLimitMiddleware:
             try:
                 message = await asyncio.wait_for(receive(), timeout=max(remaining, 0.001))
             except asyncio.TimeoutError:
-                raise errors.APIError(408, "body_timeout",
-                                      f"the request body did not arrive within {self.timeout_s:g} s") from None
+                raise errors.APIError(
+                    408, "body_timeout", f"the request body did not arrive within {self.timeout_s:g} s"
+                ) from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
@@ -148,8 +166,9 @@ class BodyLimitMiddleware:
         except errors.APIError as exc:  # raised while the body was read outside the router
             if started:
                 raise
-            await errors.error_response(exc.status_code, exc.code, exc.message, request_id=rid,
-                                        headers={"Connection": "close"})(scope, receive, tracking_send)
+            await errors.error_response(
+                exc.status_code, exc.code, exc.message, request_id=rid, headers={"Connection": "close"}
+            )(scope, receive, tracking_send)
 
 
 class HeadAsGetMiddleware:

@@ -2,6 +2,7 @@
 
 Requests forbid unknown fields so a typo (``"txt"``) is an error, not a silently empty post.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -10,8 +11,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 SentimentName = Literal["Negative", "Neutral", "Positive"]
 
-_IMAGE_HELP = ("the image as base64 or a data: URL (data:image/jpeg;base64,...); a path under the server's "
-               "image folder or an http(s) URL only where the operator enabled them")
+_IMAGE_HELP = (
+    "the image as base64 or a data: URL (data:image/jpeg;base64,...); a path under the server's "
+    "image folder or an http(s) URL only where the operator enabled them"
+)
 
 
 class PostRequest(BaseModel):
@@ -22,20 +25,32 @@ class PostRequest(BaseModel):
 
 
 class PredictRequest(PostRequest):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={
-        "examples": [{"text": "Best concert of my life!!! 🎸"},
-                     {"text": "Stuck at the airport again", "image": "data:image/png;base64,iVBORw0..."},
-                     {"text": "Worst customer service ever", "explain": True}]})
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"text": "Best concert of my life!!! 🎸"},
+                {"text": "Stuck at the airport again", "image": "data:image/png;base64,iVBORw0..."},
+                {"text": "Worst customer service ever", "explain": True},
+            ]
+        },
+    )
 
-    explain: bool = Field(False, description="also say why: word weights, an image heat map and each modality's "
-                          "contribution (`explanation`); costs one model pass per word and 50 image passes")
+    explain: bool = Field(
+        False,
+        description="also say why: word weights, an image heat map and each modality's "
+        "contribution (`explanation`); costs one model pass per word and 50 image passes",
+    )
 
 
 class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    items: list[PostRequest] = Field(..., min_length=1, description="posts, each with text, image or both "
-                                     "(explanations are for one post at a time: /v1/predict)")
+    items: list[PostRequest] = Field(
+        ...,
+        min_length=1,
+        description="posts, each with text, image or both (explanations are for one post at a time: /v1/predict)",
+    )
 
 
 class Scores(BaseModel):
@@ -58,15 +73,22 @@ class WordWeight(BaseModel):
     text: str = Field(..., description="the word exactly as in the post: text[start:end]")
     start: int = Field(..., ge=0, description="offset of its first character in the text as sent (Unicode code points)")
     end: int = Field(..., ge=0, description="offset just past its last character")
-    weight: float = Field(..., description="drop of the verdict's probability when the word is deleted "
-                          "(positive: toward the verdict, negative: against it)")
+    weight: float = Field(
+        ...,
+        description="drop of the verdict's probability when the word is deleted "
+        "(positive: toward the verdict, negative: against it)",
+    )
 
 
 class HeatMap(BaseModel):
-    grid: list[list[float]] = Field(..., description="7 rows (top first) of 7 cells (left first) covering the whole "
-                                    "image as sent: the verdict's probability drop when the cell is greyed out")
-    overlay_png: str = Field(..., description="base64 PNG of the image with the grid over it (red: toward the "
-                             "verdict, blue: against)")
+    grid: list[list[float]] = Field(
+        ...,
+        description="7 rows (top first) of 7 cells (left first) covering the whole "
+        "image as sent: the verdict's probability drop when the cell is greyed out",
+    )
+    overlay_png: str = Field(
+        ..., description="base64 PNG of the image with the grid over it (red: toward the verdict, blue: against)"
+    )
 
 
 class ModalityEffect(BaseModel):

@@ -7,6 +7,7 @@ setting, as for the library and the CLI). ``serve``'s flags are defined here onc
 uvicorn and pydantic-settings are imported inside :func:`serve`, so the CLI that imports this
 module still starts (and says what to install) without the ``[serve]`` extra.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,8 +30,13 @@ class SettingsError(SentimentFusionError, ValueError):
     code = "invalid_settings"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: str | Path | None = None,
-          log_level: str = "info") -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    model: str | Path | None = None,
+    log_level: str = "info",
+) -> None:
     """Serve until interrupted. ``host`` defaults to loopback: pass ``0.0.0.0`` to expose it."""
     try:
         import uvicorn
@@ -61,9 +67,19 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: st
         metrics_dir = tempfile.mkdtemp(prefix="sentiment-fusion-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
     try:
-        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, log_config=log_config(log_level),
-                    http=HeaderDeadlineProtocol, access_log=False, server_header=False, timeout_keep_alive=5,
-                    timeout_graceful_shutdown=10)
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=log_config(log_level),
+            http=HeaderDeadlineProtocol,
+            access_log=False,
+            server_header=False,
+            timeout_keep_alive=5,
+            timeout_graceful_shutdown=10,
+        )
     finally:
         if metrics_dir is not None:
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
@@ -72,17 +88,27 @@ def serve(host: str = "127.0.0.1", port: int = 8000, workers: int = 1, model: st
 
 def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``--host --port --workers --model --log-level`` (``--log-level`` None = info)."""
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose it; default loopback)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to expose it; default loopback)"
+    )
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes, each with its own model (default 1)")
-    parser.add_argument("--model", type=Path, default=None,
-                        help=f"model bundle folder (default: ${MODEL_ENV}, else the shipped default bundle)")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="uvicorn worker processes, each with its own model (default 1)"
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"model bundle folder (default: ${MODEL_ENV}, else the shipped default bundle)",
+    )
     parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"], help="default info")
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    return add_serve_arguments(argparse.ArgumentParser(prog="app.py", description="Serve the sentiment-fusion HTTP API."))
+    return add_serve_arguments(
+        argparse.ArgumentParser(prog="app.py", description="Serve the sentiment-fusion HTTP API.")
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

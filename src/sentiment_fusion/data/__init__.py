@@ -8,6 +8,7 @@ One module per format (imdb, tweeteval, mvsa, tabular for jsonl/csv, targets, ci
 parses the ``--data`` spec of DESIGN.md and dispatches. Readers never decode images: an
 Example carries a Path, and the image preprocessing decodes it with its safety limits.
 """
+
 from __future__ import annotations
 
 from .dataset import Dataset

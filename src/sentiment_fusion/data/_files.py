@@ -2,6 +2,7 @@
 
 Kept private: the readers' public face is :func:`sentiment_fusion.data.read_dataset`.
 """
+
 from __future__ import annotations
 
 import gzip

@@ -18,6 +18,7 @@ constructors an array needs: a crafted "CIFAR" file cannot run anything else.
 >>> len(ds), ds[0].image.shape, ds[0].meta["fine_label_name"], ds[0].label   # doctest: +SKIP
 (10000, (32, 32, 3), 'mountain', <Sentiment.POSITIVE: 2>)
 """
+
 from __future__ import annotations
 
 import gzip
@@ -90,9 +91,7 @@ def read_cifar100(path: str | Path, split: str = "train") -> Dataset:
     fine_names = _names(meta, "fine_label_names", where["meta"], expected=100)
     unknown = sorted(set(fine_names) - set(FINE_LABEL_NAMES))
     if unknown:  # the sentiment table goes by name: every class must be one it knows
-        raise DataFormatError(
-            f"{where['meta']}: fine_label_names not in the official CIFAR-100 list: {unknown[:5]}"
-        )
+        raise DataFormatError(f"{where['meta']}: fine_label_names not in the official CIFAR-100 list: {unknown[:5]}")
     coarse_names = None
     if "coarse_label_names" in meta:
         coarse_names = _names(meta, "coarse_label_names", where["meta"], expected=20)
@@ -142,7 +141,7 @@ def _read_archive(archive: Path, names: tuple[str, ...]) -> dict[str, bytes]:
     try:
         with open(archive, "rb") as fh:
             compressed = fh.read(2) == b"\x1f\x8b"
-        with (gzip.open(archive, "rb") if compressed else open(archive, "rb")) as stream:
+        with gzip.open(archive, "rb") if compressed else open(archive, "rb") as stream:
             with tarfile.open(fileobj=stream, mode="r|") as tar:
                 for member in tar:
                     name = member.name.lstrip("./")
@@ -157,8 +156,7 @@ def _read_archive(archive: Path, names: tuple[str, ...]) -> dict[str, bytes]:
                     pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataFormatError(
-            f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc}); "
-            f"download {ROOT_DIR}.tar.gz again"
+            f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc}); download {ROOT_DIR}.tar.gz again"
         ) from exc
     missing = [f"{ROOT_DIR}/{n}" for n in names if n not in found]
     if missing:
@@ -171,7 +169,7 @@ class _Unpickler(pickle.Unpickler):
         if (module, name) not in _SAFE_GLOBALS:
             raise pickle.UnpicklingError(f"refusing to load {module}.{name}: not part of a CIFAR-100 file")
         if module.startswith("numpy.core.") and hasattr(np, "_core"):
-            module = "numpy._core." + module[len("numpy.core."):]  # numpy 2 moved them (and warns)
+            module = "numpy._core." + module[len("numpy.core.") :]  # numpy 2 moved them (and warns)
         return super().find_class(module, name)
 
 

@@ -1,4 +1,5 @@
 """The :class:`Dataset` every reader returns: examples plus what a manifest needs."""
+
 from __future__ import annotations
 
 from collections import Counter

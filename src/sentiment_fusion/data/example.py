@@ -1,4 +1,5 @@
 """The one record every reader produces and every consumer takes."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

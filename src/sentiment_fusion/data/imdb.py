@@ -10,6 +10,7 @@ belongs to the text preprocessing, so training and serving share one implementat
 >>> len(ds), ds[0].id, ds[0].label, ds[0].meta  # doctest: +SKIP
 (25000, 'test/neg/0_2', <Sentiment.NEGATIVE: 0>, {'rating': 2})
 """
+
 from __future__ import annotations
 
 import bz2
@@ -130,18 +131,17 @@ def _scan_tarball(archive: Path, split: str) -> list[_Review]:
                         continue
                     fh = tar.extractfile(member)
                     data = fh.read() if fh is not None else b""
-                    reviews.append(_Review(int(match[1]), label_dir, int(match[2]),
-                                           f"member {member.name} of {archive}", data))
+                    reviews.append(
+                        _Review(int(match[1]), label_dir, int(match[2]), f"member {member.name} of {archive}", data)
+                    )
                 end_offset = tar.offset
             _check_complete(stream, end_offset)
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as exc:
         raise DataFormatError(
-            f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc}); "
-            f"download aclImdb_v1.tar.gz again"
+            f"{archive}: truncated or corrupt archive ({type(exc).__name__}: {exc}); download aclImdb_v1.tar.gz again"
         ) from exc
     if skipped:
-        logger.warning("imdb %s: skipped %d files not named <n>_<rating>.txt in %s",
-                       split, skipped, archive)
+        logger.warning("imdb %s: skipped %d files not named <n>_<rating>.txt in %s", split, skipped, archive)
     return reviews
 
 
@@ -193,8 +193,7 @@ def _scan_folder(root: Path, split: str) -> list[_Review]:
                 continue
             reviews.append(_Review(int(match[1]), label_dir, int(match[2]), str(file)))
     if skipped:
-        logger.warning("imdb %s: skipped %d entries not named <n>_<rating>.txt in %s",
-                       split, skipped, root / split)
+        logger.warning("imdb %s: skipped %d entries not named <n>_<rating>.txt in %s", split, skipped, root / split)
     return reviews
 
 
@@ -204,8 +203,7 @@ def _order(reviews: list[_Review], source: Path, split: str) -> list[_Review]:
     for label_dir in LABEL_DIRS:
         if not any(r.label_dir == label_dir for r in reviews):
             raise DataFormatError(
-                f"{source}: no reviews under aclImdb/{split}/{label_dir}/ "
-                f"(expected files named <n>_<rating>.txt)"
+                f"{source}: no reviews under aclImdb/{split}/{label_dir}/ (expected files named <n>_<rating>.txt)"
             )
     for prev, cur in itertools.pairwise(reviews):
         if prev.sort_key == cur.sort_key:
@@ -220,9 +218,7 @@ def _example(review: _Review, split: str) -> Example:
     try:
         text = review.data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise DataFormatError(
-            f"{review.where}: not valid UTF-8 ({exc.reason} at byte {exc.start})"
-        ) from exc
+        raise DataFormatError(f"{review.where}: not valid UTF-8 ({exc.reason} at byte {exc.start})") from exc
     return Example(
         id=f"{split}/{review.label_dir}/{review.number}_{review.rating}",
         text=text,

@@ -12,6 +12,7 @@ takes the other, positive + negative is contradictory and dropped (with a count 
 >>> len(ds), ds[0].image.name, ds[0].meta  # doctest: +SKIP
 (450, '17.jpg', {'text_label': 'positive', 'image_label': 'positive'})
 """
+
 from __future__ import annotations
 
 import logging
@@ -72,8 +73,7 @@ def read_mvsa(path: str | Path, split: str | None = None, *, limit: int | None =
     else:
         if not splits_dir.is_dir():
             raise FileNotFoundError(
-                f"{splits_dir} not found, so split {split!r} is not defined; "
-                f"use split 'all' for every labelled pair"
+                f"{splits_dir} not found, so split {split!r} is not defined; use split 'all' for every labelled pair"
             )
         id_file = require_file(splits_dir / f"{split}.txt", f"MVSA {split} split file")
         ids = _read_ids(id_file, hasher.add(id_file))
@@ -97,8 +97,7 @@ def read_mvsa(path: str | Path, split: str | None = None, *, limit: int | None =
 
     _log_counts(split, root, dropped, unlabelled, len(examples), encodings)
     if empty:
-        logger.warning("mvsa %s: %d pairs have an empty text file (text=None, image kept)",
-                       split, empty)
+        logger.warning("mvsa %s: %d pairs have an empty text file (text=None, image kept)", split, empty)
     return Dataset("mvsa", split, root, examples, CLASSES, hasher.hexdigest())
 
 
@@ -111,9 +110,7 @@ def _locate(path: Path) -> Path:
     inner = [p for p in sorted(path.iterdir()) if (p / "data").is_dir()]
     if len(inner) == 1:
         return inner[0]
-    raise FileNotFoundError(
-        f"mvsa data not found in {path}: expected data/<id>.txt, data/<id>.jpg and {LABEL_FILE}"
-    )
+    raise FileNotFoundError(f"mvsa data not found in {path}: expected data/<id>.txt, data/<id>.jpg and {LABEL_FILE}")
 
 
 def _read_labels(file: Path, data: bytes) -> dict[str, tuple[Sentiment, Sentiment]]:
@@ -181,13 +178,11 @@ def _read_example(
         meta = {"text_label": known[0].label, "image_label": known[1].label}
     if encoding != "utf-8":
         meta["text_encoding"] = encoding
-    example = Example(id=item_id, text=text.rstrip() or None, image=image_path,
-                      label=label, meta=meta)
+    example = Example(id=item_id, text=text.rstrip() or None, image=image_path, label=label, meta=meta)
     return example, encoding
 
 
-def _log_counts(split: str, root: Path, dropped: int, unlabelled: int, kept: int,
-                encodings: Counter[str]) -> None:
+def _log_counts(split: str, root: Path, dropped: int, unlabelled: int, kept: int, encodings: Counter[str]) -> None:
     if dropped:
         # Expected 0 with the standard splits: the contradictory pairs are in no split.
         log = logger.info if split == "all" else logger.warning
@@ -197,7 +192,10 @@ def _log_counts(split: str, root: Path, dropped: int, unlabelled: int, kept: int
         log("mvsa %s: %d of %d pairs have no label (label=None)", split, unlabelled, kept)
     fallbacks = {enc: n for enc, n in encodings.items() if enc != "utf-8"}
     if fallbacks:
-        logger.info("mvsa %s: %d text files were not UTF-8; decoded as %s", split,
-                    sum(fallbacks.values()),
-                    ", ".join(f"{enc} ({n})" for enc, n in sorted(fallbacks.items())))
+        logger.info(
+            "mvsa %s: %d text files were not UTF-8; decoded as %s",
+            split,
+            sum(fallbacks.values()),
+            ", ".join(f"{enc} ({n})" for enc, n in sorted(fallbacks.items())),
+        )
     logger.info("mvsa %s: %d pairs from %s", split, kept, root)

@@ -9,6 +9,7 @@ DatasetSpec(kind='tweeteval', path=PosixPath('data/tweeteval/sentiment'), split=
 >>> parse_spec("posts.jsonl.gz").kind
 'jsonl'
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -131,8 +132,11 @@ def read_dataset(spec: str | Path | DatasetSpec, *, limit: int | None = None) ->
 
 
 _EXPECTED = (
-    "one of " + ", ".join(f"{k}:PATH" for k in DATASET_KINDS)
-    + " (with [:split] for " + ", ".join(_SPLITS) + "), or a path ending in "
+    "one of "
+    + ", ".join(f"{k}:PATH" for k in DATASET_KINDS)
+    + " (with [:split] for "
+    + ", ".join(_SPLITS)
+    + "), or a path ending in "
     + ", ".join(_SUFFIX_KINDS)
 )
 

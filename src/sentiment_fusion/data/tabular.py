@@ -11,6 +11,7 @@ Every other field is kept in ``Example.meta``, so MVSA-Multiple's jsonl keeps it
 >>> len(ds), ds[0].meta  # doctest: +SKIP
 (1700, {'text_label': 'positive', 'image_label': 'positive'})
 """
+
 from __future__ import annotations
 
 import codecs
@@ -49,22 +50,16 @@ def read_jsonl(path: str | Path, *, limit: int | None = None) -> Dataset:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise DataFormatError(
-                    f"{file}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})"
-                ) from exc
+                raise DataFormatError(f"{file}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno})") from exc
             if not isinstance(row, dict):
-                raise DataFormatError(
-                    f"{file}:{lineno}: expected a JSON object, got {type(row).__name__}"
-                )
+                raise DataFormatError(f"{file}:{lineno}: expected a JSON object, got {type(row).__name__}")
             examples.append(_example(row, file, lineno))
     if blank:
         logger.info("jsonl: skipped %d blank lines in %s", blank, file)
     return _dataset("jsonl", file, examples, limit)
 
 
-def read_csv(
-    path: str | Path, *, limit: int | None = None, encoding: str = "utf-8-sig"
-) -> Dataset:
+def read_csv(path: str | Path, *, limit: int | None = None, encoding: str = "utf-8-sig") -> Dataset:
     """Read a ``.csv`` or ``.csv.gz`` file with a header row.
 
     ``encoding`` defaults to UTF-8 (a BOM is allowed); undecodable bytes are an error naming
@@ -81,21 +76,19 @@ def read_csv(
                 raise DataFormatError(f"{file}: empty file (expected a header row)")
             check_header(file, header)
             if not {"text", "image"} & set(header):
-                raise DataFormatError(
-                    f"{file}:1: the header needs a 'text' or 'image' column; found {header}"
-                )
+                raise DataFormatError(f"{file}:1: the header needs a 'text' or 'image' column; found {header}")
             for row in reader:
                 if limit is not None and len(examples) >= limit:
                     break
                 lineno = reader.line_num
                 if None in row:
                     raise DataFormatError(
-                        f"{file}:{lineno}: {len(header) + len(row[None])} fields but the "
-                        f"header has {len(header)}"
+                        f"{file}:{lineno}: {len(header) + len(row[None])} fields but the header has {len(header)}"
                     )
                 # Missing trailing fields come back as None: treat them as empty.
-                examples.append(_example({k: v for k, v in row.items() if v is not None},
-                                         file, lineno, empty_is_missing=True))
+                examples.append(
+                    _example({k: v for k, v in row.items() if v is not None}, file, lineno, empty_is_missing=True)
+                )
         except csv.Error as exc:
             raise DataFormatError(f"{file}:{max(1, reader.line_num)}: malformed CSV ({exc})") from exc
     return _dataset("csv", file, examples, limit)
@@ -125,8 +118,7 @@ def _text_lines(lines: Iterator[bytes], file: Path, encoding: str) -> Iterator[s
             raise _encoding_error(file, lineno, encoding, exc) from exc
 
 
-def _encoding_error(file: Path, lineno: int, encoding: str,
-                    exc: UnicodeDecodeError) -> DataFormatError:
+def _encoding_error(file: Path, lineno: int, encoding: str, exc: UnicodeDecodeError) -> DataFormatError:
     return DataFormatError(
         f"{file}:{lineno}: cannot decode as {encoding} ({exc.reason} at byte {exc.start} of "
         f"the line); the file is probably in another encoding (e.g. Windows-1252/latin-1): "
@@ -134,8 +126,7 @@ def _encoding_error(file: Path, lineno: int, encoding: str,
     )
 
 
-def _example(row: dict[str, Any], file: Path, lineno: int,
-             empty_is_missing: bool = False) -> Example:
+def _example(row: dict[str, Any], file: Path, lineno: int, empty_is_missing: bool = False) -> Example:
     """One row -> Example; ``row`` is consumed (what is left becomes meta)."""
     where = f"{file}:{lineno}"
     row = dict(row)
@@ -183,8 +174,7 @@ def _parse_label(value: Any, where: str) -> Sentiment | None:
         except ValueError:
             pass
     raise DataFormatError(
-        f"{where}: bad label {value!r}; expected one of {', '.join(LABELS)} "
-        f"(any case), or empty for unlabelled"
+        f"{where}: bad label {value!r}; expected one of {', '.join(LABELS)} (any case), or empty for unlabelled"
     )
 
 

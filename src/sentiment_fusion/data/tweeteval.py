@@ -8,6 +8,7 @@ present, is read so a differently ordered release still maps by name).
 >>> len(ds), ds[0].id  # doctest: +SKIP
 (2000, 'val:1')
 """
+
 from __future__ import annotations
 
 import logging
@@ -27,9 +28,7 @@ CLASSES = tuple(Sentiment)
 DEFAULT_MAPPING: dict[str, Sentiment] = {str(int(s)): s for s in Sentiment}
 
 
-def read_tweeteval(
-    path: str | Path, split: str = "train", *, limit: int | None = None
-) -> Dataset:
+def read_tweeteval(path: str | Path, split: str = "train", *, limit: int | None = None) -> Dataset:
     """Read one split; ids are ``"{split}:{line}"`` with 1-based line numbers.
 
     Both files are read whole even with ``limit`` (a few MB), because the line-count check
@@ -55,16 +54,14 @@ def read_tweeteval(
     empty = 0
     for lineno, (raw_text, raw_label) in enumerate(zip(text_lines, label_lines, strict=True), start=1):
         # Decode and check every line, not only the first `limit`: a bad file fails fast.
-        label = _parse_label(decode_line(raw_label, labels_file, lineno), mapping,
-                             labels_file, lineno)
+        label = _parse_label(decode_line(raw_label, labels_file, lineno), mapping, labels_file, lineno)
         # cardiffnlp lines end with " \n": only trailing whitespace goes.
         text = decode_line(raw_text, text_file, lineno).rstrip()
         empty += not text
         if limit is None or len(examples) < limit:
             examples.append(Example(id=f"{split}:{lineno}", text=text, label=label))
     if empty:
-        logger.warning("tweeteval %s: %d empty tweets in %s (kept, as empty text)",
-                       split, empty, text_file)
+        logger.warning("tweeteval %s: %d empty tweets in %s (kept, as empty text)", split, empty, text_file)
     logger.info("tweeteval %s: %d tweets from %s", split, len(examples), root)
     return Dataset("tweeteval", split, root, examples, CLASSES, hasher.hexdigest())
 
@@ -100,7 +97,5 @@ def _read_mapping(file: Path) -> dict[str, Sentiment]:
 def _parse_label(raw: str, mapping: dict[str, Sentiment], file: Path, lineno: int) -> Sentiment:
     key = raw.strip()
     if key not in mapping:
-        raise DataFormatError(
-            f"{file}:{lineno}: bad label {raw!r}; expected one of {', '.join(mapping)}"
-        )
+        raise DataFormatError(f"{file}:{lineno}: bad label {raw!r}; expected one of {', '.join(mapping)}")
     return mapping[key]

@@ -3,13 +3,14 @@
 ``ImagePreprocessor`` needs only Pillow and numpy; ``ImageEncoder`` imports onnxruntime when
 first used, so importing this package stays cheap.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from .preprocess import ImagePreprocessor
 
-__all__ = ["ImagePreprocessor", "ImageEncoder"]
+__all__ = ["ImageEncoder", "ImagePreprocessor"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .encoder import ImageEncoder

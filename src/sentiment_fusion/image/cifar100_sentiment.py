@@ -20,6 +20,7 @@ with a reason.
 >>> CIFAR100_SENTIMENT["rose"].reason
 'love, gifts, beauty'
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple

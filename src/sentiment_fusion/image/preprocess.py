@@ -11,6 +11,7 @@ raster formats is opened (never EPS/PDF, which would start Ghostscript), truncat
 rejected whatever ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` says, and every decoder failure
 becomes an :class:`~sentiment_fusion.errors.ImageError` that says what is wrong.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -20,9 +21,10 @@ import math
 import os
 import stat
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Iterator, Sequence, Union
+from typing import Union
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -116,7 +118,7 @@ class ImagePreprocessor:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_config(cls, config: dict) -> "ImagePreprocessor":
+    def from_config(cls, config: dict) -> ImagePreprocessor:
         known = {f.name for f in fields(cls)}
         unknown = set(config) - known
         if unknown:
@@ -152,7 +154,7 @@ class ImagePreprocessor:
             try:
                 with _strict_truncation():
                     source.load()  # a lazily opened image decodes here
-            except Exception as exc:  # noqa: BLE001 - as in _decode_bytes
+            except Exception as exc:
                 raise ImageError(f"image: cannot decode image: {exc or type(exc).__name__}") from exc
             return self._to_rgb(source)
         if isinstance(source, np.ndarray):
@@ -167,8 +169,7 @@ class ImagePreprocessor:
                 raise ImageError("the image path is empty")
             return self._decode_bytes(self._read_file(Path(source)), str(source))
         raise ImageError(  # an InvalidInputError, like every other bad image
-            "an image must be a path, encoded bytes, a PIL.Image or an HxWx3 uint8 array, "
-            f"got {type(source).__name__}"
+            f"an image must be a path, encoded bytes, a PIL.Image or an HxWx3 uint8 array, got {type(source).__name__}"
         )
 
     def _read_file(self, path: Path) -> bytes:
@@ -218,12 +219,10 @@ class ImagePreprocessor:
             # (No warnings.catch_warnings() here: it is not thread-safe in a server.)
             raise ImageTooLargeError(f"{what}: over the pixel limit of {self.max_pixels} (PIL: {exc})") from exc
         except Image.UnidentifiedImageError:
-            raise ImageError(
-                f"{what}: not a supported image (accepted formats: {', '.join(self.formats)})"
-            ) from None
+            raise ImageError(f"{what}: not a supported image (accepted formats: {', '.join(self.formats)})") from None
         except MemoryError as exc:
             raise ImageTooLargeError(f"{what}: not enough memory to decode") from exc
-        except Exception as exc:  # noqa: BLE001 - decoders of hostile bytes raise anything
+        except Exception as exc:
             reason = str(exc) or type(exc).__name__
             if "truncated" in reason or isinstance(exc, EOFError):
                 reason = f"truncated or incomplete image data ({reason})"
@@ -240,9 +239,7 @@ class ImagePreprocessor:
 
     def _from_array(self, array: np.ndarray) -> Image.Image:
         if array.dtype != np.uint8 or array.ndim != 3 or array.shape[2] != 3:
-            raise ImageError(
-                f"an image array must be HxWx3 uint8 (RGB), got shape {array.shape} dtype {array.dtype}"
-            )
+            raise ImageError(f"an image array must be HxWx3 uint8 (RGB), got shape {array.shape} dtype {array.dtype}")
         self._check_pixels((array.shape[1], array.shape[0]), "image array")
         return Image.fromarray(np.ascontiguousarray(array), "RGB")
 

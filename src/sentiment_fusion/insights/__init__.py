@@ -7,6 +7,7 @@ Needs the ``[insights]`` extra (duckdb, pyarrow); the Ray engine needs ``[scale]
 >>> from sentiment_fusion.insights import ColumnSpec, analyze
 >>> analyze(["posts.jsonl"], ColumnSpec(id="id", text="text"), "brands.duckdb")  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 __all__ = ["ColumnSpec", "analyze"]

@@ -12,6 +12,7 @@ so shares read as "x% of posts were negative". Intervals (z = 1.96 for 95%):
   adjustment, so a period whose posts are all neutral (or all positive) still gets an
   interval of honest width instead of zero. Clipped to [-1, 1].
 """
+
 from __future__ import annotations
 
 import math
@@ -103,8 +104,15 @@ def _filters(brand: str | None, column: str, labelled_only: bool) -> tuple[str, 
     return " AND ".join(where), params
 
 
-def trends(store, period: str = "day", brand: str | None = None, *, column: str = "sentiment",
-           labelled_only: bool = False, dense: bool = False) -> list[PeriodStats]:
+def trends(
+    store,
+    period: str = "day",
+    brand: str | None = None,
+    *,
+    column: str = "sentiment",
+    labelled_only: bool = False,
+    dense: bool = False,
+) -> list[PeriodStats]:
     """Per brand and period counts, oldest first within each brand.
 
     ``column="human_label"`` counts the human labels instead of the predictions (for
@@ -116,11 +124,14 @@ def trends(store, period: str = "day", brand: str | None = None, *, column: str 
     if column not in ("sentiment", "human_label"):
         raise ValueError(f"column must be 'sentiment' or 'human_label', got {column!r}")
     where, params = _filters(brand, column, labelled_only)
-    rows = store.query(f"""
+    rows = store.query(
+        f"""
         SELECT brand, CAST(date_trunc('{period}', created_at) AS TIMESTAMP) AS period, count(*) AS n,
                {", ".join(f"count(*) FILTER (WHERE {column} = '{label}') AS n_{label}" for label in LABELS)}
         FROM posts WHERE {where} AND created_at IS NOT NULL
-        GROUP BY ALL ORDER BY brand, period""", params)
+        GROUP BY ALL ORDER BY brand, period""",
+        params,
+    )
     stats = [PeriodStats(**row) for row in rows]
     return _densify(stats, PERIODS[period]) if dense else stats
 
@@ -141,28 +152,38 @@ def summary(store, brand: str | None = None) -> list[dict]:
     """Per brand: posts, scored, errors, time span, shares, net sentiment with its interval,
     and the agreement of predictions with human labels where there are any."""
     where, params = ("WHERE brand = ?", [brand]) if brand is not None else ("", [])
-    rows = store.query(f"""
+    rows = store.query(
+        f"""
         SELECT brand, count(*) AS posts, count(sentiment) AS scored, count(error) AS errors,
                min(created_at) AS first, max(created_at) AS last,
                {", ".join(f"count(*) FILTER (WHERE sentiment = '{label}') AS n_{label}" for label in LABELS)},
                count(*) FILTER (WHERE human_label IS NOT NULL AND sentiment IS NOT NULL) AS labelled,
                count(*) FILTER (WHERE human_label = sentiment) AS agree,
                string_agg(DISTINCT model_version, ' ') AS model_versions
-        FROM posts {where} GROUP BY brand ORDER BY posts DESC, brand""", params)
+        FROM posts {where} GROUP BY brand ORDER BY posts DESC, brand""",
+        params,
+    )
     out = []
     for row in rows:
         n = row["scored"]
         lo, hi = net_interval(row["n_positive"], row["n_negative"], n)
-        out.append({
-            "brand": row["brand"], "posts": row["posts"], "scored": n, "errors": row["errors"],
-            "first": row["first"], "last": row["last"],
-            **{label: row[f"n_{label}"] / n if n else None for label in LABELS},
-            "net": (row["n_positive"] - row["n_negative"]) / n if n else None,
-            "net_lo": lo if n else None, "net_hi": hi if n else None,
-            "labelled": row["labelled"],
-            "accuracy": row["agree"] / row["labelled"] if row["labelled"] else None,
-            "model": row["model_versions"],
-        })
+        out.append(
+            {
+                "brand": row["brand"],
+                "posts": row["posts"],
+                "scored": n,
+                "errors": row["errors"],
+                "first": row["first"],
+                "last": row["last"],
+                **{label: row[f"n_{label}"] / n if n else None for label in LABELS},
+                "net": (row["n_positive"] - row["n_negative"]) / n if n else None,
+                "net_lo": lo if n else None,
+                "net_hi": hi if n else None,
+                "labelled": row["labelled"],
+                "accuracy": row["agree"] / row["labelled"] if row["labelled"] else None,
+                "model": row["model_versions"],
+            }
+        )
     return out
 
 
@@ -170,11 +191,14 @@ def examples(store, brand: str | None = None, k: int = 3) -> list[dict]:
     """The ``k`` most confident posts of each brand and predicted sentiment."""
     where, params = ("AND brand = ?", [brand]) if brand is not None else ("", [])
     confidence = "CASE sentiment " + " ".join(f"WHEN '{label}' THEN p_{label}" for label in LABELS) + " END"
-    return store.query(f"""
+    return store.query(
+        f"""
         SELECT brand, sentiment, {confidence} AS confidence, post_id, created_at, text
         FROM posts WHERE sentiment IS NOT NULL {where}
         QUALIFY row_number() OVER (PARTITION BY brand, sentiment ORDER BY {confidence} DESC, post_id) <= ?
-        ORDER BY brand, sentiment, confidence DESC""", [*params, k])
+        ORDER BY brand, sentiment, confidence DESC""",
+        [*params, k],
+    )
 
 
 def brands(store) -> list[str]:

@@ -14,6 +14,7 @@ p-values come from the normal tail. All tests (brands x periods x the two metric
 then corrected together: Benjamini-Hochberg (false discovery rate ``alpha``, the default),
 Bonferroni (family-wise error rate), or none. An alert is a test whose adjusted p <= alpha.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,7 +79,9 @@ def negative_share_test(n_neg_t: int, n_t: int, n_neg_b: int, n_b: int) -> tuple
     return z, normal_sf(z)
 
 
-def net_sentiment_test(pos_t: int, neg_t: int, n_t: int, pos_b: int, neg_b: int, n_b: int) -> tuple[float, float] | None:
+def net_sentiment_test(
+    pos_t: int, neg_t: int, n_t: int, pos_b: int, neg_b: int, n_b: int
+) -> tuple[float, float] | None:
     """(z, one-sided p for "net went down"); None when there is no variance (all neutral)."""
     n = n_t + n_b
     var = net_variance((pos_t + pos_b) / n, (neg_t + neg_b) / n, 1.0) * (1 / n_t + 1 / n_b)
@@ -112,22 +115,39 @@ def find_alerts(stats: list[PeriodStats], config: AlertConfig = AlertConfig()) -
         series = list(group)
         for t in range(config.window, len(series)):
             cur = series[t]
-            window = series[t - config.window:t]
+            window = series[t - config.window : t]
             n_b = sum(s.n for s in window)
             if cur.n < config.min_volume or n_b < config.min_volume:
                 continue
             neg_b, pos_b = sum(s.n_negative for s in window), sum(s.n_positive for s in window)
             tests = {
-                "negative_share": (negative_share_test(cur.n_negative, cur.n, neg_b, n_b),
-                                   cur.n_negative / cur.n, neg_b / n_b),
-                "net_sentiment": (net_sentiment_test(cur.n_positive, cur.n_negative, cur.n, pos_b, neg_b, n_b),
-                                  cur.net, (pos_b - neg_b) / n_b),
+                "negative_share": (
+                    negative_share_test(cur.n_negative, cur.n, neg_b, n_b),
+                    cur.n_negative / cur.n,
+                    neg_b / n_b,
+                ),
+                "net_sentiment": (
+                    net_sentiment_test(cur.n_positive, cur.n_negative, cur.n, pos_b, neg_b, n_b),
+                    cur.net,
+                    (pos_b - neg_b) / n_b,
+                ),
             }
             for metric, (result, value, baseline) in tests.items():
                 if result is not None:
-                    candidates.append({"brand": brand, "period": cur.period, "metric": metric, "value": value,
-                                       "baseline": baseline, "change": value - baseline, "z": result[0],
-                                       "p": result[1], "n": cur.n, "n_baseline": n_b})
+                    candidates.append(
+                        {
+                            "brand": brand,
+                            "period": cur.period,
+                            "metric": metric,
+                            "value": value,
+                            "baseline": baseline,
+                            "change": value - baseline,
+                            "z": result[0],
+                            "p": result[1],
+                            "n": cur.n,
+                            "n_baseline": n_b,
+                        }
+                    )
     adjusted = adjust([c["p"] for c in candidates], config.correction)
     alerts = [Alert(**c, p_adjusted=q) for c, q in zip(candidates, adjusted, strict=True) if q <= config.alpha]
     return sorted(alerts, key=lambda a: (a.period, a.brand, a.metric), reverse=True)

@@ -3,6 +3,7 @@
 The main console script registers both with :func:`add_commands`; ``python -m
 sentiment_fusion.insights.cli`` runs them on their own.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,33 +64,55 @@ def _label_map(text: str) -> dict[str, str]:
 
 def _add_alert_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=_positive_int, default=7, help="trailing periods in the alert baseline (default 7)")
-    p.add_argument("--min-volume", type=_positive_int, default=30,
-                   help="posts needed in a period and in its baseline to test it (default 30)")
+    p.add_argument(
+        "--min-volume",
+        type=_positive_int,
+        default=30,
+        help="posts needed in a period and in its baseline to test it (default 30)",
+    )
     p.add_argument("--alpha", type=float, default=0.05, help="significance after correction (default 0.05)")
-    p.add_argument("--correction", choices=["bh", "bonferroni", "none"], default="bh",
-                   help="multiple-testing correction across brands, periods and metrics (default bh = Benjamini-Hochberg)")
+    p.add_argument(
+        "--correction",
+        choices=["bh", "bonferroni", "none"],
+        default="bh",
+        help="multiple-testing correction across brands, periods and metrics (default bh = Benjamini-Hochberg)",
+    )
 
 
 def add_commands(subparsers) -> None:
     """Register ``analyze`` and ``insights`` on the console script's subparsers."""
-    p = subparsers.add_parser("analyze", help="score posts from files into a DuckDB store (+ HTML report)",
-                              description=ANALYZE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = subparsers.add_parser(
+        "analyze",
+        help="score posts from files into a DuckDB store (+ HTML report)",
+        description=ANALYZE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="CSV/TSV, JSONL or Parquet file, or a folder of them")
     p.add_argument("--id-col", required=True, help="column with a unique post id")
     p.add_argument("--text-col", required=True, help="column with the post text")
     p.add_argument("--image-col", help="column with an image path (relative to the input file's folder)")
     p.add_argument("--time-col", help="column with the post time (needed for trends and alerts)")
     p.add_argument("--brand-col", help="column with the brand; without it every post belongs to --brand")
-    p.add_argument("--brand", help="brand name when there is no --brand-col (default: 'all' for new posts; "
-                   "a re-run keeps stored brands)")
+    p.add_argument(
+        "--brand",
+        help="brand name when there is no --brand-col (default: 'all' for new posts; a re-run keeps stored brands)",
+    )
     p.add_argument("--label-col", help="column with human labels, stored as human_label for measuring")
-    p.add_argument("--label-map", type=_label_map, default={},
-                   help="raw human label -> label, e.g. 1=negative,3=neutral,5=positive,not_relevant= (empty = ignore)")
+    p.add_argument(
+        "--label-map",
+        type=_label_map,
+        default={},
+        help="raw human label -> label, e.g. 1=negative,3=neutral,5=positive,not_relevant= (empty = ignore)",
+    )
     p.add_argument("--db", type=Path, required=True, help="DuckDB file to create or update")
     p.add_argument("--report", type=Path, help="also write this self-contained HTML report")
     p.add_argument("--period", choices=["hour", "day", "week"], default="day", help="report period (default day)")
-    p.add_argument("--model", type=Path, default=None,
-                   help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)")
+    p.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help="model bundle folder (default: the shipped models/default, or $SENTIMENT_FUSION_MODEL)",
+    )
     p.add_argument("--engine", choices=["local", "ray"], default="local", help="where to score (default local)")
     p.add_argument("--batch-size", type=_positive_int, default=64, help="posts per model call (default 64)")
     p.add_argument("--commit-rows", type=_positive_int, default=512, help="posts per store transaction (default 512)")
@@ -105,16 +128,24 @@ def add_commands(subparsers) -> None:
         v.add_argument("--db", type=Path, required=True, help="DuckDB file written by analyze")
         v.add_argument("--brand", help="only this brand")
         if view in ("trends", "alerts"):
-            v.add_argument("--period", choices=["hour", "day", "week"], default="day", help="trend period (default day)")
+            v.add_argument(
+                "--period", choices=["hour", "day", "week"], default="day", help="trend period (default day)"
+            )
         v.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
         if view == "alerts":
             _add_alert_options(v)
         if view in ("terms", "examples"):
-            v.add_argument("-k", type=_positive_int, default=15 if view == "terms" else 3,
-                           help="terms per brand and side / examples per brand and sentiment")
+            v.add_argument(
+                "-k",
+                type=_positive_int,
+                default=15 if view == "terms" else 3,
+                help="terms per brand and side / examples per brand and sentiment",
+            )
         if view == "terms":
             v.add_argument("--min-count", type=_positive_int, default=3, help="ignore terms seen fewer times")
-            v.add_argument("--min-z", type=_finite_float, default=1.96, help="list only terms with a log-odds z above this")
+            v.add_argument(
+                "--min-z", type=_finite_float, default=1.96, help="list only terms with a log-odds z above this"
+            )
         v.set_defaults(func=cmd_insights)
 
 
@@ -126,23 +157,46 @@ def cmd_analyze(args) -> int:
     files = find_files(args.inputs)  # folders walked once
     if args.report:  # before hours of scoring, not after
         check_report_path(args.report, keep=[args.db, *files])
-    spec = ColumnSpec(id=args.id_col, text=args.text_col, image=args.image_col, time=args.time_col,
-                      brand_col=args.brand_col, brand=args.brand, label=args.label_col, label_map=args.label_map)
-    result = analyze(files, spec, args.db, model=args.model, engine=args.engine, batch_size=args.batch_size,
-                     commit_rows=args.commit_rows, threads=args.threads, ray_actors=args.ray_actors,
-                     progress=not args.quiet)
+    spec = ColumnSpec(
+        id=args.id_col,
+        text=args.text_col,
+        image=args.image_col,
+        time=args.time_col,
+        brand_col=args.brand_col,
+        brand=args.brand,
+        label=args.label_col,
+        label_map=args.label_map,
+    )
+    result = analyze(
+        files,
+        spec,
+        args.db,
+        model=args.model,
+        engine=args.engine,
+        batch_size=args.batch_size,
+        commit_rows=args.commit_rows,
+        threads=args.threads,
+        ray_actors=args.ray_actors,
+        progress=not args.quiet,
+    )
     stats = result.read_stats
-    print(f"read {result.rows_read} rows from {stats.files} file(s) in {result.read_seconds:.1f}s"
-          + (f"; {stats.missing_id} rows without an id skipped" if stats.missing_id else "")
-          + (f"; {result.repeated_ids} rows repeat an earlier post id (last kept)" if result.repeated_ids else "")
-          + (f"; {stats.bad_time} unparseable times" if stats.bad_time else "")
-          + (f"; {stats.legacy_lines} lines read as Windows-1252" if stats.legacy_lines else "")
-          + (f"; {stats.empty_files} file(s) without posts" if stats.empty_files else ""))
-    print(f"scored {result.scored} posts ({result.errors} could not be scored) with {result.model_version} "
-          f"[{result.engine}] in {result.score_seconds:.1f}s: {result.posts_per_s:.0f} posts/s")
+    print(
+        f"read {result.rows_read} rows from {stats.files} file(s) in {result.read_seconds:.1f}s"
+        + (f"; {stats.missing_id} rows without an id skipped" if stats.missing_id else "")
+        + (f"; {result.repeated_ids} rows repeat an earlier post id (last kept)" if result.repeated_ids else "")
+        + (f"; {stats.bad_time} unparseable times" if stats.bad_time else "")
+        + (f"; {stats.legacy_lines} lines read as Windows-1252" if stats.legacy_lines else "")
+        + (f"; {stats.empty_files} file(s) without posts" if stats.empty_files else "")
+    )
+    print(
+        f"scored {result.scored} posts ({result.errors} could not be scored) with {result.model_version} "
+        f"[{result.engine}] in {result.score_seconds:.1f}s: {result.posts_per_s:.0f} posts/s"
+    )
     totals = result.totals
-    print(f"{args.db}: {totals['posts']} posts, {totals['scored']} scored, {totals['errors']} errors, "
-          f"{totals['pending']} pending")
+    print(
+        f"{args.db}: {totals['posts']} posts, {totals['scored']} scored, {totals['errors']} errors, "
+        f"{totals['pending']} pending"
+    )
     if args.report:
         from ..runtime import Analyzer
         from .report import write_report
@@ -165,7 +219,9 @@ def _rows(args, store) -> list[dict]:
     if args.view == "alerts":
         from .alerts import AlertConfig, find_alerts
 
-        config = AlertConfig(window=args.window, min_volume=args.min_volume, alpha=args.alpha, correction=args.correction)
+        config = AlertConfig(
+            window=args.window, min_volume=args.min_volume, alpha=args.alpha, correction=args.correction
+        )
         return [a.to_row() for a in find_alerts(aggregates.trends(store, args.period, args.brand, dense=True), config)]
     if args.view == "terms":
         from .terms import top_terms
@@ -192,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return run_command(args)
 
 

@@ -14,6 +14,7 @@ finishes the job without duplicates (see ``store.py`` for why).
 Memory: inputs stream into the store in chunks; the posts still to score (id, text,
 image path) are then held in memory as one Arrow table, a few hundred bytes a post.
 """
+
 from __future__ import annotations
 
 import logging
@@ -56,9 +57,19 @@ class AnalyzeResult:
         return (self.scored + self.errors) / self.score_seconds if self.score_seconds > 0 else 0.0
 
 
-def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, model: str | Path | None = None,
-            engine: str = "local", batch_size: int = 64, commit_rows: int = COMMIT_ROWS, threads: int | None = None,
-            ray_actors: int | None = None, progress: bool = True) -> AnalyzeResult:
+def analyze(
+    inputs: Sequence[str | Path],
+    spec: ColumnSpec,
+    db: str | Path,
+    *,
+    model: str | Path | None = None,
+    engine: str = "local",
+    batch_size: int = 64,
+    commit_rows: int = COMMIT_ROWS,
+    threads: int | None = None,
+    ray_actors: int | None = None,
+    progress: bool = True,
+) -> AnalyzeResult:
     """Score every post of ``inputs`` not yet scored by this model into the DuckDB file ``db``."""
     from ..bundle import default_bundle_path
     from ..runtime import Analyzer
@@ -83,8 +94,9 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
     with PostStore(db) as store:
         start = time.perf_counter()
         try:
-            result.rows_read, result.repeated_ids = store.ingest(read_posts(files, spec, result.read_stats),
-                                                                 spec.stored_columns)
+            result.rows_read, result.repeated_ids = store.ingest(
+                read_posts(files, spec, result.read_stats), spec.stored_columns
+            )
         except BaseException:
             if new_store:  # leave no empty store behind for inputs that could not be read
                 store.close()
@@ -92,13 +104,20 @@ def analyze(inputs: Sequence[str | Path], spec: ColumnSpec, db: str | Path, *, m
                     leftover.unlink(missing_ok=True)
             raise
         if result.repeated_ids:
-            log.warning("%d rows repeat a post id read earlier in this run; the last row of each id is kept",
-                        result.repeated_ids)
+            log.warning(
+                "%d rows repeat a post id read earlier in this run; the last row of each id is kept",
+                result.repeated_ids,
+            )
         result.read_seconds = time.perf_counter() - start
         pending = store.pending(version)
         result.pending = pending.num_rows
-        log.info("%d rows read in %.1fs; %d posts to score with %s", result.rows_read, result.read_seconds,
-                 result.pending, version)
+        log.info(
+            "%d rows read in %.1fs; %d posts to score with %s",
+            result.rows_read,
+            result.read_seconds,
+            result.pending,
+            version,
+        )
         if pending.num_rows:
             _score(store, runner, pending, version, result, progress)
         result.totals = store.counts(version)
@@ -109,8 +128,14 @@ def _score(store: PostStore, runner, pending, version: str, result: AnalyzeResul
     from tqdm.auto import tqdm
 
     start = time.perf_counter()
-    with tqdm(total=pending.num_rows, unit="post", desc=f"scoring ({runner.name})", disable=not progress,
-              smoothing=0.05, dynamic_ncols=True) as bar:
+    with tqdm(
+        total=pending.num_rows,
+        unit="post",
+        desc=f"scoring ({runner.name})",
+        disable=not progress,
+        smoothing=0.05,
+        dynamic_ncols=True,
+    ) as bar:
         for scores in runner.run(pending):
             store.write_scores(scores, version, utc_now())
             errors = scores.num_rows - scores.column("error").null_count

@@ -15,6 +15,7 @@ copy of it. Image paths must be readable from every worker (shared storage); for
 text-only posts nothing else is needed. Workers need this package installed
 (``pip install sentiment-fusion[scale]``, or a ``runtime_env``).
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,10 @@ def _import_ray():
         import ray
         import ray.data
     except ImportError as exc:
-        raise ImportError("the ray engine needs Ray Data: pip install 'sentiment-fusion[scale]' "
-                          "(or 'ray[data,client]'); or use --engine local") from exc
+        raise ImportError(
+            "the ray engine needs Ray Data: pip install 'sentiment-fusion[scale]' "
+            "(or 'ray[data,client]'); or use --engine local"
+        ) from exc
     return ray
 
 
@@ -71,8 +74,15 @@ class RayEngine:
 
     name = "ray"
 
-    def __init__(self, bundle: str | Path, *, batch_size: int = 64, commit_rows: int = COMMIT_ROWS,
-                 actors: int | None = None, threads_per_actor: int = 1) -> None:
+    def __init__(
+        self,
+        bundle: str | Path,
+        *,
+        batch_size: int = 64,
+        commit_rows: int = COMMIT_ROWS,
+        actors: int | None = None,
+        threads_per_actor: int = 1,
+    ) -> None:
         _import_ray()  # a missing install fails here, before any input is read
         self.bundle = Path(bundle)
         self.batch_size = batch_size
@@ -95,8 +105,11 @@ class RayEngine:
             blocks = [pending.slice(i, self.commit_rows) for i in range(0, pending.num_rows, self.commit_rows)]
             dataset = ray.data.from_arrow(blocks).map_batches(
                 BundleScorer,
-                fn_constructor_kwargs={"files_ref": files_ref, "batch_size": self.batch_size,
-                                       "threads": self.threads_per_actor},
+                fn_constructor_kwargs={
+                    "files_ref": files_ref,
+                    "batch_size": self.batch_size,
+                    "threads": self.threads_per_actor,
+                },
                 batch_size=self.commit_rows,
                 batch_format="pyarrow",
                 compute=ray.data.ActorPoolStrategy(size=actors),  # `concurrency=` is deprecated since Ray 2.51

@@ -18,6 +18,7 @@ of a JSON Lines file), so a misspelt flag fails instead of storing nulls.
 >>> spec = ColumnSpec(id="_unit_id", text="text", time="date")
 >>> tables = read_posts(["../shared/data/apple_tweets"], spec)  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import csv
@@ -38,14 +39,16 @@ from .timestamps import TimestampParser
 
 log = logging.getLogger(__name__)
 
-POST_SCHEMA = pa.schema([
-    ("post_id", pa.string()),
-    ("brand", pa.string()),
-    ("created_at", pa.timestamp("us")),
-    ("text", pa.string()),
-    ("image", pa.string()),
-    ("human_label", pa.string()),
-])
+POST_SCHEMA = pa.schema(
+    [
+        ("post_id", pa.string()),
+        ("brand", pa.string()),
+        ("created_at", pa.timestamp("us")),
+        ("text", pa.string()),
+        ("image", pa.string()),
+        ("human_label", pa.string()),
+    ]
+)
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -99,8 +102,12 @@ class ColumnSpec:
     @property
     def stored_columns(self) -> tuple[str, ...]:
         """The :data:`POST_SCHEMA` columns these inputs set; a re-run leaves the others as stored."""
-        optional = {"brand": self.brand_col or self.brand, "created_at": self.time, "image": self.image,
-                    "human_label": self.label}
+        optional = {
+            "brand": self.brand_col or self.brand,
+            "created_at": self.time,
+            "image": self.image,
+            "human_label": self.label,
+        }
         return tuple(c for c in POST_SCHEMA.names if optional.get(c, True))
 
 
@@ -123,8 +130,11 @@ def find_files(inputs: Iterable[str | Path]) -> list[Path]:
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and _suffix(p)
-                           and not any(part.startswith(".") for part in p.relative_to(path).parts))
+            found = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file() and _suffix(p) and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
             if not found:
                 raise DataFormatError(f"{path}: no {', '.join(SUFFIXES)} files in this folder")
             files.extend(found)
@@ -153,7 +163,9 @@ def read_posts(inputs: Iterable[str | Path], spec: ColumnSpec, stats: ReadStats 
     if stats.missing_id:
         log.warning("skipped %d rows without a post id", stats.missing_id)
     if stats.bad_time:
-        log.warning("%d posts have a time that could not be parsed; they are scored but left out of trends", stats.bad_time)
+        log.warning(
+            "%d posts have a time that could not be parsed; they are scored but left out of trends", stats.bad_time
+        )
     if stats.unknown_labels:
         log.warning("human labels not understood (stored as null; see --label-map): %s", stats.unknown_labels)
 
@@ -174,7 +186,9 @@ def _lines(file: Path, stats: ReadStats) -> Iterator[str]:
             yield text
     if legacy:
         stats.legacy_lines += legacy
-        log.warning("%s: %d line(s) are not UTF-8 (the first is line %d); read them as Windows-1252", file, legacy, first)
+        log.warning(
+            "%s: %d line(s) are not UTF-8 (the first is line %d); read them as Windows-1252", file, legacy, first
+        )
 
 
 def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -198,8 +212,10 @@ def _csv_rows(file: Path, spec: ColumnSpec, stats: ReadStats) -> Iterator[tuple[
             if not values:  # a blank line
                 continue
             if len(values) != len(names):
-                raise DataFormatError(f"{file}:{start}: {len(values)} fields but the header has {len(names)} "
-                                      f"(a field with a delimiter or line break in it must be quoted)")
+                raise DataFormatError(
+                    f"{file}:{start}: {len(values)} fields but the header has {len(names)} "
+                    f"(a field with a delimiter or line break in it must be quoted)"
+                )
             yield start, dict(zip(names, values, strict=True))
     except csv.Error as exc:
         hint = "; a quote that never closes?" if "end of data" in str(exc) else ""
@@ -250,8 +266,9 @@ def _check_columns(file: Path, names: set[str], spec: ColumnSpec, what: str = "n
         raise DataFormatError(f"{file}: {what} {missing}; it has {sorted(names)}")
 
 
-def _to_tables(rows: Iterator[tuple[int, dict[str, Any]]], file: Path, spec: ColumnSpec,
-               stats: ReadStats) -> Iterator[pa.Table]:
+def _to_tables(
+    rows: Iterator[tuple[int, dict[str, Any]]], file: Path, spec: ColumnSpec, stats: ReadStats
+) -> Iterator[pa.Table]:
     parse_time = TimestampParser()
     columns: dict[str, list] = {name: [] for name in POST_SCHEMA.names}
     rows_before = stats.rows

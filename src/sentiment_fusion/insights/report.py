@@ -8,6 +8,7 @@ Every piece of post text, brand name and term is HTML-escaped, so a post reading
 >>> with PostStore("brands.duckdb", read_only=True) as store:  # doctest: +SKIP
 ...     write_report(store, "report.html", period="day")
 """
+
 from __future__ import annotations
 
 import os
@@ -57,8 +58,10 @@ def _num(value, fmt: str = "{:.3f}") -> str:
 def _table(headers: list[str], rows: list[list[str]], numeric: Set[int] = frozenset()) -> str:
     """``rows`` hold already-escaped HTML cells."""
     head = "".join(f'<th class="{"num" if i in numeric else ""}">{escape(h)}</th>' for i, h in enumerate(headers))
-    body = "".join("<tr>" + "".join(f'<td class="{"num" if i in numeric else ""}">{c}</td>' for i, c in enumerate(r))
-                   + "</tr>" for r in rows)
+    body = "".join(
+        "<tr>" + "".join(f'<td class="{"num" if i in numeric else ""}">{c}</td>' for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -70,8 +73,15 @@ def _summary_section(rows: list[dict]) -> str:
     for r in rows:
         span = f"{r['first']:%Y-%m-%d} – {r['last']:%Y-%m-%d}" if r["first"] else ""
         net = f"{r['net']:+.3f} [{r['net_lo']:+.3f}, {r['net_hi']:+.3f}]" if r["net"] is not None else ""
-        line = [escape(r["brand"]), str(r["posts"]), str(r["scored"]), str(r["errors"]),
-                *(_num(r[label], "{:.1%}") for label in LABELS), escape(net), escape(span)]
+        line = [
+            escape(r["brand"]),
+            str(r["posts"]),
+            str(r["scored"]),
+            str(r["errors"]),
+            *(_num(r[label], "{:.1%}") for label in LABELS),
+            escape(net),
+            escape(span),
+        ]
         if labelled:
             line.append(escape(f"{r['accuracy']:.1%} of {r['labelled']}") if r["accuracy"] is not None else "")
         cells.append(line)
@@ -81,9 +91,21 @@ def _summary_section(rows: list[dict]) -> str:
 def _alerts_table(alerts: list, period: str, drivers: dict | None = None) -> str:
     if not alerts:
         return '<p class="muted">No alerts: no period moved significantly against its baseline.</p>'
-    rows = [[escape(a.brand), escape(period_label(a.period, period)), escape(a.metric.replace("_", " ")),
-             _num(a.value, "{:+.3f}"), _num(a.baseline, "{:+.3f}"), f'<span class="alert">{_num(a.change, "{:+.3f}")}</span>',
-             _num(a.z, "{:+.2f}"), _num(a.p_adjusted, "{:.2g}"), str(a.n), str(a.n_baseline)] for a in alerts]
+    rows = [
+        [
+            escape(a.brand),
+            escape(period_label(a.period, period)),
+            escape(a.metric.replace("_", " ")),
+            _num(a.value, "{:+.3f}"),
+            _num(a.baseline, "{:+.3f}"),
+            f'<span class="alert">{_num(a.change, "{:+.3f}")}</span>',
+            _num(a.z, "{:+.2f}"),
+            _num(a.p_adjusted, "{:.2g}"),
+            str(a.n),
+            str(a.n_baseline),
+        ]
+        for a in alerts
+    ]
     headers = ["brand", "period", "metric", "value", "baseline", "change", "z", "adj. p", "n", "n baseline"]
     if drivers is not None:
         headers.append("driven by")
@@ -96,8 +118,14 @@ def _alerts_table(alerts: list, period: str, drivers: dict | None = None) -> str
 def _terms_block(terms: list[dict]) -> str:
     blocks = []
     for side in ("negative", "positive"):
-        rows = [[escape(t["term"]), _num(t["zeta"], "{:.2f}"), str(t["count"])] for t in terms if t["sentiment"] == side]
-        body = _table(["term", "z", "count"], rows, numeric={1, 2}) if rows else '<p class="muted">No distinctive terms (z > 1.96).</p>'
+        rows = [
+            [escape(t["term"]), _num(t["zeta"], "{:.2f}"), str(t["count"])] for t in terms if t["sentiment"] == side
+        ]
+        body = (
+            _table(["term", "z", "count"], rows, numeric={1, 2})
+            if rows
+            else '<p class="muted">No distinctive terms (z > 1.96).</p>'
+        )
         blocks.append(f'<div><h3 class="{side}">Most {side}</h3>{body}</div>')
     return f'<div class="cols">{"".join(blocks)}</div>'
 
@@ -106,7 +134,7 @@ def _highlighted(text: str, words: list) -> str:
     """``text`` escaped, with ``words`` (explain.Word, in text order) in <mark>."""
     out, pos = [], 0
     for word in words:
-        out.append(f"{escape(text[pos:word.start])}<mark>{escape(text[word.start:word.end])}</mark>")
+        out.append(f"{escape(text[pos : word.start])}<mark>{escape(text[word.start : word.end])}</mark>")
         pos = word.end
     return "".join(out) + escape(text[pos:])
 
@@ -118,9 +146,11 @@ def _examples_block(rows: list[dict], words: dict) -> str:
     for row in rows:
         when = f"{row['created_at']:%Y-%m-%d %H:%M}" if row["created_at"] else "no date"
         text = _highlighted(row["text"] or "", words.get(row["post_id"], []))
-        out.append(f'<div class="post post-{escape(row["sentiment"])}">{text}'
-                   f'<small>{escape(row["sentiment"])} {row["confidence"]:.2f} · {escape(when)} · '
-                   f'id {escape(str(row["post_id"]))}</small></div>')
+        out.append(
+            f'<div class="post post-{escape(row["sentiment"])}">{text}'
+            f"<small>{escape(row['sentiment'])} {row['confidence']:.2f} · {escape(when)} · "
+            f"id {escape(str(row['post_id']))}</small></div>"
+        )
     note = '<p class="muted">Marked: the words that pushed each post hardest toward its verdict.</p>' if words else ""
     return "<h3>Example posts (most confident)</h3>" + note + "".join(out)
 
@@ -128,9 +158,18 @@ def _examples_block(rows: list[dict], words: dict) -> str:
 MAX_CHART_PERIODS = 400  # per brand chart; more bars than pixels help no one
 
 
-def render_report(store, *, period: str = "day", brand: str | None = None, config: AlertConfig = AlertConfig(),
-                  max_brands: int = 20, k_terms: int = 10, k_examples: int = 2, title: str = "Brand sentiment",
-                  analyzer=None) -> str:
+def render_report(
+    store,
+    *,
+    period: str = "day",
+    brand: str | None = None,
+    config: AlertConfig = AlertConfig(),
+    max_brands: int = 20,
+    k_terms: int = 10,
+    k_examples: int = 2,
+    title: str = "Brand sentiment",
+    analyzer=None,
+) -> str:
     """The report as one HTML string (the ``max_brands`` brands with most posts get a section). With
     the ``analyzer`` that scored the store, example posts mark their most influential words and
     each alert lists the words that drove it (:mod:`.drivers`)."""
@@ -154,20 +193,28 @@ def render_report(store, *, period: str = "day", brand: str | None = None, confi
     sections = []
     for name in shown:
         brand_alerts = [a for a in alerts if a.brand == name]
-        note = (f'<p class="muted">The chart shows the latest {MAX_CHART_PERIODS} {escape(period)}s; this brand '
-                f'has posts from earlier.</p>' if name in clipped else "")
+        note = (
+            f'<p class="muted">The chart shows the latest {MAX_CHART_PERIODS} {escape(period)}s; this brand '
+            f"has posts from earlier.</p>"
+            if name in clipped
+            else ""
+        )
         sections.append(
             f'<section class="card"><h2>{escape(name)}</h2>'
-            f'<h3>Net sentiment per {escape(period)} (positive share − negative share; band: 95% CI; bars: volume)</h3>'
-            f'{net_chart(series.get(name, []), {a.period for a in brand_alerts}, period=period)}{note}'
-            f'<h3>Alerts</h3>{_alerts_table(brand_alerts, period, drivers)}'
-            f'{_terms_block([t for t in terms if t["brand"] == name])}'
-            f'{_examples_block([e for e in samples if e["brand"] == name], words)}</section>')
+            f"<h3>Net sentiment per {escape(period)} (positive share − negative share; band: 95% CI; bars: volume)</h3>"
+            f"{net_chart(series.get(name, []), {a.period for a in brand_alerts}, period=period)}{note}"
+            f"<h3>Alerts</h3>{_alerts_table(brand_alerts, period, drivers)}"
+            f"{_terms_block([t for t in terms if t['brand'] == name])}"
+            f"{_examples_block([e for e in samples if e['brand'] == name], words)}</section>"
+        )
     hidden = len(overview) - len(shown)
-    why_note = ("<p>Marked words and \"driven by\": the model's explanations of the post texts (a word's weight is "
-                "how much deleting it lowers the probability of the verdict); an alert's words add up the weights "
-                f"toward negative over the period's {MAX_POSTS_PER_ALERT} most negative posts.</p>"
-                if drivers is not None else "")
+    why_note = (
+        "<p>Marked words and \"driven by\": the model's explanations of the post texts (a word's weight is "
+        "how much deleting it lowers the probability of the verdict); an alert's words add up the weights "
+        f"toward negative over the period's {MAX_POSTS_PER_ALERT} most negative posts.</p>"
+        if drivers is not None
+        else ""
+    )
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="{CSP}">
@@ -180,8 +227,12 @@ generated {datetime.now():%Y-%m-%d %H:%M} by sentiment-fusion {escape(__version_
 <h2>Overview</h2><div class="card">{_summary_section(overview)}{share_bars(overview[:max_brands])}</div>
 <h2>Alerts</h2><div class="card">{_alerts_table(alerts, period, drivers)}</div>
 {"".join(sections)}
-{f'<p class="muted">{hidden} smaller brand(s) not shown here; `sentiment-fusion insights trends --brand NAME` '
-   f'prints any one of them.</p>' if hidden > 0 else ""}
+{
+        f'<p class="muted">{hidden} smaller brand(s) not shown here; `sentiment-fusion insights trends --brand NAME` '
+        f"prints any one of them.</p>"
+        if hidden > 0
+        else ""
+    }
 <h2>Methods</h2><div class="card muted">
 <p>Counts are of predicted classes. Shares: Wilson score 95% intervals. Net sentiment = positive share −
 negative share; its 95% interval uses the variance of a difference of two multinomial proportions from one

@@ -9,27 +9,30 @@ fails only its own post; finding it is the Analyzer's job, not this module's).
 :class:`LocalEngine` runs it in this process; ``ray_engine.RayEngine`` spreads it over a
 Ray cluster. Both hand back the same result tables, which the store commits.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pyarrow as pa
 
-from ..text.normalize import is_blank
 from ..labels import LABELS
+from ..text.normalize import is_blank
 
 log = logging.getLogger(__name__)
 
-RESULT_SCHEMA = pa.schema([
-    ("post_id", pa.string()),
-    ("sentiment", pa.string()),
-    ("p_negative", pa.float64()),
-    ("p_neutral", pa.float64()),
-    ("p_positive", pa.float64()),
-    ("error", pa.string()),
-])
+RESULT_SCHEMA = pa.schema(
+    [
+        ("post_id", pa.string()),
+        ("sentiment", pa.string()),
+        ("p_negative", pa.float64()),
+        ("p_neutral", pa.float64()),
+        ("p_positive", pa.float64()),
+        ("error", pa.string()),
+    ]
+)
 COMMIT_ROWS = 512  # posts per transaction: a kill loses at most this much work
 
 
@@ -52,8 +55,11 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
         if images[i] is not None and not Path(images[i]).is_file():
             results[i] = f"image file not found: {images[i]}"
         elif texts[i] is None and images[i] is None:
-            results[i] = ("empty text and no image" if given[i] is None
-                          else f"empty text, and model {analyzer.name} has no image component")
+            results[i] = (
+                "empty text and no image"
+                if given[i] is None
+                else f"empty text, and model {analyzer.name} has no image component"
+            )
         else:
             todo.append(i)
     if todo:

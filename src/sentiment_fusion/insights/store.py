@@ -16,6 +16,7 @@ as done for that model version (re-running would fail the same way).
 DuckDB allows one writing process per file: ``analyze`` holds it while it runs, the
 ``insights`` commands open it read-only.
 """
+
 from __future__ import annotations
 
 import logging
@@ -99,7 +100,9 @@ class PostStore:
 
         self.path = Path(path)
         if read_only and not self.path.is_file():
-            raise FileNotFoundError(f"no store at {self.path}; run `sentiment-fusion analyze ... --db {self.path}` first")
+            raise FileNotFoundError(
+                f"no store at {self.path}; run `sentiment-fusion analyze ... --db {self.path}` first"
+            )
         _refuse_other_files(self.path)
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -118,18 +121,29 @@ class PostStore:
 
     def _check_schema(self, read_only: bool) -> None:
         """Before writing anything: a new file, or a store; never some other DuckDB database."""
-        tables = {name for (name,) in self.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        tables = {
+            name
+            for (name,) in self.con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
         if "posts" not in tables:
             if tables or read_only:
-                raise StoreError(f"{self.path} is a DuckDB file but not an analyze store (no posts table"
-                                 + (f"; it holds {sorted(tables)})" if tables else ")"))
+                raise StoreError(
+                    f"{self.path} is a DuckDB file but not an analyze store (no posts table"
+                    + (f"; it holds {sorted(tables)})" if tables else ")")
+                )
             return
-        missing = set(INPUT_COLUMNS + SCORE_COLUMNS) - {name for (name,) in self.con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'").fetchall()}
+        missing = set(INPUT_COLUMNS + SCORE_COLUMNS) - {
+            name
+            for (name,) in self.con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'posts'"
+            ).fetchall()
+        }
         if missing:
-            raise StoreError(f"{self.path} is a DuckDB file but not an analyze store "
-                             f"(its posts table lacks {sorted(missing)})")
+            raise StoreError(
+                f"{self.path} is a DuckDB file but not an analyze store (its posts table lacks {sorted(missing)})"
+            )
 
     def __enter__(self) -> PostStore:
         return self
@@ -155,7 +169,9 @@ class PostStore:
         try:
             self.con.execute("CREATE OR REPLACE TEMP TABLE _run_ids (post_id VARCHAR)")
             for table in tables:
-                incoming = table.select(list(INPUT_COLUMNS)).append_column("_ord", pa.array(range(table.num_rows), pa.int64()))
+                incoming = table.select(list(INPUT_COLUMNS)).append_column(
+                    "_ord", pa.array(range(table.num_rows), pa.int64())
+                )
                 self.con.register("_incoming", incoming)
                 self.con.execute(upsert)
                 self.con.execute("INSERT INTO _run_ids SELECT post_id FROM _incoming")
@@ -173,7 +189,8 @@ class PostStore:
         """Posts not yet scored by ``model_version``: ``post_id, text, image`` in id order."""
         relation = self.con.sql(
             "SELECT post_id, text, image FROM posts WHERE model_version IS DISTINCT FROM ? ORDER BY post_id",
-            params=[model_version])
+            params=[model_version],
+        )
         # duckdb 2 names it to_arrow_table; 1.x returns a Table from .arrow().
         return relation.to_arrow_table() if hasattr(relation, "to_arrow_table") else relation.arrow()
 
@@ -194,7 +211,9 @@ class PostStore:
         posts, scored, errors, pending = self._one_row(
             """SELECT count(*), count(sentiment), count(error),
                       count(*) FILTER (WHERE model_version IS DISTINCT FROM $v)
-               FROM posts""", {"v": model_version})
+               FROM posts""",
+            {"v": model_version},
+        )
         return {"posts": posts, "scored": scored, "errors": errors, "pending": pending if model_version else 0}
 
     def _one_row(self, sql: str, params=None) -> tuple:

@@ -2,6 +2,7 @@
 
 Inline ``<svg>`` in HTML5 needs no namespace attribute, so the report holds no URL at all.
 """
+
 from __future__ import annotations
 
 from collections.abc import Set
@@ -11,8 +12,17 @@ from html import escape
 from ..labels import LABELS
 from .aggregates import PeriodStats
 
-COLOURS = {"negative": "#d1495b", "neutral": "#9aa5b1", "positive": "#2e9e6a", "net": "#1f5fa8",
-           "band": "#1f5fa8", "volume": "#d9dee4", "alert": "#d1495b", "axis": "#56616d", "grid": "#eceff2"}
+COLOURS = {
+    "negative": "#d1495b",
+    "neutral": "#9aa5b1",
+    "positive": "#2e9e6a",
+    "net": "#1f5fa8",
+    "band": "#1f5fa8",
+    "volume": "#d9dee4",
+    "alert": "#d1495b",
+    "axis": "#56616d",
+    "grid": "#eceff2",
+}
 
 
 def period_label(t: datetime, period: str = "day") -> str:
@@ -20,8 +30,14 @@ def period_label(t: datetime, period: str = "day") -> str:
     return t.strftime("%Y-%m-%d %H:00") if period == "hour" else t.strftime("%Y-%m-%d")
 
 
-def net_chart(series: list[PeriodStats], alerts: Set[datetime] = frozenset(), *, period: str = "day", width: int = 960,
-              height: int = 300) -> str:
+def net_chart(
+    series: list[PeriodStats],
+    alerts: Set[datetime] = frozenset(),
+    *,
+    period: str = "day",
+    width: int = 960,
+    height: int = 300,
+) -> str:
     """Net sentiment per period (line) with its 95% interval (band); volume (bars) in a strip below.
 
     Periods without posts break the line; periods in ``alerts`` get a red ring.
@@ -44,20 +60,23 @@ def net_chart(series: list[PeriodStats], alerts: Set[datetime] = frozenset(), *,
     def y(v: float) -> float:
         return top + net_h * (y_hi - v) / (y_hi - y_lo)
 
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" '
-             f'role="img" aria-label="net sentiment over time">']
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="net sentiment over time">']
     for tick in _ticks(y_lo, y_hi):  # grid and left axis; the zero line dashed
         style = f'stroke="{COLOURS["axis"]}" stroke-dasharray="4 3"' if tick == 0 else f'stroke="{COLOURS["grid"]}"'
         parts.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" {style}/>')
         parts.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" text-anchor="end" class="tick">{tick:+.1f}</text>')
     for i, s in enumerate(series):  # volume strip, labelled on the right
         h = vol_h * s.n / v_max
-        parts.append(f'<rect x="{x(i) - step * 0.35:.1f}" y="{vol_top + vol_h - h:.1f}" width="{step * 0.7:.1f}" '
-                     f'height="{h:.1f}" fill="{COLOURS["volume"]}"><title>{escape(period_label(s.period, period))}: '
-                     f'{s.n} posts</title></rect>')
-    parts.append(f'<text x="{width - right + 6}" y="{vol_top + vol_h:.1f}" class="tick">0</text>'
-                 f'<text x="{width - right + 6}" y="{vol_top + 8:.1f}" class="tick">{v_max} posts</text>'
-                 f'<text x="{width - right + 6}" y="{y(0) + 4:.1f}" class="tick">net</text>')
+        parts.append(
+            f'<rect x="{x(i) - step * 0.35:.1f}" y="{vol_top + vol_h - h:.1f}" width="{step * 0.7:.1f}" '
+            f'height="{h:.1f}" fill="{COLOURS["volume"]}"><title>{escape(period_label(s.period, period))}: '
+            f"{s.n} posts</title></rect>"
+        )
+    parts.append(
+        f'<text x="{width - right + 6}" y="{vol_top + vol_h:.1f}" class="tick">0</text>'
+        f'<text x="{width - right + 6}" y="{vol_top + 8:.1f}" class="tick">{v_max} posts</text>'
+        f'<text x="{width - right + 6}" y="{y(0) + 4:.1f}" class="tick">net</text>'
+    )
     for run in _runs(series):  # CI band and line, one piece per run of non-empty periods
         upper = " ".join(f"{x(i):.1f},{y(series[i].net_interval[1]):.1f}" for i in run)
         lower = " ".join(f"{x(i):.1f},{y(series[i].net_interval[0]):.1f}" for i in reversed(run))
@@ -69,14 +88,22 @@ def net_chart(series: list[PeriodStats], alerts: Set[datetime] = frozenset(), *,
             continue
         lo, hi = s.net_interval
         tip = escape(f"{period_label(s.period, period)}: net {s.net:+.3f} [{lo:+.3f}, {hi:+.3f}], n={s.n}")
-        ring = (f'<circle cx="{x(i):.1f}" cy="{y(s.net):.1f}" r="7" fill="none" stroke="{COLOURS["alert"]}" '
-                f'stroke-width="2"/>' if s.period in alerts else "")
-        parts.append(f'{ring}<circle cx="{x(i):.1f}" cy="{y(s.net):.1f}" r="3" fill="{COLOURS["net"]}">'
-                     f'<title>{tip}</title></circle>')
+        ring = (
+            f'<circle cx="{x(i):.1f}" cy="{y(s.net):.1f}" r="7" fill="none" stroke="{COLOURS["alert"]}" '
+            f'stroke-width="2"/>'
+            if s.period in alerts
+            else ""
+        )
+        parts.append(
+            f'{ring}<circle cx="{x(i):.1f}" cy="{y(s.net):.1f}" r="3" fill="{COLOURS["net"]}">'
+            f"<title>{tip}</title></circle>"
+        )
     every = max(1, len(series) // 8)
     for i in range(0, len(series), every):
-        parts.append(f'<text x="{x(i):.1f}" y="{vol_top + vol_h + 16:.1f}" text-anchor="middle" class="tick">'
-                     f'{escape(period_label(series[i].period, period))}</text>')
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{vol_top + vol_h + 16:.1f}" text-anchor="middle" class="tick">'
+            f"{escape(period_label(series[i].period, period))}</text>"
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -89,8 +116,7 @@ def share_bars(rows: list[dict], *, width: int = 960, bar_h: int = 22) -> str:
     label_w, gap = 160, 8
     plot_w = width - label_w - 10
     height = len(rows) * (bar_h + gap) + 24
-    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" '
-             f'aria-label="sentiment shares per brand">']
+    parts = [f'<svg viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="sentiment shares per brand">']
     for j, row in enumerate(rows):
         y = j * (bar_h + gap)
         name = row["brand"] if len(row["brand"]) <= 22 else row["brand"][:21] + "…"
@@ -99,17 +125,23 @@ def share_bars(rows: list[dict], *, width: int = 960, bar_h: int = 22) -> str:
         for label in LABELS:
             w = plot_w * (row[label] or 0.0)
             tip = escape(f"{row['brand']}: {label} {100 * (row[label] or 0):.1f}% of {row['scored']} posts")
-            parts.append(f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{COLOURS[label]}">'
-                         f'<title>{tip}</title></rect>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{bar_h}" fill="{COLOURS[label]}">'
+                f"<title>{tip}</title></rect>"
+            )
             if w > 36:
-                parts.append(f'<text x="{x + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
-                             f'class="inbar">{100 * row[label]:.0f}%</text>')
+                parts.append(
+                    f'<text x="{x + w / 2:.1f}" y="{y + bar_h * 0.7:.1f}" text-anchor="middle" '
+                    f'class="inbar">{100 * row[label]:.0f}%</text>'
+                )
             x += w
     legend_y = height - 8
     for k, label in enumerate(LABELS):
         lx = label_w + k * 110
-        parts.append(f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" fill="{COLOURS[label]}"/>'
-                     f'<text x="{lx + 16}" y="{legend_y}">{label}</text>')
+        parts.append(
+            f'<rect x="{lx}" y="{legend_y - 10}" width="12" height="12" fill="{COLOURS[label]}"/>'
+            f'<text x="{lx + 16}" y="{legend_y}">{label}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 

@@ -1,4 +1,5 @@
 """Rows of dicts -> an aligned text table or CSV, for the ``insights`` commands."""
+
 from __future__ import annotations
 
 import csv
@@ -31,14 +32,17 @@ def format_rows(rows: list[dict], *, as_csv: bool = False, max_width: int = 80) 
         writer.writerows([_cell(row.get(c), True) for c in columns] for row in rows)
         return out.getvalue().rstrip("\n")
     # A column shows times when any of its values has one (hourly trends: 00:00 too).
-    with_time = {c: any(isinstance(row.get(c), datetime) and (row[c].hour or row[c].minute) for row in rows)
-                 for c in columns}
+    with_time = {
+        c: any(isinstance(row.get(c), datetime) and (row[c].hour or row[c].minute) for row in rows) for c in columns
+    }
     cells = [[_cell(row.get(c), False, with_time[c]) for c in columns] for row in rows]
-    cells = [[c if len(c) <= max_width else c[:max_width - 1] + "…" for c in line] for line in cells]
+    cells = [[c if len(c) <= max_width else c[: max_width - 1] + "…" for c in line] for line in cells]
     numeric = [all(isinstance(row.get(c), (int, float)) or row.get(c) is None for row in rows) for c in columns]
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
 
     def fmt(line: list[str]) -> str:
-        return "  ".join(v.rjust(w) if num else v.ljust(w) for v, w, num in zip(line, widths, numeric, strict=True)).rstrip()
+        return "  ".join(
+            v.rjust(w) if num else v.ljust(w) for v, w, num in zip(line, widths, numeric, strict=True)
+        ).rstrip()
 
     return "\n".join([fmt(columns), fmt(["-" * w for w in widths])] + [fmt(line) for line in cells])

@@ -17,6 +17,7 @@ Tokens: the project's :class:`TextNormalizer` (mentions and links removed, HTML
 unescaped, elongations shortened), lowercased; words of 2+ letters, ``#hashtags`` and
 ``$cashtags`` kept whole; a small English stopword list and numbers dropped.
 """
+
 from __future__ import annotations
 
 import math
@@ -27,7 +28,8 @@ from dataclasses import dataclass
 
 from ..text.normalize import TextNormalizer
 
-STOPWORDS = frozenset("""
+STOPWORDS = frozenset(
+    """
 a about above after again against all am an and any are as at be because been before being below between both
 but by can could did do does doing down during each few for from further had has have having he her here hers
 him his how i if in into is it its itself just me more most my no nor not of off on once only or other our ours
@@ -35,10 +37,12 @@ out over own same she should so some such than that the their theirs them then t
 through to too under until up very was we were what when where which while who whom why will with would you
 your yours yourself im ive id ill its it's i'm i've you're youre dont don't cant can't wont won't isnt isn't
 rt amp via gt lt http https www com co
-""".split())
+""".split()
+)
 _TOKEN = re.compile(r"[#$]?[^\W\d_][\w'’]*")
-_NORMALIZER = TextNormalizer(mentions="", urls="", split_hashtags=False, emoji_to_text=False,
-                             emoticons_to_text=True, lowercase=True)
+_NORMALIZER = TextNormalizer(
+    mentions="", urls="", split_hashtags=False, emoji_to_text=False, emoticons_to_text=True, lowercase=True
+)
 
 
 def tokenize(text: str | None) -> list[str]:
@@ -71,8 +75,7 @@ def log_odds(focal: Counter, contrast: Counter, prior: Counter, *, min_count: in
         a_w = prior.get(word, 0)
         if y_i + y_j < min_count or a_w <= 0:
             continue
-        delta = (math.log((y_i + a_w) / (n_i + a_0 - y_i - a_w))
-                 - math.log((y_j + a_w) / (n_j + a_0 - y_j - a_w)))
+        delta = math.log((y_i + a_w) / (n_i + a_0 - y_i - a_w)) - math.log((y_j + a_w) / (n_j + a_0 - y_j - a_w))
         zeta = delta / math.sqrt(1 / (y_i + a_w) + 1 / (y_j + a_w))
         terms.append(Term(word, zeta, delta, y_i, y_j))
     return sorted(terms, key=lambda t: (-t.zeta, t.term))
@@ -85,7 +88,9 @@ def _count(texts: Iterable[str | None]) -> Counter:
     return counts
 
 
-def top_terms(store, brand: str | None = None, *, k: int = 15, min_count: int = 3, min_zeta: float = 1.96) -> list[dict]:
+def top_terms(
+    store, brand: str | None = None, *, k: int = 15, min_count: int = 3, min_zeta: float = 1.96
+) -> list[dict]:
     """For each brand and for negative and positive: its ``k`` most characteristic terms.
 
     Only terms with zeta > ``min_zeta`` (distinctive at 95% by default) are listed, so a
@@ -110,6 +115,16 @@ def top_terms(store, brand: str | None = None, *, k: int = 15, min_count: int = 
             for rank, term in enumerate(log_odds(focal, contrast, prior, min_count=min_count)[:k], start=1):
                 if term.zeta <= min_zeta or term.count == 0:
                     break
-                out.append({"brand": name, "sentiment": side, "rank": rank, "term": term.term,
-                            "zeta": term.zeta, "delta": term.delta, "count": term.count, "count_other": term.count_other})
+                out.append(
+                    {
+                        "brand": name,
+                        "sentiment": side,
+                        "rank": rank,
+                        "term": term.term,
+                        "zeta": term.zeta,
+                        "delta": term.delta,
+                        "count": term.count,
+                        "count_other": term.count_other,
+                    }
+                )
     return out

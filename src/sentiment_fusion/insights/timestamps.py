@@ -10,6 +10,7 @@ datetime.datetime(2014, 12, 1, 19, 30, 3)
 >>> parse_timestamp("2014-12-01T21:30:03+02:00")
 datetime.datetime(2014, 12, 1, 19, 30, 3)
 """
+
 from __future__ import annotations
 
 import re

@@ -4,6 +4,7 @@ Training-only (torch). Subclasses set ``self.config`` (a dataclass), ``self.drop
 ``self.classifier`` and implement ``features`` and ``vocab_size``. The ONNX export is
 :func:`sentiment_fusion.training.export.export_text_model` (model code never imports training).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict

@@ -4,6 +4,7 @@
 the length policy. The bundle stores its config and the tokenizer file, so the
 ONNX runtime rebuilds exactly what the model was trained with.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -80,7 +81,7 @@ class TextEncoder:
         self._budget = self.config.max_length - (self._cls is not None) - (self._sep is not None)
 
     @classmethod
-    def from_files(cls, tokenizer_file: str | Path, normalizer: TextNormalizer, config: EncodingConfig) -> "TextEncoder":
+    def from_files(cls, tokenizer_file: str | Path, normalizer: TextNormalizer, config: EncodingConfig) -> TextEncoder:
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(tokenizer_file))
@@ -89,14 +90,18 @@ class TextEncoder:
         return cls(normalizer, tokenizer, config)
 
     @classmethod
-    def from_config(cls, tokenizer_json: str, preprocessing: dict) -> "TextEncoder":
+    def from_config(cls, tokenizer_json: str, preprocessing: dict) -> TextEncoder:
         """The encoder a :meth:`to_config` record describes, over a tokenizer given as its JSON text."""
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_str(tokenizer_json)
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        return cls(TextNormalizer.from_config(preprocessing["normalizer"]), tokenizer, EncodingConfig(**preprocessing["encoding"]))
+        return cls(
+            TextNormalizer.from_config(preprocessing["normalizer"]),
+            tokenizer,
+            EncodingConfig(**preprocessing["encoding"]),
+        )
 
     @property
     def vocab_size(self) -> int:
@@ -112,8 +117,8 @@ class TextEncoder:
             raise ValueError(f"{len(texts)} texts but {len(targets)} targets")
         ids: list[list[int]] = []
         for start in range(0, len(texts), _TOKENIZE_CHUNK):  # full Encodings of long texts are large: few at a time
-            chunk = texts[start:start + _TOKENIZE_CHUNK]
-            aims = [None] * len(chunk) if targets is None else targets[start:start + _TOKENIZE_CHUNK]
+            chunk = texts[start : start + _TOKENIZE_CHUNK]
+            aims = [None] * len(chunk) if targets is None else targets[start : start + _TOKENIZE_CHUNK]
             if self.config.target in ("markers", "both"):
                 chunk = [text if aim is None else mark_target(text, aim) for text, aim in zip(chunk, aims, strict=True)]
             normalized = self.normalizer.normalize_batch(chunk)
@@ -135,7 +140,7 @@ class TextEncoder:
                 ids = ids[:budget]
             else:
                 head = budget // 4
-                ids = ids[:head] + ids[len(ids) - (budget - head):]
+                ids = ids[:head] + ids[len(ids) - (budget - head) :]
         if self._cls is not None:
             ids = [self._cls] + ids
         if self._sep is not None:

@@ -2,6 +2,7 @@
 
 Training-only module (imports torch). Export to ONNX with :func:`sentiment_fusion.training.export.export_text_model`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

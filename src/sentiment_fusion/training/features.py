@@ -1,18 +1,21 @@
 """Encoder outputs for training heads, computed through the same ONNX graphs the
 runtime uses (so heads train on exactly what they will see), cached on disk."""
+
 from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 
-def cached(cache_dir: Path, key_parts: list[str], compute: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+def cached(
+    cache_dir: Path, key_parts: list[str], compute: Callable[[], dict[str, np.ndarray]]
+) -> dict[str, np.ndarray]:
     """``compute()`` once per distinct key; later calls load ``<cache_dir>/<hash>.npz``."""
     key = hashlib.sha256("\x00".join(key_parts).encode()).hexdigest()[:20]
     path = Path(cache_dir) / f"features-{key}.npz"
@@ -33,7 +36,7 @@ def text_outputs(text_model, texts: list[str], batch: int = 512, progress: bool 
 
     logits, features = [], []
     for start in tqdm(range(0, len(texts), batch), disable=not progress, desc="text features", unit="batch"):
-        lg, ft = text_model.run(texts[start:start + batch])
+        lg, ft = text_model.run(texts[start : start + batch])
         logits.append(lg)
         features.append(ft)
     return {"logits": np.concatenate(logits), "features": np.concatenate(features)}

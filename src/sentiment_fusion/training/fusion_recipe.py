@@ -7,6 +7,7 @@ copies so that validation stays deterministic) - and text-only posts (e.g.
 MVSA-Multiple) can be added. Selection and calibration use the validation
 pairs with both modalities, the case the runtime sends to this head.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,7 +31,13 @@ from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ARGS = {"epochs": 30, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.05, "select_metric": "accuracy"}
+DEFAULT_ARGS = {
+    "epochs": 30,
+    "batch_size": 64,
+    "learning_rate": 1e-3,
+    "weight_decay": 0.05,
+    "select_metric": "accuracy",
+}
 
 
 @dataclass
@@ -50,11 +57,15 @@ def _pair_outputs(text_model, image_model, dataset, cache_dir: Path, keys: list[
     encoder_sha = keys[1]
     image_x, examples = labelled_image_features(image_model.encoder, dataset, cache_dir, encoder_sha)
     texts = [e.text or "" for e in examples]
-    text = cached(cache_dir, [dataset.fingerprint, "text", keys[0], str(len(texts))], lambda: text_outputs(text_model, texts))
+    text = cached(
+        cache_dir, [dataset.fingerprint, "text", keys[0], str(len(texts))], lambda: text_outputs(text_model, texts)
+    )
     (image_logits,) = image_model.head.run(["logits"], {"features": image_x})
     with_text = [i for i, t in enumerate(texts) if t.strip()]
-    outputs = {"text": (with_text, text["logits"][with_text], text["features"][with_text]),
-               "image": (range(len(texts)), image_logits, image_x)}
+    outputs = {
+        "text": (with_text, text["logits"][with_text], text["features"][with_text]),
+        "image": (range(len(texts)), image_logits, image_x),
+    }
     return fusion_inputs(len(texts), outputs), np.array([int(e.label) for e in examples])
 
 
@@ -73,7 +84,10 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
     bundle_dir.mkdir(parents=True, exist_ok=True)
     text_manifest, image_manifest = read_manifest(config.text_model), read_manifest(config.image_model)
-    for path, manifest, needed in ((config.text_model, text_manifest, "text"), (config.image_model, image_manifest, "image")):
+    for path, manifest, needed in (
+        (config.text_model, text_manifest, "text"),
+        (config.image_model, image_manifest, "image"),
+    ):
         if needed not in manifest["components"]:
             raise BundleError(f"{path} has no {needed} component (it has {sorted(manifest['components'])})")
     text_spec, image_spec = text_manifest["components"]["text"], image_manifest["components"]["image"]
@@ -90,35 +104,63 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
         dataset = read_dataset(spec)
         text_only_sets.append(dataset)
         examples = [e for e in dataset.examples if e.text and e.label is not None]
-        out = cached(work_dir, [dataset.fingerprint, "text", keys[0], str(len(examples))],
-                     lambda: text_outputs(text_model, [e.text for e in examples]))
-        parts.append(fusion_inputs(len(examples), {"text": (range(len(examples)), out["logits"], out["features"])},
-                                   feature_dims={"image": train_in["image_features"].shape[1]}))
+        out = cached(
+            work_dir,
+            [dataset.fingerprint, "text", keys[0], str(len(examples))],
+            lambda: text_outputs(text_model, [e.text for e in examples]),
+        )
+        parts.append(
+            fusion_inputs(
+                len(examples),
+                {"text": (range(len(examples)), out["logits"], out["features"])},
+                feature_dims={"image": train_in["image_features"].shape[1]},
+            )
+        )
         labels.append(np.array([int(e.label) for e in examples]))
     train_all, y_all = _concat(parts), np.concatenate(labels)
-    log.info("fusion: %d training rows (%d pairs x3 + text-only), %d validation pairs", len(y_all), len(train_y), len(val_y))
+    log.info(
+        "fusion: %d training rows (%d pairs x3 + text-only), %d validation pairs", len(y_all), len(train_y), len(val_y)
+    )
 
-    model = FusionHead(FusionConfig(text_dim=train_in["text_features"].shape[1], image_dim=train_in["image_features"].shape[1],
-                                    hidden_dim=config.hidden_dim, dropout=config.dropout))
+    model = FusionHead(
+        FusionConfig(
+            text_dim=train_in["text_features"].shape[1],
+            image_dim=train_in["image_features"].shape[1],
+            hidden_dim=config.hidden_dim,
+            dropout=config.dropout,
+        )
+    )
     classes = sorted(int(c) for c in val_set.classes)
-    args = TrainingArguments(output_dir=work_dir / "fusion", **{**DEFAULT_ARGS, **config.training, "eval_classes": tuple(classes)})
+    args = TrainingArguments(
+        output_dir=work_dir / "fusion", **{**DEFAULT_ARGS, **config.training, "eval_classes": tuple(classes)}
+    )
 
     def collate(rows):
-        return {name: torch.from_numpy(np.stack([r[i] for r in rows]).astype(np.float32)) for i, name in enumerate(INPUTS)}
+        return {
+            name: torch.from_numpy(np.stack([r[i] for r in rows]).astype(np.float32)) for i, name in enumerate(INPUTS)
+        }
 
     val_data = TrainData(_rows(val_in), val_y)
     trainer = Trainer(model, args, TrainData(_rows(train_all), y_all), val_data, collate)
     result = trainer.train()
-    components = {"text": _copy_component(config.text_model, text_spec, bundle_dir),
-                  "image": _copy_component(config.image_model, image_spec, bundle_dir)}
+    components = {
+        "text": _copy_component(config.text_model, text_spec, bundle_dir),
+        "image": _copy_component(config.image_model, image_spec, bundle_dir),
+    }
 
     def export(temperature: float, metrics: dict) -> None:
         model.export_onnx(bundle_dir / "fusion.onnx")
 
     components["fusion"] = finish_component(
-        trainer, val_data, classes, bundle_dir=bundle_dir, kind="feature+logit fusion MLP with presence mask", export=export,
-        files={"graph": "fusion.onnx"}, validation={"data": config.val, "modality": "both"},
-        inputs={name: "float32[batch, ...]" for name in INPUTS},
+        trainer,
+        val_data,
+        classes,
+        bundle_dir=bundle_dir,
+        kind="feature+logit fusion MLP with presence mask",
+        export=export,
+        files={"graph": "fusion.onnx"},
+        validation={"data": config.val, "modality": "both"},
+        inputs=dict.fromkeys(INPUTS, "float32[batch, ...]"),
         outputs={"logits": "float32[batch, 3]"},
         architecture=model.to_config(),
         training={
@@ -127,9 +169,11 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
             "best_epoch": result.best_epoch,
             "history": result.history,
             "data": [{"spec": config.train, "n": len(train_set), "fingerprint": train_set.fingerprint}]
-                    + [{"spec": s, "n": len(d), "fingerprint": d.fingerprint} for s, d in zip(config.text_only, text_only_sets)],
-            "n_train_rows": int(len(y_all)),
-            "n_validation": int(len(val_y)),
+            + [
+                {"spec": s, "n": len(d), "fingerprint": d.fingerprint} for s, d in zip(config.text_only, text_only_sets)
+            ],
+            "n_train_rows": len(y_all),
+            "n_validation": len(val_y),
         },
     )
     return components

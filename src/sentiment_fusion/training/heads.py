@@ -3,6 +3,7 @@
 Training-only (torch). Both export to ONNX graphs whose input names match what
 :mod:`sentiment_fusion.runtime` feeds them.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -33,8 +34,13 @@ class HeadConfig:
 def _mlp(config: HeadConfig) -> nn.Sequential:
     if config.hidden_dim == 0:  # plain logistic regression
         return nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.in_dim, config.num_classes))
-    return nn.Sequential(nn.Dropout(config.dropout), nn.Linear(config.in_dim, config.hidden_dim), nn.GELU(),
-                         nn.Dropout(config.dropout), nn.Linear(config.hidden_dim, config.num_classes))
+    return nn.Sequential(
+        nn.Dropout(config.dropout),
+        nn.Linear(config.in_dim, config.hidden_dim),
+        nn.GELU(),
+        nn.Dropout(config.dropout),
+        nn.Linear(config.hidden_dim, config.num_classes),
+    )
 
 
 class ImageHead(nn.Module):
@@ -91,15 +97,21 @@ class FusionHead(nn.Module):
         self.text_proj = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, config.hidden_dim))
         self.image_proj = nn.Sequential(nn.LayerNorm(config.image_dim), nn.Linear(config.image_dim, config.hidden_dim))
         inner = 2 * config.hidden_dim + 2 * config.num_classes + 2
-        self.mlp = nn.Sequential(nn.GELU(), nn.Dropout(config.dropout), nn.Linear(inner, config.hidden_dim), nn.GELU(),
-                                 nn.Dropout(config.dropout), nn.Linear(config.hidden_dim, config.num_classes))
+        self.mlp = nn.Sequential(
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(inner, config.hidden_dim),
+            nn.GELU(),
+            nn.Dropout(config.dropout),
+            nn.Linear(config.hidden_dim, config.num_classes),
+        )
 
     def forward(self, text_features, image_features, text_logits, image_logits, present):
         return self.mlp(self.joint(text_features, image_features, text_logits, image_logits, present))
 
     def joint(self, text_features, image_features, text_logits, image_logits, present) -> torch.Tensor:
         """The MLP's input (B, 2H + 2C + 2): projections and log-probabilities, absent ones zeroed."""
-        t, i = (present[:, c:c + 1] for c in (column("text"), column("image")))  # (B, 1) each
+        t, i = (present[:, c : c + 1] for c in (column("text"), column("image")))  # (B, 1) each
         text = self.text_proj(text_features) * t  # (B, H)
         image = self.image_proj(image_features) * i  # (B, H)
         lt = torch.log_softmax(text_logits, dim=-1) * t  # (B, C)
@@ -110,8 +122,13 @@ class FusionHead(nn.Module):
 
     def export_onnx(self, path: str | Path) -> Path:
         c = self.config
-        example = (torch.randn(2, c.text_dim), torch.randn(2, c.image_dim), torch.randn(2, c.num_classes),
-                   torch.randn(2, c.num_classes), torch.ones(2, 2))
+        example = (
+            torch.randn(2, c.text_dim),
+            torch.randn(2, c.image_dim),
+            torch.randn(2, c.num_classes),
+            torch.randn(2, c.num_classes),
+            torch.ones(2, 2),
+        )
         return export_onnx(self, example, path, self.INPUTS, ["logits"])
 
     def to_config(self) -> dict:

@@ -6,6 +6,7 @@ to sentiment); "post" = the example's label (for MVSA the pair label).
 Validation uses the examples' labels (for MVSA the pair label the benchmark
 scores), or a seeded 10% of train when no validation spec is given.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,8 @@ import numpy as np
 import torch
 
 from ..component import Component
-from ..hashing import sha256_file
 from ..data import read_dataset
+from ..hashing import sha256_file
 from ..labels import Sentiment
 from .features import cached, image_features
 from .finish import finish_component
@@ -27,7 +28,13 @@ from .trainer import TrainData, Trainer, TrainingArguments
 
 log = logging.getLogger(__name__)
 
-DEFAULT_ARGS = {"epochs": 40, "batch_size": 64, "learning_rate": 1e-3, "weight_decay": 0.05, "select_metric": "accuracy"}
+DEFAULT_ARGS = {
+    "epochs": 40,
+    "batch_size": 64,
+    "learning_rate": 1e-3,
+    "weight_decay": 0.05,
+    "select_metric": "accuracy",
+}
 
 
 @dataclass
@@ -46,7 +53,9 @@ class ImageTrainConfig:
             raise ValueError(f"labels must be 'image' or 'post', got {self.labels!r}")
         self.encoder = Path(self.encoder)
         if not self.encoder.is_file():
-            raise FileNotFoundError(f"image encoder graph not found: {self.encoder} (make it with scripts/convert_mobilenet.py)")
+            raise FileNotFoundError(
+                f"image encoder graph not found: {self.encoder} (make it with scripts/convert_mobilenet.py)"
+            )
 
 
 def training_label(example, labels: str) -> int:
@@ -57,8 +66,11 @@ def training_label(example, labels: str) -> int:
 def labelled_image_features(encoder, dataset, cache_dir: Path, encoder_sha: str):
     """(features [N, D], examples) for the examples that have an image and a label."""
     with_image = [e for e in dataset.examples if e.image is not None]
-    features = cached(cache_dir, [dataset.fingerprint, dataset.name, str(dataset.split), str(len(with_image)), encoder_sha],
-                      lambda: image_features(encoder, [e.image for e in with_image]))["features"]
+    features = cached(
+        cache_dir,
+        [dataset.fingerprint, dataset.name, str(dataset.split), str(len(with_image)), encoder_sha],
+        lambda: image_features(encoder, [e.image for e in with_image]),
+    )["features"]
     keep = [i for i, e in enumerate(with_image) if e.label is not None]
     return features[keep], [with_image[i] for i in keep]
 
@@ -88,7 +100,9 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
 
     model = ImageHead(HeadConfig(in_dim=train_x.shape[1], hidden_dim=config.hidden_dim, dropout=config.dropout))
     model.set_normalization(torch.from_numpy(train_x))
-    args = TrainingArguments(output_dir=work_dir / "head", **{**DEFAULT_ARGS, **config.training, "eval_classes": tuple(classes)})
+    args = TrainingArguments(
+        output_dir=work_dir / "head", **{**DEFAULT_ARGS, **config.training, "eval_classes": tuple(classes)}
+    )
 
     def collate(rows):
         return {"features": torch.from_numpy(np.stack(rows))}
@@ -101,9 +115,17 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
         shutil.copyfile(config.encoder, bundle_dir / "image_encoder.onnx")
 
     return finish_component(
-        trainer, TrainData(list(val_x), val_y), classes, bundle_dir=bundle_dir, kind="mobilenet_v2+mlp", export=export,
+        trainer,
+        TrainData(list(val_x), val_y),
+        classes,
+        bundle_dir=bundle_dir,
+        kind="mobilenet_v2+mlp",
+        export=export,
         files={"encoder": "image_encoder.onnx", "head": "image_head.onnx"},
-        validation={"data": config.val or f"held-out {config.val_fraction:.0%} of train", "labels": "pair" if config.val else "image"},
+        validation={
+            "data": config.val or f"held-out {config.val_fraction:.0%} of train",
+            "labels": "pair" if config.val else "image",
+        },
         inputs={"image": "any RGB image; decoded and resized by the preprocessing below"},
         outputs={"logits": "float32[batch, 3]", "features": f"float32[batch, {train_x.shape[1]}]"},
         preprocessing={"image": encoder.preprocessor.to_config()},  # less the decode limits: deployment settings
@@ -116,7 +138,7 @@ def train_image_head(config: ImageTrainConfig, bundle_dir: str | Path, work_dir:
             "best_epoch": result.best_epoch,
             "history": result.history,
             "data": [{"spec": config.train, "n": len(train_set), "fingerprint": train_set.fingerprint}],
-            "n_train": int(len(train_y)),
-            "n_validation": int(len(val_y)),
+            "n_train": len(train_y),
+            "n_validation": len(val_y),
         },
     )

@@ -1,4 +1,5 @@
 """Finish a bundle: manifest, one-time evaluations on named splits, model card."""
+
 from __future__ import annotations
 
 import json
@@ -11,8 +12,16 @@ from ..model_card import write_model_card
 log = logging.getLogger(__name__)
 
 
-def publish_bundle(bundle_dir: str | Path, *, name: str, version: str, components: dict, description: str = "",
-                   reports: list[tuple[str, str]] = (), published: list[str] = ()) -> dict:
+def publish_bundle(
+    bundle_dir: str | Path,
+    *,
+    name: str,
+    version: str,
+    components: dict,
+    description: str = "",
+    reports: list[tuple[str, str]] = (),
+    published: list[str] = (),
+) -> dict:
     """Write the manifest, evaluate the finished bundle on ``reports`` ((spec, modality)
     pairs, e.g. the test split, once) through the ONNX runtime, record those metrics and
     write the model card. Returns the manifest."""
@@ -21,8 +30,14 @@ def publish_bundle(bundle_dir: str | Path, *, name: str, version: str, component
     from ..runtime import Analyzer
 
     bundle_dir = Path(bundle_dir)
-    write_manifest(bundle_dir, name=name, version=version, components=components, description=description,
-                   extra={"published": list(published), "evaluations": []})
+    write_manifest(
+        bundle_dir,
+        name=name,
+        version=version,
+        components=components,
+        description=description,
+        extra={"published": list(published), "evaluations": []},
+    )
     manifest = read_manifest(bundle_dir)
     if reports:
         analyzer = Analyzer.load(bundle_dir)
@@ -44,8 +59,14 @@ def add_related(bundle_dir: str | Path, other_dir: str | Path, note: str) -> dic
     bundle_dir = Path(bundle_dir)
     manifest, other = read_manifest(bundle_dir), read_manifest(other_dir)
     related = [r for r in manifest.get("related", []) if r["bundle"] != other["name"]]
-    related.append({"bundle": other["name"], "version": other["version"], "note": note,
-                    "evaluations": [{k: v for k, v in e.items() if k != "reliability"} for e in other.get("evaluations", [])]})
+    related.append(
+        {
+            "bundle": other["name"],
+            "version": other["version"],
+            "note": note,
+            "evaluations": [{k: v for k, v in e.items() if k != "reliability"} for e in other.get("evaluations", [])],
+        }
+    )
     manifest["related"] = related
     (bundle_dir / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
     write_model_card(bundle_dir, manifest)

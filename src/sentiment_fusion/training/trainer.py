@@ -8,15 +8,17 @@ each epoch (and every ``eval_steps``), best-checkpoint selection on the
 validation split, and resumable checkpoints. ``best.pt`` / ``last.pt`` carry the
 model's architecture beside its weights (:mod:`.checkpoints`), so they rebuild it alone.
 """
+
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
 import random
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -102,29 +104,43 @@ class TrainResult:
     checkpoint: Path | None = None
 
 
-def batch_order(n: int, batch_size: int, seed: int, lengths: np.ndarray | None, shuffle: bool = True) -> list[np.ndarray]:
+def batch_order(
+    n: int, batch_size: int, seed: int, lengths: np.ndarray | None, shuffle: bool = True
+) -> list[np.ndarray]:
     """Indices of each batch. With ``lengths``, examples of similar length share a
     batch (little padding) while batches still come in random order."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(n) if shuffle else np.arange(n)
     if lengths is not None:
         pool = batch_size * 50
-        order = np.concatenate([
-            chunk[np.argsort(lengths[chunk], kind="stable")] for chunk in np.array_split(order, max(1, math.ceil(n / pool)))
-        ])
-    batches = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+        order = np.concatenate(
+            [
+                chunk[np.argsort(lengths[chunk], kind="stable")]
+                for chunk in np.array_split(order, max(1, math.ceil(n / pool)))
+            ]
+        )
+    batches = [order[i : i + batch_size] for i in range(0, n, batch_size)]
     if shuffle and lengths is not None:
         batches = [batches[i] for i in rng.permutation(len(batches))]
     return batches
 
 
 class Trainer:
-    def __init__(self, model: nn.Module, args: TrainingArguments, train: TrainData, val: TrainData | None,
-                 collate: Callable[[list], dict[str, torch.Tensor]], keep_with_weights: dict | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        args: TrainingArguments,
+        train: TrainData,
+        val: TrainData | None,
+        collate: Callable[[list], dict[str, torch.Tensor]],
+        keep_with_weights: dict | None = None,
+    ):
         if len(train) == 0:
             raise ValueError("no training examples: check the --train specs, their splits and any @N sample size")
         self.model, self.args, self.train_data, self.val_data, self.collate = model, args, train, val, collate
-        self.keep_with_weights = keep_with_weights  # saved in best.pt / last.pt beside the architecture (e.g. the tokenizer)
+        self.keep_with_weights = (
+            keep_with_weights  # saved in best.pt / last.pt beside the architecture (e.g. the tokenizer)
+        )
         self._identity = self._run_identity()  # saved with every checkpoint; compared when resuming
         self.args.output_dir.mkdir(parents=True, exist_ok=True)
         self.checkpoint_path = self.args.output_dir / "checkpoint.pt"
@@ -142,19 +158,26 @@ class Trainer:
         optimizer = self._optimizer()
         warmup = int(args.warmup_ratio * total_steps)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda s: (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup))
+            optimizer,
+            lambda s: (
+                (s + 1) / max(1, warmup) if s < warmup else max(0.0, (total_steps - s) / max(1, total_steps - warmup))
+            ),
         )
         loss_fn = nn.CrossEntropyLoss(weight=self._class_weights(), label_smoothing=args.label_smoothing)
         state = {"epoch": 0, "step_in_epoch": 0, "global_step": 0, "best": None, "history": []}
         if args.resume and self.checkpoint_path.exists():
             state = self._load_checkpoint(optimizer, scheduler)
-            log.info("resumed from %s at epoch %d step %d", self.checkpoint_path, state["epoch"], state["step_in_epoch"])
+            log.info(
+                "resumed from %s at epoch %d step %d", self.checkpoint_path, state["epoch"], state["step_in_epoch"]
+            )
 
         progress = _progress(total_steps, state["global_step"], args.progress)
         while state["epoch"] < args.epochs and state["global_step"] < total_steps:
-            batches = batch_order(len(self.train_data), args.batch_size, args.seed + state["epoch"], self.train_data.lengths)
+            batches = batch_order(
+                len(self.train_data), args.batch_size, args.seed + state["epoch"], self.train_data.lengths
+            )
             self.model.train()
-            for index in batches[state["step_in_epoch"]:]:
+            for index in batches[state["step_in_epoch"] :]:
                 batch = self.collate([self.train_data.items[i] for i in index])
                 labels = torch.from_numpy(self.train_data.labels[index])
                 loss = loss_fn(self.model(**batch), labels)
@@ -192,7 +215,9 @@ class Trainer:
         if self.best_path.exists():
             self.model.load_state_dict(read_weights(self.best_path)["state_dict"])
         best = state["best"] or {"metrics": {}, "epoch": float(state["epoch"])}
-        return TrainResult(best["metrics"], best["epoch"], state["history"], self.best_path if self.best_path.exists() else None)
+        return TrainResult(
+            best["metrics"], best["epoch"], state["history"], self.best_path if self.best_path.exists() else None
+        )
 
     # -- evaluation -----------------------------------------------------------------------
     @torch.no_grad()
@@ -235,7 +260,9 @@ class Trainer:
         for name, param in self.model.named_parameters():
             if not param.requires_grad:
                 continue
-            (no_decay if param.dim() < 2 or "norm" in name.lower() or "embedding" in name.lower() else decay).append(param)
+            (no_decay if param.dim() < 2 or "norm" in name.lower() or "embedding" in name.lower() else decay).append(
+                param
+            )
         groups = [{"params": decay, "weight_decay": self.args.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
         return torch.optim.AdamW(groups, lr=self.args.learning_rate)
 
@@ -251,11 +278,18 @@ class Trainer:
 
     def _save_checkpoint(self, state: dict, optimizer, scheduler) -> None:
         tmp = self.checkpoint_path.with_suffix(".tmp")
-        torch.save({"model": self.model.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "state": state, "args": self.args.to_config(),
-                    "run": self._identity,
-                    "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}},
-                   tmp)
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "state": state,
+                "args": self.args.to_config(),
+                "run": self._identity,
+                "rng": {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()},
+            },
+            tmp,
+        )
         tmp.replace(self.checkpoint_path)  # atomic: a kill mid-write never leaves a broken checkpoint
 
     def _run_identity(self) -> dict:
@@ -269,15 +303,21 @@ class Trainer:
         ckpt = torch.load(self.checkpoint_path, weights_only=False)
         saved, current = ckpt.get("run"), self._identity
         if saved is not None and saved != current:
-            differ = sorted({k for k in {*saved["args"], *current["args"]} if saved["args"].get(k) != current["args"].get(k)}
-                            | {k for k in ("n_train", "labels_sha256") if saved[k] != current[k]})
-            raise ValueError(f"{self.checkpoint_path} is from a run with other settings or data (they differ in "
-                             f"{', '.join(differ)}); use another work folder (--work), or --restart to start over")
+            differ = sorted(
+                {k for k in {*saved["args"], *current["args"]} if saved["args"].get(k) != current["args"].get(k)}
+                | {k for k in ("n_train", "labels_sha256") if saved[k] != current[k]}
+            )
+            raise ValueError(
+                f"{self.checkpoint_path} is from a run with other settings or data (they differ in "
+                f"{', '.join(differ)}); use another work folder (--work), or --restart to start over"
+            )
         try:
             self.model.load_state_dict(ckpt["model"])
         except RuntimeError as exc:
-            raise ValueError(f"{self.checkpoint_path} holds another model's weights; use another work folder "
-                             f"(--work), or --restart to start over ({str(exc).splitlines()[0]})") from None
+            raise ValueError(
+                f"{self.checkpoint_path} holds another model's weights; use another work folder "
+                f"(--work), or --restart to start over ({str(exc).splitlines()[0]})"
+            ) from None
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         random.setstate(ckpt["rng"]["python"])

@@ -4,6 +4,7 @@ FastAPI's default page loads Swagger UI from a CDN; an API on a private network 
 browser without internet) would show a blank page. The Swagger UI 5 bundle and stylesheet
 come from the ``fastapi-offline`` package (MIT) and are served under ``/docs-assets``.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +26,10 @@ def install(app: FastAPI, docs_url: str = "/docs") -> None:
     @app.get(docs_url, include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url, title=f"{app.title} - API docs",
-            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js", swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
-            swagger_favicon_url=f"{ASSETS_URL}/favicon.png", swagger_ui_parameters=app.swagger_ui_parameters,
+            openapi_url=app.openapi_url,
+            title=f"{app.title} - API docs",
+            swagger_js_url=f"{ASSETS_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{ASSETS_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{ASSETS_URL}/favicon.png",
+            swagger_ui_parameters=app.swagger_ui_parameters,
         )

@@ -1,4 +1,5 @@
 """GET /v1/model: what model answers, with the metrics it was measured with."""
+
 from __future__ import annotations
 
 from fastapi import APIRouter
@@ -14,19 +15,31 @@ router = APIRouter(tags=["model"], dependencies=[ApiKey], responses=_errors(401,
 async def model_info(service: ServiceDep, settings: SettingsDep) -> dict:
     manifest = service.manifest
     components = {
-        name: {"kind": spec.get("kind", ""), "temperature": spec.get("temperature"),
-               "metrics": list(spec.get("metrics", []))}
+        name: {
+            "kind": spec.get("kind", ""),
+            "temperature": spec.get("temperature"),
+            "metrics": list(spec.get("metrics", [])),
+        }
         for name, spec in manifest.get("components", {}).items()
     }
     metrics = [{"component": name, **row} for name, c in components.items() for row in c["metrics"]]
     metrics += [dict(row) for row in manifest.get("evaluations", [])]
     return {
-        "name": manifest.get("name", service.name), "version": manifest.get("version", service.version),
+        "name": manifest.get("name", service.name),
+        "version": manifest.get("version", service.version),
         "package_version": __version__,
-        "description": manifest.get("description", ""), "created_at": manifest.get("created_at"),
-        "labels": list(manifest.get("labels", [])), "modalities": list(service.modalities),
-        "components": components, "metrics": metrics,
-        "limits": {"max_body_bytes": settings.max_body_bytes, "max_image_bytes": settings.max_image_bytes,
-                   "max_image_pixels": settings.max_image_pixels, "max_text_chars": settings.max_text_chars,
-                   "max_batch_items": settings.max_batch_items, "request_timeout_s": settings.request_timeout_s},
+        "description": manifest.get("description", ""),
+        "created_at": manifest.get("created_at"),
+        "labels": list(manifest.get("labels", [])),
+        "modalities": list(service.modalities),
+        "components": components,
+        "metrics": metrics,
+        "limits": {
+            "max_body_bytes": settings.max_body_bytes,
+            "max_image_bytes": settings.max_image_bytes,
+            "max_image_pixels": settings.max_image_pixels,
+            "max_text_chars": settings.max_text_chars,
+            "max_batch_items": settings.max_batch_items,
+            "request_timeout_s": settings.request_timeout_s,
+        },
     }

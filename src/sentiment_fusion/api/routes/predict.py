@@ -1,4 +1,5 @@
 """POST /predict, /v1/predict, /v1/predict/upload, /v1/predict/batch."""
+
 from __future__ import annotations
 
 import asyncio
@@ -33,15 +34,19 @@ async def _within_deadline(work: Awaitable[Any], settings: Settings) -> Any:
     try:
         return await asyncio.wait_for(work, timeout=settings.request_timeout_s)
     except asyncio.TimeoutError:
-        raise APIError(504, "timeout", f"the request took longer than {settings.request_timeout_s:g} s; "
-                       "send a smaller image or batch, or retry") from None
+        raise APIError(
+            504,
+            "timeout",
+            f"the request took longer than {settings.request_timeout_s:g} s; send a smaller image or batch, or retry",
+        ) from None
 
 
 def _check(text: str | None, has_image: bool, service: InferenceService, settings: Settings) -> None:
     """The library's post check (raising its coded InvalidInputError), before anything is read,
     decoded or queued, with this service's text limit."""
-    check_post(text, has_image, modalities=service.modalities, model=service.name,
-               max_text_chars=settings.max_text_chars)
+    check_post(
+        text, has_image, modalities=service.modalities, model=service.name, max_text_chars=settings.max_text_chars
+    )
 
 
 async def _post(text: str | None, image: str | None, service: InferenceService, images: ImageSources) -> Post:
@@ -64,8 +69,12 @@ async def _score_one(post: Post, service: InferenceService, explain: bool = Fals
 
 # response_model_exclude_unset: a field the request did not ask for (``explanation``) is left out
 # of the answer, not sent as null.
-@router.post("/v1/predict", response_model=PredictResponse, response_model_exclude_unset=True,
-             summary="Sentiment of one post (JSON)")
+@router.post(
+    "/v1/predict",
+    response_model=PredictResponse,
+    response_model_exclude_unset=True,
+    summary="Sentiment of one post (JSON)",
+)
 async def predict(body: PredictRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
     """Text, image (base64 / data: URL) or both; the answer has the final sentiment, the three
     calibrated scores and each modality's own view; with ``"explain": true`` also why."""
@@ -77,18 +86,31 @@ async def predict(body: PredictRequest, service: ServiceDep, images: ImagesDep, 
     return await _within_deadline(work(), settings)
 
 
-router.add_api_route("/predict", predict, methods=["POST"], response_model=PredictResponse,
-                     response_model_exclude_unset=True,
-                     summary="Sentiment of one post (the original design's path; same as /v1/predict)",
-                     operation_id="predict_legacy")
+router.add_api_route(
+    "/predict",
+    predict,
+    methods=["POST"],
+    response_model=PredictResponse,
+    response_model_exclude_unset=True,
+    summary="Sentiment of one post (the original design's path; same as /v1/predict)",
+    operation_id="predict_legacy",
+)
 
 
-@router.post("/v1/predict/upload", response_model=PredictResponse, response_model_exclude_unset=True,
-             summary="Sentiment of one post (multipart upload)")
-async def predict_upload(request: Request, service: ServiceDep, settings: SettingsDep,
-                         text: Annotated[str | None, Form(description="the post's text")] = None,
-                         image: Annotated[UploadFile | None, File(description="the post's image file")] = None,
-                         explain: Annotated[bool, Form(description="also say why (true/false)")] = False) -> dict:
+@router.post(
+    "/v1/predict/upload",
+    response_model=PredictResponse,
+    response_model_exclude_unset=True,
+    summary="Sentiment of one post (multipart upload)",
+)
+async def predict_upload(
+    request: Request,
+    service: ServiceDep,
+    settings: SettingsDep,
+    text: Annotated[str | None, Form(description="the post's text")] = None,
+    image: Annotated[UploadFile | None, File(description="the post's image file")] = None,
+    explain: Annotated[bool, Form(description="also say why (true/false)")] = False,
+) -> dict:
     """``multipart/form-data`` with a ``text`` field and/or an ``image`` file (what a browser form sends),
     and ``explain=true`` for the explanation."""
     await _check_form(request)
@@ -103,7 +125,9 @@ async def predict_upload(request: Request, service: ServiceDep, settings: Settin
         if image is not None:
             data = await image.read(settings.max_image_bytes + 1)
             if len(data) > settings.max_image_bytes:
-                raise APIError(413, "image_too_large", f"the uploaded image is over the {settings.max_image_bytes}-byte limit")
+                raise APIError(
+                    413, "image_too_large", f"the uploaded image is over the {settings.max_image_bytes}-byte limit"
+                )
             decoded = await service.decode(data)
         return await _score_one(Post(text, decoded), service, explain)
 
@@ -117,27 +141,40 @@ _FORM_FIELDS = {"text", "image", "explain"}
 async def _check_form(request: Request) -> None:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in _FORM_TYPES:
-        raise APIError(415, "unsupported_media_type", "send multipart/form-data with a `text` field and/or an "
-                       "`image` file (JSON goes to /v1/predict)")
+        raise APIError(
+            415,
+            "unsupported_media_type",
+            "send multipart/form-data with a `text` field and/or an `image` file (JSON goes to /v1/predict)",
+        )
     names = [name for name, _ in (await request.form()).multi_items()]  # already parsed: cached
     unknown = sorted(set(names) - _FORM_FIELDS)
     if unknown:
-        raise APIError(422, "invalid_request", f"unknown form fields {unknown}; the fields are `text`, `image` "
-                       "and `explain`")
+        raise APIError(
+            422, "invalid_request", f"unknown form fields {unknown}; the fields are `text`, `image` and `explain`"
+        )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
-        raise APIError(422, "invalid_request", f"form fields sent more than once: {repeated}; one post per request "
-                       "(several go to /v1/predict/batch)")
+        raise APIError(
+            422,
+            "invalid_request",
+            f"form fields sent more than once: {repeated}; one post per request (several go to /v1/predict/batch)",
+        )
 
 
-@router.post("/v1/predict/batch", response_model=BatchResponse, response_model_exclude_unset=True,
-             summary="Sentiment of many posts")
+@router.post(
+    "/v1/predict/batch",
+    response_model=BatchResponse,
+    response_model_exclude_unset=True,
+    summary="Sentiment of many posts",
+)
 async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
     """Up to ``max_batch_items`` posts; the answers come back in the same order. One bad item
     fails the request with a 4xx whose message (and ``index``) names it."""
     items = body.items
     if len(items) > settings.max_batch_items:
-        raise APIError(422, "batch_too_large", f"{len(items)} items; the limit is {settings.max_batch_items} per request")
+        raise APIError(
+            422, "batch_too_large", f"{len(items)} items; the limit is {settings.max_batch_items} per request"
+        )
     for index, item in enumerate(items):
         try:
             _check(item.text, item.image is not None, service, settings)
@@ -148,8 +185,9 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
         answers: list[dict] = []
         for chunk in chunks_by_images(items, [it.image is not None for it in items], _IMAGES_PER_CHUNK):
             start = len(answers)
-            posts = await asyncio.gather(*(_post(it.text, it.image, service, images) for it in chunk),
-                                         return_exceptions=True)
+            posts = await asyncio.gather(
+                *(_post(it.text, it.image, service, images) for it in chunk), return_exceptions=True
+            )
             _raise_first(posts, start)
             results = await service.predict(list(posts))
             _raise_first(results, start)
