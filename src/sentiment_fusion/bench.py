@@ -80,10 +80,9 @@ def load_texts(data_dir: Path | None, n: int) -> tuple[list[str], str]:
         from .data import read_dataset
 
         ds = read_dataset(f"tweeteval:{data_dir / 'tweeteval' / 'sentiment'}:test", limit=n)
-        return [e.text for e in ds.examples], f"TweetEval test, first {n} tweets"
-    return (FALLBACK_TEXTS * (n // len(FALLBACK_TEXTS) + 1))[
-        :n
-    ], f"built-in sample texts ({data_dir} has no TweetEval test)"
+        return [e.text or "" for e in ds.examples], f"TweetEval test, first {n} tweets"
+    texts = (FALLBACK_TEXTS * (n // len(FALLBACK_TEXTS) + 1))[:n]
+    return texts, f"built-in sample texts ({data_dir} has no TweetEval test)"
 
 
 def load_images(data_dir: Path | None, n: int) -> tuple[list, str]:

@@ -10,6 +10,7 @@ files are missing or altered, naming the file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import logging
@@ -34,10 +35,8 @@ MODEL_ENV = "SENTIMENT_FUSION_MODEL"
 def library_versions(*names: str) -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in ("sentiment-fusion", "numpy", "onnxruntime", "tokenizers", "pillow", *names):
-        try:
+        with contextlib.suppress(metadata.PackageNotFoundError):
             versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            pass
     return versions
 
 

@@ -97,7 +97,7 @@ def cmd_evaluate(args) -> int:
     )
     header = "".join(f"{c:>10}" for c in metrics["classes"])
     print(f"confusion (rows true, columns predicted)\n{'':>10}{header}")
-    for name, row in zip(metrics["classes"], metrics["confusion"]):
+    for name, row in zip(metrics["classes"], metrics["confusion"], strict=True):
         print(f"{name:>10}" + "".join(f"{v:>10}" for v in row))
     if args.json:
         print(json.dumps(metrics))
@@ -197,8 +197,8 @@ def cmd_bench(args) -> int:
                 print(f"{key:>22}: skipped ({row['skipped']})")
             else:
                 print(
-                    f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  p99 {row['p99_ms']:7.2f} ms"
-                    f"  | batch 32 {row['batch32_per_s']:8.1f}/s"
+                    f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  "
+                    f"p99 {row['p99_ms']:7.2f} ms  | batch 32 {row['batch32_per_s']:8.1f}/s"
                 )
         elif key.startswith("explain_"):
             print(

@@ -3,7 +3,8 @@
 A typed record shared by the bundle reader and writer, the runtime, the training recipes and
 the test helpers: which files (with sha256), how inputs are preprocessed, the calibration
 temperature, the metrics and how they were measured, and how the runtime runs it (a kept int8
-quantization that is not ``batch_invariant`` runs one text per call). Keys it does not know are kept as they are (``extra``).
+quantization that is not ``batch_invariant`` runs one text per call). Keys it does not know are
+kept as they are (``extra``).
 
 Image decode limits (``max_bytes``, ``max_pixels``) are the deployment's settings, not the
 model's: a component never records them, and those an older bundle recorded are dropped on

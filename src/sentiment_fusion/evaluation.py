@@ -29,7 +29,7 @@ def predict_probabilities(
     examples = dataset.examples
     texts = [e.text if modality in ("text", "both") else None for e in examples]
     images = [e.image if modality in ("image", "both") else None for e in examples]
-    if all(t is None and i is None for t, i in zip(texts, images)):
+    if all(t is None and i is None for t, i in zip(texts, images, strict=True)):
         raise InvalidInputError(f"{_describe(dataset)} has no {modality} input to score")
     from tqdm.auto import tqdm
 
@@ -73,7 +73,7 @@ def evaluate(analyzer: Analyzer, dataset: Dataset, modality: str = "both", progr
 
     subset = replace(dataset, examples=labelled)
     probs = predict_probabilities(analyzer, subset, modality, progress=progress)
-    report = score_probabilities(probs, np.array([int(e.label) for e in labelled]), dataset.classes)
+    report = score_probabilities(probs, np.array([e.label for e in labelled], dtype=np.int64), dataset.classes)
     report.update(
         {
             "modality": modality,

@@ -21,7 +21,7 @@ class Sentiment(enum.IntEnum):
         return self.name.lower()
 
     @property
-    def title(self) -> str:  # type: ignore[override]
+    def title(self) -> str:
         """Capitalised name used by the API's ``sentiment`` field: ``"Positive"``."""
         return self.name.capitalize()
 

@@ -7,6 +7,7 @@ probabilities are restricted to those classes before the argmax.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,8 +17,8 @@ from .labels import LABELS
 
 def restrict_to_classes(probs: np.ndarray, classes: Sequence[int]) -> np.ndarray:
     """Predicted class index among ``classes`` only (e.g. neg vs pos for IMDB)."""
-    classes = np.asarray(sorted(classes))
-    return classes[np.argmax(probs[:, classes], axis=1)]
+    order = np.asarray(sorted(classes))
+    return order[np.argmax(probs[:, order], axis=1)]
 
 
 def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Sequence[int] | None = None) -> dict:
@@ -35,7 +36,7 @@ def classification_report(y_true: np.ndarray, y_pred: np.ndarray, classes: Seque
     classes = list(range(len(LABELS))) if classes is None else sorted(classes)
     confusion = np.zeros((len(classes), len(classes)), dtype=np.int64)
     position = {c: i for i, c in enumerate(classes)}
-    for t, p in zip(y_true, y_pred):
+    for t, p in zip(y_true, y_pred, strict=True):
         if t not in position or p not in position:
             raise ValueError(f"label {t if t not in position else p} is outside the scored classes {classes}")
         confusion[position[t], position[p]] += 1
@@ -78,7 +79,7 @@ def expected_calibration_error(probs: np.ndarray, y_true: np.ndarray, bins: int 
     correct = probs.argmax(axis=1) == y_true
     edges = np.linspace(0.0, 1.0, bins + 1)
     ece, table = 0.0, []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in itertools.pairwise(edges):
         in_bin = (confidence > lo) & (confidence <= hi)
         count = int(in_bin.sum())
         if not count:

@@ -40,7 +40,7 @@ IMAGES_PER_CALL = 32  # predict_batch decodes and scores the images of a batch t
 
 
 def _scores(probs: np.ndarray) -> dict[str, float]:
-    return {label: float(p) for label, p in zip(LABELS, probs)}
+    return {label: float(p) for label, p in zip(LABELS, probs, strict=True)}
 
 
 @dataclass(frozen=True)
@@ -295,7 +295,7 @@ class Analyzer:
         if on_error not in ON_ERROR:
             raise InvalidInputError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         texts, images = self._check_batch(texts, images)
-        results: list[Any] = [self._post_error(text, image) for text, image in zip(texts, images)]
+        results: list[Any] = [self._post_error(text, image) for text, image in zip(texts, images, strict=True)]
         if on_error == "raise":
             _raise_first(results)
         todo = [i for i, result in enumerate(results) if result is None]
@@ -303,6 +303,7 @@ class Analyzer:
         # once: when a chunk fails, its images are decoded one by one to find the bad ones, and the
         # rest of the chunk runs again. Chunks bound that re-run (IMAGES_PER_CALL images at most).
         for chunk in chunks_by_images(todo, [images[i] is not None for i in todo], IMAGES_PER_CALL):
+            scored = chunk
             try:
                 predictions = self._predict([texts[i] for i in chunk], [images[i] for i in chunk])
             except InvalidInputError:  # an ImageError: undecodable, unsupported, over a limit
@@ -310,9 +311,9 @@ class Analyzer:
                     results[i] = self._image_error(images[i])
                 if on_error == "raise":
                     _raise_first(results)
-                chunk = [i for i in chunk if results[i] is None]
-                predictions = self._predict([texts[i] for i in chunk], [images[i] for i in chunk])
-            for i, prediction in zip(chunk, predictions):
+                scored = [i for i in chunk if results[i] is None]
+                predictions = self._predict([texts[i] for i in scored], [images[i] for i in scored])
+            for i, prediction in zip(scored, predictions, strict=True):
                 results[i] = prediction
         return results
 

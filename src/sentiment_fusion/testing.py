@@ -108,7 +108,7 @@ def make_tiny_mvsa(folder: str | Path, n: int = 24, seed: int = 0) -> Path:
         rows.append(f"{i}\t{text_label},{image_label}")
     test_ids = list(range(n - 3, n + 1))
     labelled = [r for r in rows[1:] if int(r.split("\t")[0]) not in test_ids]
-    (folder / "labelResultAll.txt").write_text("\n".join([rows[0]] + labelled) + "\n")
+    (folder / "labelResultAll.txt").write_text("\n".join([rows[0], *labelled]) + "\n")
     cut = int((n - 4) * 0.7)
     (folder / "splits" / "train.txt").write_text("\n".join(str(i) for i in range(1, cut + 1)) + "\n")
     (folder / "splits" / "dev.txt").write_text("\n".join(str(i) for i in range(cut + 1, n - 3)) + "\n")

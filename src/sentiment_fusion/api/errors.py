@@ -9,6 +9,7 @@ The body is always ``{"error": {"code": "...", "message": "...", "request_id": "
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -92,7 +93,13 @@ def error_body(status: int, code: str, message: str, request_id: str | None = No
 
 
 def error_response(
-    status: int, code: str, message: str, *, request_id: str | None = None, headers: dict | None = None, **extra: Any
+    status: int,
+    code: str,
+    message: str,
+    *,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     return JSONResponse(error_body(status, code, message, request_id, **extra), status_code=status, headers=headers)
 
@@ -123,7 +130,8 @@ def validation_message(errors: list[dict]) -> str:
     return "; ".join(parts) + more
 
 
-async def _validation_handler(request: Request, exc: RequestValidationError) -> JSONResponse:
+async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # registered for it alone (install)
     errors = list(exc.errors())
     rid = _request_id(request)
     if any(e.get("type") == "json_invalid" for e in errors):
@@ -149,7 +157,8 @@ async def _validation_handler(request: Request, exc: RequestValidationError) -> 
         for e in errors
         if e.get("loc", ())[:2] == ("body", "items") and len(e["loc"]) > 2 and isinstance(e["loc"][2], int)
     ]
-    extra = {"index": items[0]} if items else {}  # a batch: which item is wrong, as for the service's own checks
+    # a batch: which item is wrong, as for the service's own checks
+    extra: dict[str, Any] = {"index": items[0]} if items else {}
     return error_response(422, "invalid_request", validation_message(errors), request_id=rid, **extra)
 
 

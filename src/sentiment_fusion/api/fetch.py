@@ -94,7 +94,7 @@ class UrlFetcher:
             raise APIError(422, "invalid_url", f"the image URL's host {host!r} is not a valid host name") from None
         addresses = []
         for info in infos:
-            ip = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+            ip = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
             if address_forbidden(ip) and not self.allow_private:
                 raise APIError(
                     403, "url_address_forbidden", f"the image URL's host {host!r} resolves to a non-public address"

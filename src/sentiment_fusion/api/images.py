@@ -107,6 +107,8 @@ class ImageSources:
         return data
 
     def _names_file(self, value: str) -> bool:
+        if self.root is None:
+            return False
         try:
             return (self.root / value).is_file()
         except (OSError, ValueError):

@@ -81,7 +81,7 @@ class InferenceService:
             raise _busy()
         loop = asyncio.get_running_loop()
         futures = [loop.create_future() for _ in posts]
-        self._pending.extend(zip(posts, futures))
+        self._pending.extend(zip(posts, futures, strict=True))
         self._wake.set()
         try:
             return list(await asyncio.gather(*futures, return_exceptions=True))
@@ -102,7 +102,7 @@ class InferenceService:
             await self._wake.wait()
             while self._pending:
                 await self._slots.acquire()
-                batch = []
+                batch: list[tuple[Post, asyncio.Future]] = []
                 while self._pending and len(batch) < self.max_batch:
                     post, future = self._pending.popleft()
                     if not future.done():
@@ -122,7 +122,7 @@ class InferenceService:
             results = await asyncio.get_running_loop().run_in_executor(self._infer_pool, self._run, posts)
             self.metrics.inference.observe(time.perf_counter() - start)
             self.metrics.batch_size.observe(len(posts))
-            for (post, future), result in zip(batch, results):
+            for (post, future), result in zip(batch, results, strict=True):
                 if not future.done():
                     if isinstance(result, BaseException):
                         future.set_exception(result)
@@ -196,7 +196,7 @@ class ModelSlot:
             log.info(
                 "model %s %s ready (%s)", self.service.name, self.service.version, ", ".join(self.service.modalities)
             )
-        except Exception as exc:  # a bad bundle keeps the process up and /readyz says why
+        except Exception as exc:  # noqa: BLE001 - a bad bundle keeps the process up and /readyz says why
             self.error = f"{type(exc).__name__}: {exc}"
             log.error("model failed to load: %s", self.error)
         finally:

@@ -24,7 +24,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
@@ -33,7 +32,7 @@ from ..errors import ImageError, ImageTooLargeError
 
 logger = logging.getLogger(__name__)
 
-ImageSource = Union[str, os.PathLike, bytes, bytearray, memoryview, Image.Image, np.ndarray]
+ImageSource = str | os.PathLike | bytes | bytearray | memoryview | Image.Image | np.ndarray
 
 # Modes shrunk before conversion (BOX resizing is right for them and saves the full-size copies).
 _SHRINK_FIRST = ("RGB", "RGBA", "L", "LA", "I", "I;16", "I;16L", "F")
@@ -293,7 +292,7 @@ class ImagePreprocessor:
         if factor == 1:
             return img
         # A BOX resize is an area average like reduce(), and unlike it also takes 16-bit modes.
-        return img.resize((img.width // factor, img.height // factor), Image.BOX)
+        return img.resize((img.width // factor, img.height // factor), Image.Resampling.BOX)
 
     # ------------------------------------------------------------------ arrays
     def pixels(self, source: ImageSource) -> np.ndarray:

@@ -52,8 +52,9 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
     todo: list[int] = []
     for i, text in enumerate(texts):
         texts[i] = text if isinstance(text, str) and not is_blank(text) else None
-        if images[i] is not None and not Path(images[i]).is_file():
-            results[i] = f"image file not found: {images[i]}"
+        image = images[i]
+        if image is not None and not Path(image).is_file():
+            results[i] = f"image file not found: {image}"
         elif texts[i] is None and images[i] is None:
             results[i] = (
                 "empty text and no image"
@@ -64,13 +65,13 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
             todo.append(i)
     if todo:
         predictions = analyzer.predict_batch([texts[i] for i in todo], [images[i] for i in todo], on_error="return")
-        for i, prediction in zip(todo, predictions):
+        for i, prediction in zip(todo, predictions, strict=True):
             if isinstance(prediction, Exception):  # this post's input error, e.g. an undecodable image
                 results[i] = str(prediction) or type(prediction).__name__
             else:
                 results[i] = tuple(float(prediction.scores[label]) for label in LABELS)
     columns: dict[str, list] = {name: [] for name in RESULT_SCHEMA.names}
-    for post_id, result in zip(ids, results):
+    for post_id, result in zip(ids, results, strict=True):
         columns["post_id"].append(post_id)
         if isinstance(result, str):
             columns["sentiment"].append(None)
@@ -80,7 +81,7 @@ def score_table(analyzer, table: pa.Table) -> pa.Table:
         else:
             probs = result
             columns["sentiment"].append(LABELS[max(range(len(LABELS)), key=probs.__getitem__)])
-            for label, p in zip(LABELS, probs):
+            for label, p in zip(LABELS, probs, strict=True):
                 columns[f"p_{label}"].append(p)
             columns["error"].append(None)
     return pa.table(columns, schema=RESULT_SCHEMA)

@@ -142,9 +142,9 @@ class TextEncoder:
                 head = budget // 4
                 ids = ids[:head] + ids[len(ids) - (budget - head) :]
         if self._cls is not None:
-            ids = [self._cls] + ids
+            ids = [self._cls, *ids]
         if self._sep is not None:
-            ids = ids + [self._sep]
+            ids = [*ids, self._sep]
         if second is not None and self._sep is not None:  # EncodingConfig: a target segment has a [SEP]
             ids = [*ids, *second, self._sep]
         return ids

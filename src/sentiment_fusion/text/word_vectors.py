@@ -26,7 +26,7 @@ def minilm_word_vectors(words: list[str], dim: int, seed: int = 13) -> np.ndarra
     pieces = tokenizer.encode_batch(words, add_special_tokens=False)
     vectors = np.zeros((len(words), table.shape[1]))
     known = np.zeros(len(words), bool)
-    for i, (word, enc) in enumerate(zip(words, pieces)):
+    for i, (word, enc) in enumerate(zip(words, pieces, strict=True)):
         if enc.ids and not (word.startswith("[") and word.endswith("]")):
             vectors[i] = table[enc.ids].mean(0)
             known[i] = True

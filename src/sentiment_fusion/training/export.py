@@ -22,7 +22,7 @@ def export_onnx(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     dynamic_axes: dict[str, dict[int, str]] = {}
-    for name, tensor in zip(input_names, example_inputs):
+    for name, tensor in zip(input_names, example_inputs, strict=True):
         axes = {0: "batch"}
         if tensor.dim() == 2 and not tensor.is_floating_point():
             axes[1] = "tokens"

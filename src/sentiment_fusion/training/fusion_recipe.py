@@ -10,6 +10,7 @@ pairs with both modalities, the case the runtime sends to this head.
 
 from __future__ import annotations
 
+import functools
 import logging
 import shutil
 from dataclasses import asdict, dataclass, field
@@ -74,7 +75,7 @@ def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
 
 
 def _rows(inputs: dict[str, np.ndarray]) -> list[tuple]:
-    return list(zip(*(inputs[name] for name in INPUTS)))
+    return list(zip(*(inputs[name] for name in INPUTS), strict=True))
 
 
 def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: str | Path) -> dict[str, Component]:
@@ -107,7 +108,7 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
         out = cached(
             work_dir,
             [dataset.fingerprint, "text", keys[0], str(len(examples))],
-            lambda: text_outputs(text_model, [e.text for e in examples]),
+            functools.partial(text_outputs, text_model, [e.text for e in examples]),
         )
         parts.append(
             fusion_inputs(
@@ -170,7 +171,8 @@ def train_fusion(config: FusionTrainConfig, bundle_dir: str | Path, work_dir: st
             "history": result.history,
             "data": [{"spec": config.train, "n": len(train_set), "fingerprint": train_set.fingerprint}]
             + [
-                {"spec": s, "n": len(d), "fingerprint": d.fingerprint} for s, d in zip(config.text_only, text_only_sets)
+                {"spec": s, "n": len(d), "fingerprint": d.fingerprint}
+                for s, d in zip(config.text_only, text_only_sets, strict=True)
             ],
             "n_train_rows": len(y_all),
             "n_validation": len(val_y),

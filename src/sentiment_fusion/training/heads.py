@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from torch import nn
@@ -118,7 +119,7 @@ class FusionHead(nn.Module):
         li = torch.log_softmax(image_logits, dim=-1) * i
         return torch.cat([text, image, lt, li, present], dim=-1)
 
-    INPUTS = list(INPUTS)  # names and order: sentiment_fusion/fusion_inputs.py
+    INPUTS: ClassVar[list[str]] = list(INPUTS)  # names and order: sentiment_fusion/fusion_inputs.py
 
     def export_onnx(self, path: str | Path) -> Path:
         c = self.config

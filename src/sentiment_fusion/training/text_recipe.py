@@ -286,11 +286,11 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
                     "used": min(len(d), config.sample.get(spec, len(d))),
                     "fingerprint": d.fingerprint,
                 }
-                for spec, d in zip(config.train, train_sets)
+                for spec, d in zip(config.train, train_sets, strict=True)
             ]
             + [
                 {"spec": spec, "n": len(d), "fingerprint": d.fingerprint, "role": "validation"}
-                for spec, d in zip(config.val, val_sets)
+                for spec, d in zip(config.val, val_sets, strict=True)
             ],
             "init_from": start.provenance if start is not None else None,
             "checkpoint": _weights_record(result.checkpoint or trainer.last_path),

@@ -179,7 +179,10 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
         try:
             _check(item.text, item.image is not None, service, settings)
         except InvalidInputError as exc:
-            raise for_item(exc, index) from None
+            error = for_item(exc, index)
+            if error is None:  # every InvalidInputError has a code; re-raise what would not
+                raise
+            raise error from None
 
     async def work() -> dict:
         answers: list[dict] = []
@@ -189,7 +192,7 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
                 *(_post(it.text, it.image, service, images) for it in chunk), return_exceptions=True
             )
             _raise_first(posts, start)
-            results = await service.predict(list(posts))
+            results = await service.predict([post for post in posts if isinstance(post, Post)])  # all, after the check
             _raise_first(results, start)
             answers.extend(_answer(r, service) for r in results)
         return {"items": answers, "model": {"name": service.name, "version": service.version}}
