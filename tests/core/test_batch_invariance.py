@@ -65,6 +65,7 @@ def test_graphs_run_batched(analyzer):
     assert len(counting.rows) == max(2, min(analyzer.text.workers.threads, 40))
 
 
+@pytest.mark.slow
 def test_a_posts_scores_do_not_depend_on_its_batch_mates(analyzer, posts):
     texts, images = posts
     n = len(texts)

@@ -15,6 +15,8 @@ pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckd
 
 from sentiment_fusion.insights.cli import main
 
+pytestmark = pytest.mark.slow  # analyzes and explains posts with the real default bundle
+
 CALM = [
     "the new phone arrived today",
     "love the camera on this phone",

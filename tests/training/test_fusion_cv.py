@@ -52,6 +52,7 @@ def test_stratified_folds_keep_each_class_share_and_follow_the_seed():
         stratified_folds(labels, 1, seed=0)
 
 
+@pytest.mark.slow
 def test_cross_validation_learns_a_learnable_pool_and_reports_every_fold():
     result = cross_validate(synthetic_pool(), Variant("recipe"), folds=3, inner_folds=3, training=FAST)
     assert result["n"] == 150 and len(result["per_fold"]) == 3
@@ -62,6 +63,7 @@ def test_cross_validation_learns_a_learnable_pool_and_reports_every_fold():
     assert result["dev_held_out"]["accuracy"] > 0.8
 
 
+@pytest.mark.slow
 def test_held_out_labels_never_reach_training():
     # labels unrelated to the features: a harness that trained or selected on the held-out
     # fold would score far above chance here
@@ -77,6 +79,7 @@ def test_held_out_labels_never_reach_training():
     assert "dev_recipe" not in result
 
 
+@pytest.mark.slow
 def test_ensemble_smoothing_and_auxiliary_variants_run():
     pool = synthetic_pool()
     for variant in (Variant("ens", members=2), Variant("smooth", label_smoothing=0.1), Variant("aux", aux_weight=0.5)):
