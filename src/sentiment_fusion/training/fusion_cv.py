@@ -292,35 +292,37 @@ def member_probabilities(
         labels.append(pool.extra_labels)
     train_all = fusion_recipe._concat(parts)
     with_aux = variant.aux_weight > 0
-
-    def rows(inputs, targets):
-        return list(zip(*(inputs[name] for name in INPUTS), targets, strict=True))
+    # One table of every row the head sees: the training rows, then all the pairs. An item is a row
+    # number, so a batch is one fancy index per input (the same tensors as stacking per-row tuples,
+    # several times faster for the ~23,000 training rows x 30 epochs).
+    table = {name: np.concatenate([train_all[name], pairs[name]]).astype(np.float32) for name in INPUTS}
+    table_aux = np.concatenate([*aux, pool.aux])
+    offset = len(train_all["present"])
 
     def collate(batch):
-        out = {
-            name: torch.from_numpy(np.stack([r[i] for r in batch]).astype(np.float32)) for i, name in enumerate(INPUTS)
-        }
+        index = np.asarray(batch)
+        out = {name: torch.from_numpy(table[name][index]) for name in INPUTS}
         if with_aux:
-            out["aux_targets"] = torch.from_numpy(np.stack([r[-1] for r in batch]))
+            out["aux_targets"] = torch.from_numpy(table_aux[index])
         return out
 
     fusion_config = FusionConfig(
         text_dim=pool.text_features.shape[1], image_dim=image.shape[1], hidden_dim=128, dropout=0.3
     )
     model = AuxFusionHead(fusion_config, variant.aux_weight) if with_aux else FusionHead(fusion_config)
-    select = TrainData(rows(take(select_idx), pool.aux[select_idx]), y[select_idx])
+    select = TrainData(list(offset + select_idx), y[select_idx])
     trainer = _train(
         model,
         fusion_recipe.DEFAULT_ARGS,
         work / "fusion",
-        TrainData(rows(train_all, np.concatenate(aux)), np.concatenate(labels)),
+        TrainData(list(range(offset)), np.concatenate(labels)),
         select,
         collate,
         label_smoothing=variant.label_smoothing,
         **training,
     )
     temperature = fit_temperature(trainer.predict_logits(select), select.labels)
-    logits = trainer.predict_logits(TrainData(rows(take(eval_idx), pool.aux[eval_idx]), y[eval_idx]))
+    logits = trainer.predict_logits(TrainData(list(offset + eval_idx), y[eval_idx]))
     return softmax(logits, temperature)
 
 
