@@ -12,7 +12,7 @@ the image branch. Each class is mapped by what it means to most viewers, never b
   ambivalent (admired and feared, e.g. big cats).
 
 The table is a judgement, written down so it can be reviewed and changed in one place;
-``tests/test_cifar100_sentiment.py`` checks that all 100 official names appear exactly once
+``tests/image/test_cifar100_sentiment.py`` checks that all 100 official names appear exactly once
 with a reason.
 
 >>> sentiment_of("snake")
