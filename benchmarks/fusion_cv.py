@@ -30,6 +30,7 @@ VARIANTS = {
         Variant("smooth0.1", label_smoothing=0.1),
         Variant("aux0.5", aux_weight=0.5),
         Variant("flip", flip=True),
+        Variant("ensemble2", members=2),
         Variant("ensemble4", members=4),
     )
 }
