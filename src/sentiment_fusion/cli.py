@@ -153,6 +153,7 @@ def cmd_train_text(args) -> int:
         quantize=not args.no_quantize,
         init_from=args.init_from,
         target=args.target_as,
+        freeze_word_embeddings=args.freeze_word_embeddings,
     )
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
@@ -480,6 +481,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="for data with targets (targets:FILE, a jsonl/csv target "
         "column), how MiniLM sees each: segment ([CLS] text [SEP] target [SEP]), markers (« target » "
         "in the text) or both",
+    )
+    p.add_argument(
+        "--freeze-word-embeddings",
+        action="store_true",
+        help="minilm: keep --init-from's word-embedding table, so that a bundle's graphs can share it on disk",
     )
     p.set_defaults(func=cmd_train_text)
 

@@ -25,7 +25,9 @@ class InvalidInputError(SentimentFusionError, ValueError):
 
     Codes of a post's input (``sentiment_fusion.posts.check_post``): ``missing_input``,
     ``empty_text``, ``invalid_text``, ``text_too_long``, ``text_not_supported``,
-    ``image_not_supported``; images: ``invalid_image``, ``image_too_large``.
+    ``image_not_supported``; targets (``sentiment_fusion.posts.check_targets``): ``invalid_targets``,
+    ``too_many_targets``, ``target_too_long``, ``targets_need_text``, ``targets_not_supported``;
+    images: ``invalid_image``, ``image_too_large``.
     """
 
     code = "invalid_input"

@@ -13,6 +13,8 @@ from .errors import InvalidInputError
 from .text.normalize import is_blank
 
 MAX_TEXT_CHARS = 20_000  # the library's limit: far above any post, a guard against pathological inputs
+MAX_TARGETS = 32  # targets per post: brands, products, people named in one post
+MAX_TARGET_CHARS = 100  # a name, a handle, an aspect: a few words
 
 
 def check_post(
@@ -47,6 +49,48 @@ def check_post(
             )
     if has_image and "image" not in modalities:
         raise InvalidInputError(f"this model ({model}) has no image component; send text", code="image_not_supported")
+
+
+def check_targets(
+    targets: object,
+    text: str | None,
+    *,
+    has_target_model: bool,
+    model: str,
+    max_targets: int = MAX_TARGETS,
+    max_target_chars: int = MAX_TARGET_CHARS,
+) -> list[str] | None:
+    """The post's targets as a list of strings (None when none were given), or raise the first
+    reason they cannot be scored: the sentiment toward a target is read from the post's text."""
+    if targets is None:
+        return None
+    if isinstance(targets, str) or not isinstance(targets, (list, tuple)):
+        raise InvalidInputError(
+            f"targets must be a list of strings, got {type(targets).__name__}", code="invalid_targets"
+        )
+    if len(targets) > max_targets:
+        raise InvalidInputError(f"{len(targets)} targets; the limit is {max_targets} per post", code="too_many_targets")
+    for target in targets:
+        if not isinstance(target, str):
+            raise InvalidInputError(
+                f"each target must be a string, got {type(target).__name__}", code="invalid_targets"
+            )
+        if len(target) > max_target_chars:
+            raise InvalidInputError(
+                f"target {target[:40]!r}... has {len(target)} characters; the limit is {max_target_chars}",
+                code="target_too_long",
+            )
+        if not target.strip().lstrip("@#$").strip():
+            raise InvalidInputError(f"target {target!r} names nothing", code="invalid_targets")
+    if targets and text is None:
+        raise InvalidInputError(
+            "targets need the post's text (the sentiment toward a target is read from it)", code="targets_need_text"
+        )
+    if targets and not has_target_model:
+        raise InvalidInputError(
+            f"this model ({model}) has no targeted text component; leave targets out", code="targets_not_supported"
+        )
+    return list(targets)
 
 
 def chunks_by_images(items: list, has_image: list[bool], images_per_chunk: int) -> list[list]:

@@ -8,6 +8,10 @@ How the final answer is chosen:
 - text only -> the text model; image only -> the image model;
 - text and image -> the fusion head when the bundle has one, else the mean of
   the two calibrated distributions.
+
+Targets (``targets=["@united", "Delta"]``) add the sentiment *toward* each target, from the
+bundle's ``target`` component: a text model that reads the post's text with the target shown to
+it (``text.encoding``), whether or not the target occurs in the text.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,8 +31,9 @@ from .component import Component
 from .errors import BundleError, InvalidInputError
 from .fusion_inputs import column, fusion_inputs
 from .labels import LABELS, Sentiment
-from .posts import check_post, chunks_by_images
+from .posts import check_post, check_targets, chunks_by_images
 from .sessions import Workers, onnx_session
+from .text.targets import target_spans
 
 if TYPE_CHECKING:
     from .explain import Explanation
@@ -55,13 +60,45 @@ class ModalityPrediction:
 
 
 @dataclass(frozen=True)
+class TargetPrediction:
+    """The sentiment toward one target of a post: ``spans`` are the character offsets ``(start,
+    end)`` of each place the text names it (any case, or as its ``@handle``, ``#hashtag`` or
+    ``$CASHTAG``); when there are none (``found`` is False) the answer still comes from the whole
+    post, read as being about the target."""
+
+    target: str
+    spans: list[tuple[int, int]]
+    sentiment: Sentiment
+    scores: dict[str, float]
+
+    @property
+    def found(self) -> bool:
+        return bool(self.spans)
+
+    @property
+    def label(self) -> str:
+        return self.sentiment.label
+
+    def to_dict(self) -> dict:
+        return {
+            "target": self.target,
+            "spans": [list(span) for span in self.spans],
+            "found": self.found,
+            "sentiment": self.sentiment.title,
+            "scores": dict(self.scores),
+        }
+
+
+@dataclass(frozen=True)
 class Prediction:
     """The answer for one post.
 
     ``scores`` holds all three calibrated probabilities (summing to 1);
     ``modalities`` holds each given modality's own prediction; ``source`` says
     which model produced the final answer (``fusion``, ``text``, ``image`` or
-    ``mean``); ``explanation`` says why (:meth:`Analyzer.explain`; None from ``predict``).
+    ``mean``); ``explanation`` says why (:meth:`Analyzer.explain`; None from ``predict``);
+    ``targets`` holds the sentiment toward each target asked for, in the order given (None when
+    none were asked for).
     """
 
     sentiment: Sentiment
@@ -69,6 +106,7 @@ class Prediction:
     modalities: dict[str, ModalityPrediction] = field(default_factory=dict)
     source: str = ""
     explanation: Explanation | None = None
+    targets: list[TargetPrediction] | None = None
 
     @property
     def label(self) -> str:
@@ -84,6 +122,7 @@ class Prediction:
             "scores": dict(self.scores),
             "modalities": {name: m.to_dict() for name, m in self.modalities.items()},
             "source": self.source,
+            **({"targets": [t.to_dict() for t in self.targets]} if self.targets is not None else {}),
             **({"explanation": self.explanation.to_dict()} if self.explanation is not None else {}),
         }
 
@@ -96,19 +135,23 @@ def _component_file(bundle_dir: Path, spec: dict, role: str, component: str) -> 
 
 
 class TextModel:
-    """Tokenize + run a text graph ``(input_ids, attention_mask) -> (logits, features)``."""
+    """Tokenize + run a text graph ``(input_ids, attention_mask) -> (logits, features)``; a
+    targeted one (``encoding.target`` set: the bundle's ``target`` component) reads each text
+    with its target."""
 
-    def __init__(self, bundle_dir: Path, spec: dict, threads: int | None = None, batch_size: int = 32):
+    def __init__(
+        self, bundle_dir: Path, spec: dict, threads: int | None = None, batch_size: int = 32, name: str = "text"
+    ):
         from .text.encoding import EncodingConfig, TextEncoder
         from .text.normalize import TextNormalizer
 
         pre = spec["preprocessing"]
         self.encoder = TextEncoder.from_files(
-            _component_file(bundle_dir, spec, "tokenizer", "text"),
+            _component_file(bundle_dir, spec, "tokenizer", name),
             TextNormalizer.from_config(pre["normalizer"]),
             EncodingConfig(**pre["encoding"]),
         )
-        self.session = onnx_session(_component_file(bundle_dir, spec, "graph", "text"))
+        self.session = onnx_session(_component_file(bundle_dir, spec, "graph", name))
         self.workers = Workers(threads)
         self.temperature = float(spec.get("temperature", 1.0))
         self.kind = spec.get("kind", "")
@@ -123,17 +166,28 @@ class TextModel:
         self.batch_size = batch_size
         self._inputs = {i.name for i in self.session.get_inputs()}
 
-    def run(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        """(logits [N, 3], features [N, D]). The texts are cut into one slice per worker; each
-        worker tokenizes its slice (while the others run the graph), sorts it by length and runs
-        it in chunks that keep padding small (:func:`length_chunks`)."""
+    @property
+    def takes_targets(self) -> bool:
+        return self.encoder.config.target is not None
+
+    def run(self, texts: Sequence[str], targets: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(logits [N, 3], features [N, D]); ``targets[i]`` is text i's target (a targeted model).
+        The texts are cut into one slice per worker; each worker tokenizes its slice (while the
+        others run the graph), sorts it by length and runs it in chunks that keep padding small
+        (:func:`length_chunks`)."""
         texts = list(texts)
+        aims = list(targets) if targets is not None else None
         slices = self.workers.split(len(texts), max(1, len(texts)))
-        parts = self.workers.map(lambda part: self._run_slice(texts[part.start : part.stop]), slices)
+        parts = self.workers.map(
+            lambda part: self._run_slice(
+                texts[part.start : part.stop], aims[part.start : part.stop] if aims is not None else None
+            ),
+            slices,
+        )
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
-    def _run_slice(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        ids = self.encoder.token_ids(texts)
+    def _run_slice(self, texts: list[str], targets: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        ids = self.encoder.token_ids(texts, targets)
         order = np.argsort([len(s) for s in ids], kind="stable")
         size = 1 if self.one_per_call else self.batch_size
         logits_parts, feature_parts = [], []
@@ -240,6 +294,9 @@ class Analyzer:
         self.text = _build(TextModel, self.path, components, "text", threads, batch_size)
         self.image = _build(ImageModel, self.path, components, "image", threads, batch_size)
         self.fusion = _build(FusionModel, self.path, components, "fusion", threads)
+        self.target = _build(TextModel, self.path, components, "target", threads, batch_size, "target")
+        if self.target is not None and not self.target.takes_targets:
+            raise BundleError(f"{self.path / 'manifest.json'}: the target component's encoding shows no target")
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = 32) -> Analyzer:
@@ -259,9 +316,16 @@ class Analyzer:
     def modalities(self) -> tuple[str, ...]:
         return tuple(name for name in ("text", "image") if getattr(self, name) is not None)
 
-    def predict(self, text: str | None = None, image: Any = None) -> Prediction:
-        """One post. ``image`` is a path, bytes, a PIL image or an HxWx3 uint8 array."""
-        return self.predict_batch([text], [image])[0]
+    def predict(self, text: str | None = None, image: Any = None, targets: Sequence[str] | None = None) -> Prediction:
+        """One post. ``image`` is a path, bytes, a PIL image or an HxWx3 uint8 array; ``targets``
+        (brands, products, people) adds the sentiment toward each of them (``Prediction.targets``).
+
+        >>> from sentiment_fusion import load
+        >>> p = load().predict(text="Switched from @united to @delta, best decision ever", targets=["United", "Delta"])
+        >>> [(t.target, t.spans, t.label) for t in p.targets]
+        [('United', [(14, 21)], 'negative'), ('Delta', [(25, 31)], 'positive')]
+        """
+        return self.predict_batch([text], [image], targets=None if targets is None else [targets])[0]
 
     def explain(self, text: str | None = None, image: Any = None) -> Prediction:
         """One post's answer with an ``explanation``: a weight per word, a heat map over the image and
@@ -277,9 +341,15 @@ class Analyzer:
         return explain(self, text, image)
 
     def predict_batch(
-        self, texts: Sequence[str | None] | None = None, images: Sequence[Any] | None = None, *, on_error: str = "raise"
+        self,
+        texts: Sequence[str | None] | None = None,
+        images: Sequence[Any] | None = None,
+        *,
+        targets: Sequence[Sequence[str] | None] | None = None,
+        on_error: str = "raise",
     ) -> list[Any]:
-        """Many posts; ``texts[i]`` and ``images[i]`` belong to post i (None = that modality is absent).
+        """Many posts; ``texts[i]``, ``images[i]`` and ``targets[i]`` belong to post i (None = that
+        modality is absent, or no targets for that post).
 
         A post that cannot be scored (empty text, an undecodable image, a modality the bundle
         lacks: an :class:`InvalidInputError` with a stable ``code``) fails the whole call with
@@ -295,7 +365,8 @@ class Analyzer:
         if on_error not in ON_ERROR:
             raise InvalidInputError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         texts, images = self._check_batch(texts, images)
-        results: list[Any] = [self._post_error(text, image) for text, image in zip(texts, images, strict=True)]
+        aims = self._check_targets_shape(targets, len(texts))
+        results: list[Any] = [self._post_error(*post) for post in zip(texts, images, aims, strict=True)]
         if on_error == "raise":
             _raise_first(results)
         todo = [i for i, result in enumerate(results) if result is None]
@@ -315,7 +386,27 @@ class Analyzer:
                 predictions = self._predict([texts[i] for i in scored], [images[i] for i in scored])
             for i, prediction in zip(scored, predictions, strict=True):
                 results[i] = prediction
+        asked = [i for i, result in enumerate(results) if isinstance(result, Prediction) and aims[i] is not None]
+        answers = self.predict_targets([texts[i] for i in asked], [aims[i] for i in asked])
+        for i, targeted in zip(asked, answers, strict=True):
+            results[i] = replace(results[i], targets=targeted)
         return results
+
+    def predict_targets(self, texts: Sequence[str], targets: Sequence[Sequence[str]]) -> list[list[TargetPrediction]]:
+        """The sentiment toward each of ``targets[i]`` in ``texts[i]`` (already checked), all pairs
+        in one batched call of the targeted model."""
+        pairs = [(text, aim) for text, aims in zip(texts, targets, strict=True) for aim in aims]
+        if not pairs:
+            return [[] for _ in texts]
+        logits, _ = self.target.run([text for text, _ in pairs], [aim for _, aim in pairs])
+        per_text = np.split(softmax(logits, self.target.temperature), np.cumsum([len(aims) for aims in targets])[:-1])
+        return [
+            [
+                TargetPrediction(aim, target_spans(text, aim), Sentiment(int(np.argmax(p))), _scores(p))
+                for aim, p in zip(aims, probs, strict=True)
+            ]
+            for text, aims, probs in zip(texts, targets, per_text, strict=True)
+        ]
 
     def _predict(self, texts: list, images: list) -> list[Prediction]:
         """Posts already checked (an undecodable image raises ImageError for the whole call)."""
@@ -364,9 +455,20 @@ class Analyzer:
             raise InvalidInputError(f"{len(texts)} texts but {len(images)} images: give one (or None) per post")
         return texts, images
 
-    def _post_error(self, text, image) -> InvalidInputError | None:
+    def _check_targets_shape(self, targets, n: int) -> list:
+        if targets is None:
+            return [None] * n
+        if isinstance(targets, str):
+            raise InvalidInputError("targets takes one list of targets (or None) per post", code="invalid_targets")
+        targets = list(targets)
+        if len(targets) != n:
+            raise InvalidInputError(f"{n} posts but {len(targets)} target lists: give one (or None) per post")
+        return targets
+
+    def _post_error(self, text, image, targets=None) -> InvalidInputError | None:
         try:
             check_post(text, image is not None, modalities=self.modalities, model=self.name)
+            check_targets(targets, text, has_target_model=self.target is not None, model=self.name)
         except InvalidInputError as error:
             return error
         return None

@@ -7,6 +7,7 @@ ONNX runtime rebuilds exactly what the model was trained with.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .normalize import TextNormalizer
-from .targets import mark_target, target_name
+from .targets import mark_target, target_name, unhandle_target
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -107,7 +108,7 @@ class TextEncoder:
     def vocab_size(self) -> int:
         return self.tokenizer.get_vocab_size()
 
-    def token_ids(self, texts: list[str], targets: list[str | None] | None = None) -> list[list[int]]:
+    def token_ids(self, texts: list[str], targets: Sequence[str | None] | None = None) -> list[list[int]]:
         """Normalized, tokenized, truncated ids (with specials) for each text and, for a model that
         takes targets (``config.target``), each text's target (None: the post's own sentiment, the
         text alone). The text is cut to fit, never the target (up to ``TARGET_TOKENS``)."""
@@ -119,6 +120,7 @@ class TextEncoder:
         for start in range(0, len(texts), _TOKENIZE_CHUNK):  # full Encodings of long texts are large: few at a time
             chunk = texts[start : start + _TOKENIZE_CHUNK]
             aims = [None] * len(chunk) if targets is None else targets[start : start + _TOKENIZE_CHUNK]
+            chunk = [text if aim is None else unhandle_target(text, aim) for text, aim in zip(chunk, aims, strict=True)]
             if self.config.target in ("markers", "both"):
                 chunk = [text if aim is None else mark_target(text, aim) for text, aim in zip(chunk, aims, strict=True)]
             normalized = self.normalizer.normalize_batch(chunk)
@@ -164,7 +166,7 @@ class TextEncoder:
             mask[row, : len(seq)] = 1
         return ids, mask
 
-    def encode(self, texts: list[str], targets: list[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, texts: list[str], targets: Sequence[str | None] | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.pad(self.token_ids(texts, targets))
 
     def to_config(self) -> dict:

@@ -8,6 +8,8 @@ any run of spaces between its words.
 [(25, 30), (32, 38)]
 >>> mark_target("Switched from @United to Delta", "united")
 'Switched from « @United » to Delta'
+>>> unhandle_target("@Apple fix this, @support", "apple")
+'Apple fix this, @support'
 """
 
 from __future__ import annotations
@@ -39,4 +41,17 @@ def mark_target(text: str, target: str) -> str:
     for start, end in target_spans(text, target):
         out += [text[last:start], f"{OPEN} ", text[start:end], f" {CLOSE}"]
         last = end
+    return "".join(out) + text[last:]
+
+
+def unhandle_target(text: str, target: str) -> str:
+    """``text`` with the ``@`` of each ``@handle`` occurrence of ``target`` dropped.
+
+    The normalizer maps every ``@handle`` to ``@user``; the target's own handle must stay
+    readable, or "@Apple we need better batteries" would not name Apple at all."""
+    out, last = [], 0
+    for start, end in target_spans(text, target):
+        if text[start] == "@":
+            out += [text[last:start], text[start + 1 : end]]
+            last = end
     return "".join(out) + text[last:]

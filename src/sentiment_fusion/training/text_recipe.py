@@ -60,6 +60,9 @@ class TextTrainConfig:
     # Data with targets (targets:FILE, a jsonl/csv target column): how the model sees them (EncodingConfig.target).
     # Examples without one are read as the post's own sentiment (the text alone), so both kinds can be mixed.
     target: str | None = None
+    # minilm: keep the word-embedding table as init_from has it, so that a bundle's graphs can share it on disk
+    # (a targeted graph beside the post-level one costs its layers only: see training/shared_weights.py)
+    freeze_word_embeddings: bool = False
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
 
@@ -80,6 +83,8 @@ class TextTrainConfig:
             raise ValueError("init_from and init_embeddings both set the starting weights: give one")
         if self.target is not None and self.target not in TARGET_MODES:
             raise ValueError(f"target must be one of {TARGET_MODES} or None, got {self.target!r}")
+        if self.freeze_word_embeddings and self.kind == "bilstm":
+            raise ValueError("freeze_word_embeddings is for minilm (a bilstm learns its own vocabulary's vectors)")
         if self.target is not None and self.kind == "bilstm":
             raise ValueError("targets need a minilm model (its tokenizer has the [SEP] and « » that show them)")
 
@@ -219,6 +224,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     if start is not None:
         model = start.model(fallback=model)
         log.info("starting from the weights in %s", config.init_from)
+    if config.freeze_word_embeddings:
+        model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
 
     def encode(examples) -> TrainData:
         targets = [e.target for e in examples] if config.target is not None else None
