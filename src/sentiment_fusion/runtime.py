@@ -64,12 +64,14 @@ class TargetPrediction:
     """The sentiment toward one target of a post: ``spans`` are the character offsets ``(start,
     end)`` of each place the text names it (any case, or as its ``@handle``, ``#hashtag`` or
     ``$CASHTAG``); when there are none (``found`` is False) the answer still comes from the whole
-    post, read as being about the target."""
+    post, read as being about the target. ``explanation`` (from :meth:`Analyzer.explain` only):
+    the word weights toward this target's verdict."""
 
     target: str
     spans: list[tuple[int, int]]
     sentiment: Sentiment
     scores: dict[str, float]
+    explanation: Explanation | None = None
 
     @property
     def found(self) -> bool:
@@ -86,6 +88,7 @@ class TargetPrediction:
             "found": self.found,
             "sentiment": self.sentiment.title,
             "scores": dict(self.scores),
+            **({"explanation": self.explanation.to_dict()} if self.explanation is not None else {}),
         }
 
 
@@ -327,9 +330,11 @@ class Analyzer:
         """
         return self.predict_batch([text], [image], targets=None if targets is None else [targets])[0]
 
-    def explain(self, text: str | None = None, image: Any = None) -> Prediction:
+    def explain(self, text: str | None = None, image: Any = None, targets: Sequence[str] | None = None) -> Prediction:
         """One post's answer with an ``explanation``: a weight per word, a heat map over the image and
-        each modality's contribution, all toward the predicted class (:mod:`sentiment_fusion.explain`).
+        each modality's contribution, all toward the predicted class (:mod:`sentiment_fusion.explain`);
+        with ``targets``, each of ``Prediction.targets`` has its own ``explanation`` (word weights
+        toward that target's verdict, from the targeted model).
 
         >>> from sentiment_fusion import load
         >>> p = load().explain(text="Worst customer service ever")
@@ -338,7 +343,7 @@ class Analyzer:
         """
         from .explain import explain
 
-        return explain(self, text, image)
+        return explain(self, text, image, targets)
 
     def predict_batch(
         self,
@@ -407,6 +412,11 @@ class Analyzer:
             ]
             for text, aims, probs in zip(texts, targets, per_text, strict=True)
         ]
+
+    def target_answer(self, text: str, target: str, probs: np.ndarray) -> TargetPrediction:
+        """The answer toward ``target`` in ``text`` from the targeted model's calibrated ``probs``
+        (used by :mod:`sentiment_fusion.explain`, which cannot import this module)."""
+        return TargetPrediction(target, target_spans(text, target), Sentiment(int(np.argmax(probs))), _scores(probs))
 
     def _predict(self, texts: list, images: list) -> list[Prediction]:
         """Posts already checked (an undecodable image raises ImageError for the whole call)."""
