@@ -29,7 +29,9 @@ def cmd_predict(args) -> int:
     if args.explain_image is not None and args.image is None:
         raise ValueError("--explain-image writes the heat map of the post's image: give --image too")
     analyzer = Analyzer.load(args.model)
-    prediction = (analyzer.explain if explain else analyzer.predict)(text=args.text, image=args.image)
+    prediction = (analyzer.explain if explain else analyzer.predict)(
+        text=args.text, image=args.image, targets=args.target
+    )
     why = prediction.explanation
     if args.explain_image is not None and why is not None and why.image is not None:
         args.explain_image.write_bytes(why.image.overlay_png)
@@ -42,7 +44,22 @@ def cmd_predict(args) -> int:
         print(f"  {name}: {view.sentiment.title} ({'  '.join(f'{k} {v:.3f}' for k, v in view.scores.items())})")
     if why is not None:
         _print_explanation(args.text, why, args.explain_image)
+    for target in prediction.targets or []:
+        _print_target(args.text, target)
     return 0
+
+
+def _print_target(text: str, target) -> None:
+    """One line per target: where the text names it (or that it does not), its verdict and scores;
+    with --explain, its own word weights below it."""
+    where = f"found at {', '.join(f'{a}-{b}' for a, b in target.spans)}" if target.found else "not found in the text"
+    scores = "  ".join(f"{k} {v:.3f}" for k, v in target.scores.items())
+    print(f"  target {target.target!r} ({where}): {target.sentiment.title} ({scores})")
+    if target.explanation is not None and target.explanation.words:
+        print(f"    why {target.explanation.label} toward {target.target!r}:")
+        _print_coloured(text, target.explanation.words, indent="    ")
+        strongest = sorted(target.explanation.words, key=lambda w: -abs(w.weight))[:5]
+        print("    strongest words: " + ", ".join(f"{w.text} {w.weight:+.3f}" for w in strongest))
 
 
 def _print_explanation(text: str | None, explanation, overlay: Path | None) -> None:
@@ -65,12 +82,12 @@ def _print_explanation(text: str | None, explanation, overlay: Path | None) -> N
         print(f"  without {name}: {explanation.label} {without:.3f} (contribution {effect.contribution:+.3f})")
 
 
-def _print_coloured(text, words) -> None:
+def _print_coloured(text, words, indent: str = "  ") -> None:
     try:
         from rich.console import Console
         from rich.text import Text
     except ImportError:  # not a dependency: the plain text, and the strongest words below it
-        print(f"  {text}")
+        print(f"{indent}{text}")
         return
     scale = max(abs(w.weight) for w in words) or 1.0
     line = Text(text)
@@ -78,7 +95,7 @@ def _print_coloured(text, words) -> None:
         depth = round(200 * abs(w.weight) / scale)
         colour = f"rgb(255,{255 - depth},{255 - depth})" if w.weight > 0 else f"rgb({255 - depth},{255 - depth},255)"
         line.stylize(f"black on {colour}", w.start, w.end)
-    Console(highlight=False, soft_wrap=True).print(Text("  ") + line)
+    Console(highlight=False, soft_wrap=True).print(Text(indent) + line)
 
 
 def cmd_evaluate(args) -> int:
@@ -381,6 +398,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="sentiment of one post")
     p.add_argument("--text", default=None, help="the post text")
     p.add_argument("--image", type=Path, default=None, help="image file")
+    p.add_argument(
+        "--target",
+        action="append",
+        default=None,
+        metavar="X",
+        help="also the sentiment toward X (a brand, product, person; repeatable, answered in the order given; "
+        "needs --text and a bundle with a target component)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--explain",
