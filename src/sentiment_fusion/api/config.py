@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ..bundle import MODEL_ENV
+from ..posts import MAX_TARGET_CHARS, MAX_TARGETS
 
 MB = 1024 * 1024
 ENV_PREFIX = "SENTIMENT_FUSION_"
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     max_image_pixels: PositiveInt = 25_000_000
     max_text_chars: PositiveInt = 5_000
     max_batch_items: PositiveInt = 64
+    # Targets ("targets": [...] on the predict routes): the library's limits, or lower (the library checks its own too).
+    max_targets: PositiveInt = Field(MAX_TARGETS, le=MAX_TARGETS, description="targets per post")
+    max_target_chars: PositiveInt = Field(MAX_TARGET_CHARS, le=MAX_TARGET_CHARS, description="characters per target")
+    max_explain_targets: PositiveInt = Field(
+        8, le=MAX_TARGETS, description="targets per post with explain (each costs one model pass per word)"
+    )
     request_timeout_s: PositiveFloat = Field(10.0, description="reading, decoding and inference of one request")
     body_timeout_s: PositiveFloat = Field(30.0, description="receiving the request body (slow uploads)")
     header_timeout_s: PositiveFloat = Field(
