@@ -159,7 +159,9 @@ async def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     ]
     # a batch: which item is wrong, as for the service's own checks
     extra: dict[str, Any] = {"index": items[0]} if items else {}
-    return error_response(422, "invalid_request", validation_message(errors), request_id=rid, **extra)
+    # "targets" that is not a list of strings: the library's code for bad targets (posts.check_targets)
+    code = "invalid_targets" if all("targets" in e.get("loc", ()) for e in errors) else "invalid_request"
+    return error_response(422, code, validation_message(errors), request_id=rid, **extra)
 
 
 async def _known_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 class Post:
     text: str | None = None
     image: Any = None  # a decoded PIL image (never raw bytes: decoding happened with the API limits)
+    targets: list[str] | None = None  # the sentiment toward each of these too (checked by the route)
 
 
 class InferenceService:
@@ -40,6 +41,7 @@ class InferenceService:
         self.max_batch = settings.max_micro_batch
         self.max_queue = settings.max_queue
         self.modalities = tuple(analyzer.modalities)
+        self.takes_targets = getattr(analyzer, "target", None) is not None  # the bundle has a target component
         self.decoder = self._decoder(analyzer, settings)
         self._infer_pool = ThreadPoolExecutor(settings.inference_workers, thread_name_prefix="sf-infer")
         self._decode_pool = ThreadPoolExecutor(min(4, (os.cpu_count() or 1) + 1), thread_name_prefix="sf-decode")
@@ -95,7 +97,9 @@ class InferenceService:
         if len(self._pending) >= self.max_queue:
             raise _busy()
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._infer_pool, self.analyzer.explain, post.text, post.image)
+        if post.targets is None:
+            return await loop.run_in_executor(self._infer_pool, self.analyzer.explain, post.text, post.image)
+        return await loop.run_in_executor(self._infer_pool, self.analyzer.explain, post.text, post.image, post.targets)
 
     async def _dispatch(self) -> None:
         while True:
@@ -141,8 +145,12 @@ class InferenceService:
             self._slots.release()
 
     def _run(self, posts: list[Post]) -> list[Any]:
-        """In the inference thread: one model call; a post's input error lands on that post's request."""
-        return self.analyzer.predict_batch([p.text for p in posts], [p.image for p in posts], on_error="return")
+        """In the inference thread: one model call (posts with targets and without merged: the targeted
+        pairs run in one call of the target model); a post's input error lands on that post's request."""
+        texts, images = [p.text for p in posts], [p.image for p in posts]
+        if all(p.targets is None for p in posts):
+            return self.analyzer.predict_batch(texts, images, on_error="return")
+        return self.analyzer.predict_batch(texts, images, targets=[p.targets for p in posts], on_error="return")
 
     async def close(self) -> None:
         self._runner.cancel()

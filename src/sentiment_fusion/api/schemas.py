@@ -17,11 +17,20 @@ _IMAGE_HELP = (
 )
 
 
+_TARGETS_HELP = (
+    "also the sentiment toward each of these (brands, products, people: `@handle`, `#hashtag` and "
+    "`$CASHTAG` forms match too), answered in `targets` in the same order; needs the text and a "
+    "model with a target component. At most `max_targets` targets of `max_target_chars` characters "
+    "each (GET /v1/model `limits`; by default 32 and 100)"
+)
+
+
 class PostRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     text: str | None = Field(None, description="the post's text (give text, image or both)")
     image: str | None = Field(None, description=_IMAGE_HELP)
+    targets: list[str] | None = Field(None, description=_TARGETS_HELP)
 
 
 class PredictRequest(PostRequest):
@@ -32,6 +41,7 @@ class PredictRequest(PostRequest):
                 {"text": "Best concert of my life!!! 🎸"},
                 {"text": "Stuck at the airport again", "image": "data:image/png;base64,iVBORw0..."},
                 {"text": "Worst customer service ever", "explain": True},
+                {"text": "Switched from @united to @delta, best decision ever", "targets": ["United", "Delta"]},
             ]
         },
     )
@@ -39,7 +49,9 @@ class PredictRequest(PostRequest):
     explain: bool = Field(
         False,
         description="also say why: word weights, an image heat map and each modality's "
-        "contribution (`explanation`); costs one model pass per word and 50 image passes",
+        "contribution (`explanation`); costs one model pass per word and 50 image passes. With "
+        "`targets`, each target's answer gets its own `explanation` too (at most `max_explain_targets` "
+        "targets, by default 8: one more pass per word and target)",
     )
 
 
@@ -103,6 +115,25 @@ class Explanation(BaseModel):
     modalities: dict[str, ModalityEffect] = Field(..., description="for posts with text and image; else empty")
 
 
+class TargetAnswer(BaseModel):
+    target: str = Field(..., description="the target as sent")
+    spans: list[list[int]] = Field(
+        ...,
+        description="[start, end] offsets (Unicode code points) of each place the text names the target, "
+        "in any case or as its @handle / #hashtag / $CASHTAG; empty when it does not",
+    )
+    found: bool = Field(..., description="whether the text names the target (spans is not empty)")
+    sentiment: SentimentName = Field(
+        ..., description="the sentiment toward the target (from the whole post, read as being about it, when not found)"
+    )
+    scores: Scores = Field(..., description="calibrated probabilities of the sentiment toward the target")
+    explanation: Explanation | None = Field(
+        None,
+        description="with explain: word weights toward this target's verdict (from the targeted text model; "
+        "image null, modalities empty)",
+    )
+
+
 class PredictResponse(BaseModel):
     sentiment: SentimentName = Field(..., description="the final answer")
     scores: Scores = Field(..., description="calibrated probabilities, summing to 1")
@@ -110,6 +141,9 @@ class PredictResponse(BaseModel):
     source: str = Field(..., description="which model gave the final answer: fusion, text, image or mean")
     model: ModelRef
     explanation: Explanation | None = Field(None, description="why (only when the request asked for it with explain)")
+    targets: list[TargetAnswer] | None = Field(
+        None, description="the sentiment toward each target asked for, in the order given (only when asked for)"
+    )
 
 
 class BatchResponse(BaseModel):

@@ -40,6 +40,9 @@ async def model_info(service: ServiceDep, settings: SettingsDep) -> dict:
             "max_image_pixels": settings.max_image_pixels,
             "max_text_chars": settings.max_text_chars,
             "max_batch_items": settings.max_batch_items,
+            "max_targets": settings.max_targets,
+            "max_target_chars": settings.max_target_chars,
+            "max_explain_targets": settings.max_explain_targets,
             "request_timeout_s": settings.request_timeout_s,
         },
     }

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Request, UploadFile
 
 from ...errors import InvalidInputError
-from ...posts import check_post, chunks_by_images
+from ...posts import check_post, check_targets, chunks_by_images
 from ..config import Settings
 from ..deps import ApiKey, ImagesDep, ServiceDep, SettingsDep
 from ..errors import APIError, for_item
@@ -41,17 +41,44 @@ async def _within_deadline(work: Awaitable[Any], settings: Settings) -> Any:
         ) from None
 
 
-def _check(text: str | None, has_image: bool, service: InferenceService, settings: Settings) -> None:
-    """The library's post check (raising its coded InvalidInputError), before anything is read,
-    decoded or queued, with this service's text limit."""
+def _check(
+    text: str | None,
+    has_image: bool,
+    service: InferenceService,
+    settings: Settings,
+    targets: list[str] | None = None,
+    explain: bool = False,
+) -> None:
+    """The library's post and targets checks (raising its coded InvalidInputError), before anything
+    is read, decoded or queued, with this service's limits."""
     check_post(
         text, has_image, modalities=service.modalities, model=service.name, max_text_chars=settings.max_text_chars
     )
+    check_targets(
+        targets,
+        text,
+        has_target_model=service.takes_targets,
+        model=service.name,
+        max_targets=settings.max_targets,
+        max_target_chars=settings.max_target_chars,
+    )
+    if explain and targets is not None and len(targets) > settings.max_explain_targets:
+        raise InvalidInputError(
+            f"{len(targets)} targets to explain; the limit is {settings.max_explain_targets} per post "
+            "(each costs one model pass per word): send fewer, or leave explain out",
+            code="too_many_targets",
+        )
 
 
-async def _post(text: str | None, image: str | None, service: InferenceService, images: ImageSources) -> Post:
+async def _post(
+    text: str | None,
+    image: str | None,
+    service: InferenceService,
+    images: ImageSources,
+    targets: list[str] | None = None,
+) -> Post:
     decoded = await service.decode(await images.read(image)) if image is not None else None
-    return Post(text, decoded)
+    return Post(text, decoded, targets)
 
 
 def _answer(prediction, service: InferenceService) -> dict:
@@ -77,11 +104,13 @@ async def _score_one(post: Post, service: InferenceService, explain: bool = Fals
 )
 async def predict(body: PredictRequest, service: ServiceDep, images: ImagesDep, settings: SettingsDep) -> dict:
     """Text, image (base64 / data: URL) or both; the answer has the final sentiment, the three
-    calibrated scores and each modality's own view; with ``"explain": true`` also why."""
-    _check(body.text, body.image is not None, service, settings)
+    calibrated scores and each modality's own view; with ``"explain": true`` also why; with
+    ``"targets": [...]`` also the sentiment toward each target (``targets``)."""
+    _check(body.text, body.image is not None, service, settings, body.targets, body.explain)
 
     async def work() -> dict:
-        return await _score_one(await _post(body.text, body.image, service, images), service, body.explain)
+        post = await _post(body.text, body.image, service, images, body.targets)
+        return await _score_one(post, service, body.explain)
 
     return await _within_deadline(work(), settings)
 
@@ -110,15 +139,19 @@ async def predict_upload(
     text: Annotated[str | None, Form(description="the post's text")] = None,
     image: Annotated[UploadFile | None, File(description="the post's image file")] = None,
     explain: Annotated[bool, Form(description="also say why (true/false)")] = False,
+    targets: Annotated[
+        list[str] | None,
+        Form(description="a target to score the sentiment toward: one `targets` field per target, in order"),
+    ] = None,
 ) -> dict:
     """``multipart/form-data`` with a ``text`` field and/or an ``image`` file (what a browser form sends),
-    and ``explain=true`` for the explanation."""
+    ``explain=true`` for the explanation, and one ``targets`` field per target (repeated, in order)."""
     await _check_form(request)
     # Browsers send a form's line breaks as CRLF: count them as the JSON route would.
     text = text.replace("\r\n", "\n") if text else None  # an empty form field means "not given"
     if image is not None and not image.filename and not image.size:
         image = None  # a file input left empty
-    _check(text, image is not None, service, settings)
+    _check(text, image is not None, service, settings, targets, explain)
 
     async def work() -> dict:
         decoded = None
@@ -129,13 +162,14 @@ async def predict_upload(
                     413, "image_too_large", f"the uploaded image is over the {settings.max_image_bytes}-byte limit"
                 )
             decoded = await service.decode(data)
-        return await _score_one(Post(text, decoded), service, explain)
+        return await _score_one(Post(text, decoded, targets), service, explain)
 
     return await _within_deadline(work(), settings)
 
 
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-_FORM_FIELDS = {"text", "image", "explain"}
+_FORM_FIELDS = {"text", "image", "explain", "targets"}
+_REPEATABLE = {"targets"}  # one field per target
 
 
 async def _check_form(request: Request) -> None:
@@ -150,9 +184,11 @@ async def _check_form(request: Request) -> None:
     unknown = sorted(set(names) - _FORM_FIELDS)
     if unknown:
         raise APIError(
-            422, "invalid_request", f"unknown form fields {unknown}; the fields are `text`, `image` and `explain`"
+            422,
+            "invalid_request",
+            f"unknown form fields {unknown}; the fields are `text`, `image`, `explain` and `targets`",
         )
-    repeated = sorted({name for name in names if names.count(name) > 1})
+    repeated = sorted({name for name in names if names.count(name) > 1} - _REPEATABLE)
     if repeated:
         raise APIError(
             422,
@@ -177,7 +213,7 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
         )
     for index, item in enumerate(items):
         try:
-            _check(item.text, item.image is not None, service, settings)
+            _check(item.text, item.image is not None, service, settings, item.targets)
         except InvalidInputError as exc:
             error = for_item(exc, index)
             if error is None:  # every InvalidInputError has a code; re-raise what would not
@@ -189,7 +225,7 @@ async def predict_batch(body: BatchRequest, service: ServiceDep, images: ImagesD
         for chunk in chunks_by_images(items, [it.image is not None for it in items], _IMAGES_PER_CHUNK):
             start = len(answers)
             posts = await asyncio.gather(
-                *(_post(it.text, it.image, service, images) for it in chunk), return_exceptions=True
+                *(_post(it.text, it.image, service, images, it.targets) for it in chunk), return_exceptions=True
             )
             _raise_first(posts, start)
             results = await service.predict([post for post in posts if isinstance(post, Post)])  # all, after the check
