@@ -128,7 +128,7 @@ def trends(
         f"""
         SELECT brand, CAST(date_trunc('{period}', created_at) AS TIMESTAMP) AS period, count(*) AS n,
                {", ".join(f"count(*) FILTER (WHERE {column} = '{label}') AS n_{label}" for label in LABELS)}
-        FROM posts WHERE {where} AND created_at IS NOT NULL
+        FROM {store.rows_sql()} WHERE {where} AND created_at IS NOT NULL
         GROUP BY ALL ORDER BY brand, period""",
         params,
     )
@@ -160,7 +160,7 @@ def summary(store, brand: str | None = None) -> list[dict]:
                count(*) FILTER (WHERE human_label IS NOT NULL AND sentiment IS NOT NULL) AS labelled,
                count(*) FILTER (WHERE human_label = sentiment) AS agree,
                string_agg(DISTINCT model_version, ' ') AS model_versions
-        FROM posts {where} GROUP BY brand ORDER BY posts DESC, brand""",
+        FROM {store.rows_sql()} {where} GROUP BY brand ORDER BY posts DESC, brand""",
         params,
     )
     out = []
@@ -194,7 +194,7 @@ def examples(store, brand: str | None = None, k: int = 3) -> list[dict]:
     return store.query(
         f"""
         SELECT brand, sentiment, {confidence} AS confidence, post_id, created_at, text
-        FROM posts WHERE sentiment IS NOT NULL {where}
+        FROM {store.rows_sql()} WHERE sentiment IS NOT NULL {where}
         QUALIFY row_number() OVER (PARTITION BY brand, sentiment ORDER BY {confidence} DESC, post_id) <= ?
         ORDER BY brand, sentiment, confidence DESC""",
         [*params, k],
@@ -202,4 +202,4 @@ def examples(store, brand: str | None = None, k: int = 3) -> list[dict]:
 
 
 def brands(store) -> list[str]:
-    return [row["brand"] for row in store.query("SELECT DISTINCT brand FROM posts ORDER BY brand")]
+    return [row["brand"] for row in store.query(f"SELECT DISTINCT brand FROM {store.rows_sql()} ORDER BY brand")]

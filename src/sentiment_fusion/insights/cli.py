@@ -21,6 +21,18 @@ at any point (Ctrl-C, kill) loses at most the last few hundred posts' work and t
 next run finishes the job without duplicates. Posts that cannot be scored (empty
 text, unreadable image) are stored with the reason in `error`.
 
+Brand mentions (a bundle with a targeted text component, e.g. the default from 1.3.0):
+--brands FILE names brands and their aliases in TOML,
+  [brands.apple]
+  aliases = ["apple", "@apple", "#apple", "$aapl", "#aapl", "iphone"]
+and each post is scored toward each brand whose aliases it names (any case, on word
+boundaries; "apple" also finds @Apple and #apple): table `mentions`, one row per post
+and brand. Posts that name no brand are kept and counted as unmatched. With
+--brand-col (or --brand) each post is scored toward its own brand instead (through its
+aliases when --brands lists it). The insights and the report then count mentions, so
+a post naming two brands counts for each, with its own verdict. A re-run without these
+flags keeps the store's brands; a changed brands file re-scores only what changed.
+
 CSV may be UTF-8 or Windows-1252; times such as `Mon Dec 01 19:30:03 +0000 2014`,
 ISO 8601 or Unix epochs become UTC timestamps. Image paths are relative to the file
 that names them.
@@ -96,6 +108,12 @@ def add_commands(subparsers) -> None:
     p.add_argument(
         "--brand",
         help="brand name when there is no --brand-col (default: 'all' for new posts; a re-run keeps stored brands)",
+    )
+    p.add_argument(
+        "--brands",
+        type=Path,
+        metavar="FILE",
+        help="TOML file of brands and aliases: score each post toward each brand it names (table mentions)",
     )
     p.add_argument("--label-col", help="column with human labels, stored as human_label for measuring")
     p.add_argument(
@@ -178,6 +196,7 @@ def cmd_analyze(args) -> int:
         threads=args.threads,
         ray_actors=args.ray_actors,
         progress=not args.quiet,
+        brands=args.brands,
     )
     stats = result.read_stats
     print(
@@ -197,6 +216,19 @@ def cmd_analyze(args) -> int:
         f"{args.db}: {totals['posts']} posts, {totals['scored']} scored, {totals['errors']} errors, "
         f"{totals['pending']} pending"
     )
+    if result.mention_config is not None:
+        done, counts = result.mentions, result.mention_totals
+        whom = (
+            f"{len(result.mention_config.brands)} brand(s) by alias"
+            if result.mention_config.mode == "aliases"
+            else "each post's own brand"
+        )
+        print(
+            f"mentions ({whom}): {counts['mentions']} in {counts['matched']} posts; "
+            f"{counts['unmatched']} posts unmatched (no brand named, or no text); this run matched "
+            f"{done.posts} posts again: {done.scored} mentions scored, {done.kept} kept, {done.deleted} deleted "
+            f"in {done.seconds:.1f}s"
+        )
     if args.report:
         from ..runtime import Analyzer
         from .report import write_report

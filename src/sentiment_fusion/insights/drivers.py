@@ -37,7 +37,7 @@ def alert_words(analyzer, store, alert: Alert, period: str, k: int = 5) -> list[
     """The ``k`` words (lowercased) that most drove the negative verdicts of the alert's brand and
     period: their weights toward negative, summed over its most negative posts."""
     rows = store.query(
-        f"""SELECT text FROM posts WHERE brand = ? AND sentiment = 'negative' AND text IS NOT NULL
+        f"""SELECT text FROM {store.rows_sql()} WHERE brand = ? AND sentiment = 'negative' AND text IS NOT NULL
             AND CAST(date_trunc('{period}', created_at) AS TIMESTAMP) = ?
             ORDER BY p_negative DESC, post_id LIMIT ?""",
         [alert.brand, alert.period, MAX_POSTS_PER_ALERT],

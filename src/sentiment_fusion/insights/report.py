@@ -190,6 +190,8 @@ def render_report(
         drivers = {(a.brand, a.period): alert_words(analyzer, store, a, period) for a in alerts}
     models = sorted({m for r in overview for m in (r["model"] or "").split()})
     total = sum(r["posts"] for r in overview)
+    per_mention = store.rows_sql() != "posts"  # brand mentions: a post naming two brands counts for each
+    counted = "brand mentions (each post that names a brand, once per brand it names)" if per_mention else "posts"
     sections = []
     for name in shown:
         brand_alerts = [a for a in alerts if a.brand == name]
@@ -222,7 +224,7 @@ def render_report(
 <title>{escape(title)}</title><style>{CSS}</style></head>
 <body><main>
 <h1>{escape(title)}</h1>
-<p class="muted">{total} posts · {len(overview)} brand(s) · model {escape(", ".join(models) or "none")} ·
+<p class="muted">{total} {counted} · {len(overview)} brand(s) · model {escape(", ".join(models) or "none")} ·
 generated {datetime.now():%Y-%m-%d %H:%M} by sentiment-fusion {escape(__version__)}</p>
 <h2>Overview</h2><div class="card">{_summary_section(overview)}{share_bars(overview[:max_brands])}</div>
 <h2>Alerts</h2><div class="card">{_alerts_table(alerts, period, drivers)}</div>

@@ -96,7 +96,9 @@ def top_terms(
     Only terms with zeta > ``min_zeta`` (distinctive at 95% by default) are listed, so a
     brand with few negative posts gets a short list rather than noise.
     """
-    rows = store.query("SELECT brand, sentiment, text FROM posts WHERE sentiment IS NOT NULL ORDER BY brand")
+    rows = store.query(
+        f"SELECT brand, sentiment, text FROM {store.rows_sql()} WHERE sentiment IS NOT NULL ORDER BY brand"
+    )
     # Token counts per (brand, sentiment); the prior is the whole store, every brand.
     counts: dict[tuple[str, str], Counter] = {}
     for row in rows:
