@@ -36,7 +36,7 @@ def test_a_brands_file_names_each_brand_with_its_aliases(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("content", "problem"),
+    "content, problem",
     [
         ("[brands.apple\naliases = 1", "is not valid TOML: .*line 1"),
         ("", "names no brands"),
@@ -69,7 +69,7 @@ def test_a_missing_unreadable_or_binary_brands_file_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    "text, expected",
     [
         ("@Apple please fix the iPhone battery", Mention("apple", "apple", [(0, 6), (22, 28)])),
         ("my IPHONE died, thanks #apple", Mention("apple", "iphone", [(3, 9), (23, 29)])),
