@@ -196,6 +196,8 @@ def cmd_serve(args) -> int:
         workers=args.workers,
         model=args.model,
         log_level=args.log_level or ("debug" if args.verbose else "info"),
+        db=args.db,
+        brands=args.brands,
     )
     return 0
 

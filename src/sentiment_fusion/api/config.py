@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import warnings
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     Field,
@@ -89,8 +89,36 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="accepted X-API-Key values; empty = no auth"
     )
+    api_read_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="X-API-Key values with read-only scope: predict and the insights reads, never POST /v1/posts",
+    )
     cors_origins: CommaList = Field(default_factory=list)
     docs_enabled: bool = True
+
+    # --- live monitor (`serve --db`): see api/monitor.py and README "Live monitor"
+    monitor_db: Path | None = Field(None, description="DuckDB store to ingest into and read from; None = no monitor")
+    monitor_brands: Path | None = Field(None, description="brands TOML file (as `analyze --brands`)")
+    monitor_max_posts: PositiveInt = Field(100, description="posts per POST /v1/posts request")
+    monitor_max_id_chars: PositiveInt = 256
+    monitor_max_brand_chars: PositiveInt = 100
+    monitor_read_threads: PositiveInt = Field(2, description="threads answering the insights reads")
+    monitor_max_k: PositiveInt = Field(100, description="the largest k of the terms and examples reads")
+    monitor_period: Literal["hour", "day", "week"] = Field(
+        "day", description="the period of the dashboard and of pushed alerts"
+    )
+    alert_window: PositiveInt = Field(7, description="trailing periods in the alert baseline (as insights alerts)")
+    alert_min_volume: PositiveInt = 30
+    alert_alpha: float = Field(0.05, gt=0, lt=1)
+    dashboard_poll_s: PositiveFloat = Field(2.0, description="how often the dashboard asks whether the store changed")
+    webhook_urls: CommaList = Field(
+        default_factory=list, description="alert webhooks; hosts on url_allowed_hosts, public addresses only"
+    )
+    webhook_secret: SecretStr | None = Field(None, description="HMAC-SHA256 key of the X-Sentiment-Fusion-Signature")
+    webhook_timeout_s: PositiveFloat = 5.0
+    webhook_max_attempts: PositiveInt = 8
+    webhook_backoff_s: PositiveFloat = Field(1.0, description="first retry delay; doubled per attempt")
+    webhook_max_backoff_s: PositiveFloat = 300.0
 
     @field_validator("model_path")
     @classmethod
@@ -100,7 +128,7 @@ class Settings(BaseSettings):
             warnings.warn(f"{DEPRECATED_MODEL_ENV} is deprecated: set {MODEL_ENV} instead", FutureWarning, stacklevel=2)
         return path
 
-    @field_validator("url_allowed_hosts", "cors_origins", "api_keys", mode="before")
+    @field_validator("url_allowed_hosts", "cors_origins", "api_keys", "api_read_keys", "webhook_urls", mode="before")
     @classmethod
     def _split_commas(cls, value):
         if isinstance(value, str):
@@ -137,3 +165,6 @@ class Settings(BaseSettings):
 
     def api_key_values(self) -> list[bytes]:
         return [key.get_secret_value().encode() for key in self.api_keys]
+
+    def api_read_key_values(self) -> list[bytes]:
+        return [key.get_secret_value().encode() for key in self.api_read_keys]

@@ -49,9 +49,21 @@ ServiceDep = Annotated[InferenceService, Depends(get_service)]
 
 
 async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None) -> None:
-    """No-op without configured keys; else the X-API-Key header must match one (constant time)."""
-    accepted = settings.api_key_values()
-    if not accepted:
+    """No-op without configured keys; else the X-API-Key header must match one (constant time),
+    of either scope (``api_keys`` read-write, ``api_read_keys`` read-only)."""
+    _check_key(settings, key, write=False)
+
+
+async def require_write_key(
+    settings: SettingsDep, key: Annotated[str | None, Security(_api_key_header)] = None
+) -> None:
+    """As :func:`require_api_key`, and a read-only key is refused (403): routes that change the store."""
+    _check_key(settings, key, write=True)
+
+
+def _check_key(settings: Settings, key: str | None, *, write: bool) -> None:
+    full, read_only = settings.api_key_values(), settings.api_read_key_values()
+    if not full and not read_only:
         return
     if not key:
         raise APIError(
@@ -61,13 +73,19 @@ async def require_api_key(settings: SettingsDep, key: Annotated[str | None, Secu
             headers={"WWW-Authenticate": "X-API-Key"},
         )
     given = key.encode()
-    if not any(hmac.compare_digest(given, k) for k in accepted):
-        raise APIError(
-            401,
-            "invalid_api_key",
-            "the X-API-Key header does not match any key of this server",
-            headers={"WWW-Authenticate": "X-API-Key"},
-        )
+    if any(hmac.compare_digest(given, k) for k in full):
+        return
+    if any(hmac.compare_digest(given, k) for k in read_only):
+        if write:
+            raise APIError(403, "read_only_key", "this API key has read-only scope; this route needs a read-write key")
+        return
+    raise APIError(
+        401,
+        "invalid_api_key",
+        "the X-API-Key header does not match any key of this server",
+        headers={"WWW-Authenticate": "X-API-Key"},
+    )
 
 
 ApiKey = Depends(require_api_key)
+WriteKey = Depends(require_write_key)

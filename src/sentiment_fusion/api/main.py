@@ -39,6 +39,11 @@ async def lifespan(app: FastAPI):
     settings: Settings = app.state.settings
     fetcher = make_fetcher(settings)
     app.state.images = ImageSources(settings, fetcher)
+    monitor = None
+    if settings.monitor_db is not None:  # open the store first: a store that cannot be opened stops the start
+        from .monitor import MonitorStore
+
+        monitor = app.state.monitor = MonitorStore(settings.monitor_db, settings)
     slot: ModelSlot = app.state.model
     loader = asyncio.create_task(slot.start(settings, app.state.metrics), name="sentiment-fusion-model-load")
     if not settings.load_in_background or slot.preset is not None:
@@ -49,6 +54,8 @@ async def lifespan(app: FastAPI):
         loader.cancel()
         await asyncio.gather(loader, return_exceptions=True)
         await slot.close()
+        if monitor is not None:
+            monitor.close()
         if fetcher is not None:
             await fetcher.aclose()
 
@@ -73,6 +80,10 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     errors.install(app)
     for router in (page.router, health.router, predict.router, model.router, metrics.router):
         app.include_router(router)
+    if settings.monitor_db is not None:  # monitor mode (serve --db)
+        from .routes import monitor
+
+        app.include_router(monitor.router)
     app.mount("/static", PageFiles(directory=STATIC_DIR), name="static")
     if settings.docs_enabled:
         docs.install(app)

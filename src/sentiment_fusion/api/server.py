@@ -36,8 +36,11 @@ def serve(
     workers: int = 1,
     model: str | Path | None = None,
     log_level: str = "info",
+    db: str | Path | None = None,
+    brands: str | Path | None = None,
 ) -> None:
-    """Serve until interrupted. ``host`` defaults to loopback: pass ``0.0.0.0`` to expose it."""
+    """Serve until interrupted. ``host`` defaults to loopback: pass ``0.0.0.0`` to expose it.
+    ``db``: monitor mode over that store (``SENTIMENT_FUSION_MONITOR_DB``), one worker only."""
     try:
         import uvicorn
         from pydantic import ValidationError
@@ -57,10 +60,18 @@ def serve(
         if not model.is_dir():
             raise SettingsError(f"model bundle folder not found: {model}")
         os.environ[MODEL_ENV] = str(model)
+    if db is not None:
+        os.environ["SENTIMENT_FUSION_MONITOR_DB"] = str(Path(db).expanduser().resolve())
+    if brands is not None:
+        if not Path(brands).is_file():
+            raise SettingsError(f"--brands file not found: {brands}")
+        os.environ["SENTIMENT_FUSION_MONITOR_BRANDS"] = str(Path(brands).expanduser().resolve())
     try:
-        Settings()  # fail here, with one clear message, rather than in every worker
+        settings = Settings()  # fail here, with one clear message, rather than in every worker
     except ValidationError as exc:
         raise SettingsError(f"invalid SENTIMENT_FUSION_* setting: {exc}") from None
+    if settings.monitor_db is not None:
+        _check_monitor(settings, workers)
     metrics_dir = None
     if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # /metrics then adds up the workers' numbers (prometheus_client multiprocess mode).
@@ -86,6 +97,21 @@ def serve(
             shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def _check_monitor(settings, workers: int) -> None:
+    """DuckDB lets one process write a file: monitor mode runs one worker, and the store must open."""
+    if workers > 1:
+        raise SettingsError(
+            f"--db (monitor mode) needs --workers 1, got {workers}: DuckDB lets one process write "
+            f"{settings.monitor_db}, and every ingest goes through that one writer"
+        )
+    from ..insights.store import PostStore, StoreError
+
+    try:
+        PostStore(settings.monitor_db).close()  # creates a new store, checks an old one
+    except StoreError as exc:
+        raise SettingsError(str(exc)) from None
+
+
 def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """``--host --port --workers --model --log-level`` (``--log-level`` None = info)."""
     parser.add_argument(
@@ -101,6 +127,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
         default=None,
         help=f"model bundle folder (default: ${MODEL_ENV}, else the shipped default bundle)",
     )
+    parser.add_argument(
+        "--db",
+        type=Path,
+        default=None,
+        help="monitor mode: ingest (POST /v1/posts) into this DuckDB store, serve its insights and /dashboard",
+    )
+    parser.add_argument("--brands", type=Path, default=None, help="brands TOML file (as analyze --brands)")
     parser.add_argument("--log-level", default=None, choices=["debug", "info", "warning", "error"], help="default info")
     return parser
 
@@ -114,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        serve(args.host, args.port, args.workers, args.model, args.log_level or "info")
+        serve(args.host, args.port, args.workers, args.model, args.log_level or "info", args.db, args.brands)
     except (SentimentFusionError, ImportError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
