@@ -11,9 +11,17 @@ Measures, on posts that have a human label:
 - overall agreement (accuracy, macro-F1) of predictions with the human labels;
 - throughput of the local engine (posts/s, scoring phase: tokenize + ONNX + DuckDB commits).
 
+Each figure is given for the posts scored as a whole (``posts``: the post's tone, as before
+brand mentions) and, when the bundle has a targeted component, for the ``apple`` mentions
+(``mentions``: each post that names Apple scored toward Apple). ``--brands FILE`` finds Apple by
+its aliases (benchmarks/apple_brands.toml: the aliases of issue 12, fixed before measuring;
+posts that name none of them are unmatched and left out of the mention figures); without it
+every post is scored toward its brand "apple" (``--brand apple``, found or not).
+
     python benchmarks/insights_apple_tweets.py                  # the default bundle (models/default)
     python benchmarks/insights_apple_tweets.py --model DIR
     python benchmarks/insights_apple_tweets.py --tiny           # pipeline check with the tiny random bundle
+    python benchmarks/insights_apple_tweets.py --brands benchmarks/apple_brands.toml   # apple mentions by alias
 
 The last line of stdout is one JSON object with every number.
 """
@@ -46,9 +54,20 @@ SPEC = ColumnSpec(
 )
 
 
-def daily_comparison(store, min_day: int) -> dict:
-    predicted = {s.period: s for s in trends(store, "day", column="sentiment", labelled_only=True)}
-    human = {s.period: s for s in trends(store, "day", column="human_label", labelled_only=True)}
+class PostsOnly:
+    """A store read as posts scored as a whole, whether or not it holds mentions."""
+
+    def __init__(self, store: PostStore) -> None:
+        self.query = store.query
+
+    @staticmethod
+    def rows_sql() -> str:
+        return "posts"
+
+
+def daily_comparison(store, min_day: int, brand: str | None = None) -> dict:
+    predicted = {s.period: s for s in trends(store, "day", brand, column="sentiment", labelled_only=True)}
+    human = {s.period: s for s in trends(store, "day", brand, column="human_label", labelled_only=True)}
     days = sorted(predicted)
     rows = [
         {
@@ -74,9 +93,11 @@ def daily_comparison(store, min_day: int) -> dict:
     return out
 
 
-def agreement(store) -> dict:
+def agreement(store, brand: str | None = None) -> dict:
     pairs = store.query(
-        "SELECT human_label AS y, sentiment AS p FROM posts WHERE human_label IS NOT NULL AND sentiment IS NOT NULL"
+        f"SELECT human_label AS y, sentiment AS p FROM {store.rows_sql()} "
+        "WHERE human_label IS NOT NULL AND sentiment IS NOT NULL" + (" AND brand = ?" if brand else ""),
+        [brand] if brand else [],
     )
     f1s = []
     for label in LABELS:
@@ -99,6 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--min-day", type=int, default=30, help="posts a day needs for the second set of numbers")
     parser.add_argument("--db", type=Path, default=None, help="keep the store here (default: a temporary file)")
+    parser.add_argument(
+        "--brands",
+        type=Path,
+        default=None,
+        help="brands TOML (e.g. benchmarks/apple_brands.toml): apple mentions found by alias",
+    )
     args = parser.parse_args(argv)
     if not args.data.is_file():
         print(f"skip: {args.data} not found (../shared/data/apple_tweets)", file=sys.stderr)
@@ -119,29 +146,50 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             threads=args.threads,
             progress=True,
+            brands=args.brands,
         )
         with PostStore(db, read_only=True) as store:
-            daily = daily_comparison(store, args.min_day)
-            agree = agreement(store)
+            daily = daily_comparison(PostsOnly(store), args.min_day)
+            agree = agreement(PostsOnly(store))
+            figures = {"posts": {"agreement": agree, **daily}}
+            if result.mention_config is not None:
+                figures["mentions"] = {
+                    "how": "brands file (aliases)" if args.brands else "every post toward its brand 'apple'",
+                    **result.mention_totals,
+                    "agreement": agreement(store, "apple"),
+                    **daily_comparison(store, args.min_day, "apple"),
+                }
     print(
         f"{result.model_version} [{result.engine}]: {result.scored} posts scored in {result.score_seconds:.2f}s "
         f"= {result.posts_per_s:.0f} posts/s (read {result.read_seconds:.2f}s)"
     )
-    print(
-        f"agreement with human labels: n={agree['n']} accuracy {agree['accuracy']:.3f} macro-F1 {agree['macro_f1']:.3f}"
-    )
-    print(f"{'day':<12}{'n':>6}{'net pred':>10}{'net human':>11}{'neg pred':>10}{'neg human':>11}")
-    for r in daily["days"]:
+    for name, f in figures.items():
+        agree, daily = f["agreement"], f
         print(
-            f"{r['day']:<12}{r['n']:>6}{r['net_pred']:>+10.3f}{r['net_human']:>+11.3f}{r['neg_pred']:>10.3f}{r['neg_human']:>11.3f}"
+            f"== {name}"
+            + (
+                f" ({f['how']}: {f['mentions']} mentions, {f['unmatched']} posts unmatched)"
+                if name == "mentions"
+                else ""
+            )
         )
-    for key in ("all_days", f"days_n_ge_{args.min_day}"):
-        m = daily[key]
-        r = "n/a" if m["pearson_r_net"] is None else f"{m['pearson_r_net']:.3f}"
         print(
-            f"{key}: {m['n_days']} days, Pearson r (daily net) {r}, MAE daily negative share "
-            f"{m['mae_negative_share']:.3f}, MAE daily net {m['mae_net']:.3f}"
+            f"agreement with human labels: n={agree['n']} accuracy {agree['accuracy']:.3f} "
+            f"macro-F1 {agree['macro_f1']:.3f}"
         )
+        print(f"{'day':<12}{'n':>6}{'net pred':>10}{'net human':>11}{'neg pred':>10}{'neg human':>11}")
+        for r in daily["days"]:
+            print(
+                f"{r['day']:<12}{r['n']:>6}{r['net_pred']:>+10.3f}{r['net_human']:>+11.3f}"
+                f"{r['neg_pred']:>10.3f}{r['neg_human']:>11.3f}"
+            )
+        for key in ("all_days", f"days_n_ge_{args.min_day}"):
+            m = daily[key]
+            r = "n/a" if m["pearson_r_net"] is None else f"{m['pearson_r_net']:.3f}"
+            print(
+                f"{key}: {m['n_days']} days, Pearson r (daily net) {r}, MAE daily negative share "
+                f"{m['mae_negative_share']:.3f}, MAE daily net {m['mae_net']:.3f}"
+            )
     print(
         json.dumps(
             {
@@ -155,8 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                 "score_seconds": result.score_seconds,
                 "batch_size": args.batch_size,
                 "threads": args.threads,
-                "agreement": agree,
-                **daily,
+                "brands": str(args.brands) if args.brands else None,
+                "mentions_seconds": result.mentions.seconds,
+                "agreement": figures["posts"]["agreement"],  # the post-level figures, as before
+                **{k: v for k, v in figures["posts"].items() if k != "agreement"},
+                **({"mentions": figures["mentions"]} if "mentions" in figures else {}),
             }
         )
     )
