@@ -293,3 +293,29 @@ def test_score_and_store_writes_a_batch_and_its_mentions_in_one_transaction(tmp_
         assert store.counts()["posts"] == 2 and store.mention_counts()["mentions"] == 2
     with PostStore(tmp_path / "live.duckdb", read_only=True) as store:  # the live store reads like a bulk one
         assert {r["brand"]: r["posts"] for r in aggregates.summary(store)} == {"delta": 1, "united": 1}
+
+
+def test_the_report_counts_brand_mentions_per_brand(tmp_path, tiny_target_bundle):
+    from sentiment_fusion.insights.report import render_report
+
+    write_posts(tmp_path / "posts.csv")
+    run(tmp_path, tiny_target_bundle)
+    with PostStore(tmp_path / "s.duckdb", read_only=True) as store:
+        html = render_report(store)
+    assert "4 brand mentions (each post that names a brand, once per brand it names) · 2 brand(s)" in html
+    assert "<h2>delta</h2>" in html and "<h2>united</h2>" in html
+
+
+@pytest.mark.slow
+def test_two_brands_in_one_post_get_their_own_verdicts_on_the_real_bundle(tmp_path):
+    from helpers.target_bundles import require_trained_target
+
+    analyzer = Analyzer.load(require_trained_target())
+    config = MentionConfig("aliases", {"united": ("united", "@united"), "delta": ("delta", "@delta")})
+    with PostStore(tmp_path / "s.duckdb") as store:
+        [post] = score_and_store(
+            store, analyzer, [{"post_id": "1", "text": "Switched from @united to @delta, best decision ever"}], config
+        )
+        assert {m["brand"]: m["sentiment"] for m in post["mentions"]} == {"united": "negative", "delta": "positive"}
+        rows = {r["brand"]: r for r in aggregates.summary(store)}
+    assert (rows["united"]["negative"], rows["delta"]["positive"]) == (1.0, 1.0)
