@@ -7,6 +7,9 @@ const LABELS = ["negative", "neutral", "positive"];
 const $ = (id) => document.getElementById(id);
 let chosenFile = null;
 let maxChars = 5000; // replaced by the server's limit from /v1/model
+let targets = []; // the targets to score the sentiment toward, in order
+let maxTargets = 32, maxTargetChars = 100, maxExplainTargets = 8; // the server's limits, from /v1/model
+let targetsSupported = true; // false when the model has no target component (from /v1/model)
 
 // Characters as the server counts them: code points, with line breaks as one.
 const charCount = (text) => [...text.replace(/\r\n/g, "\n")].length;
@@ -66,7 +69,74 @@ function showResult(data, sentText) {
     views.appendChild(card);
   }
   showWhy(data.explanation, sentText);
+  showTargets(data.targets, sentText);
   $("result").hidden = false;
+}
+
+// One card per target, in the order asked: where the text names it (or that it does not), the
+// verdict toward it and its scores; with an explanation, the text highlighted toward that verdict.
+function showTargets(answers, text) {
+  const box = $("target-results");
+  box.hidden = !answers || answers.length === 0;
+  const cards = $("target-cards");
+  cards.replaceChildren();
+  for (const answer of answers || []) {
+    const card = el("div", "target-card");
+    card.dataset.target = answer.target;
+    card.dataset.found = String(answer.found);
+    const title = el("h4", "", answer.target + ": ");
+    title.appendChild(el("span", "sentiment " + String(answer.sentiment).toLowerCase(), answer.sentiment));
+    card.appendChild(title);
+    const n = answer.spans.length;
+    card.appendChild(el("p", answer.found ? "where" : "where missing", answer.found
+      ? `found in the text${n > 1 ? ` ${n} times` : ""}`
+      : "not found in the text (read from the whole post as being about it)"));
+    card.appendChild(bars(answer.scores));
+    if (answer.explanation) {
+      card.appendChild(el("p", "hint", `why ${answer.explanation.label} toward ${answer.target}:`));
+      const line = el("p", "why-text");
+      markWords(line, text, answer.explanation.words);
+      card.appendChild(line);
+    }
+    cards.appendChild(card);
+  }
+}
+
+function renderTargets() {
+  const list = $("targets");
+  list.replaceChildren();
+  targets.forEach((target, i) => {
+    const chip = el("li", "chip");
+    chip.dataset.target = target;
+    chip.appendChild(el("span", "", target));
+    const remove = el("button", "", "×");
+    remove.type = "button";
+    remove.setAttribute("aria-label", "remove target " + target);
+    remove.addEventListener("click", () => { targets.splice(i, 1); renderTargets(); });
+    chip.appendChild(remove);
+    list.appendChild(chip);
+  });
+}
+
+// Adds the typed target; false (with the reason under the box) when it cannot be added.
+function addTarget() {
+  const input = $("target-input");
+  const hint = $("target-hint");
+  const value = input.value.trim();
+  if (!value) return true;
+  let problem = "";
+  if (!targetsSupported) problem = "This model cannot score targets.";
+  else if ([...value].length > maxTargetChars) problem = `A target has at most ${maxTargetChars} characters.`;
+  else if (!value.replace(/[@#$\s]/g, "")) problem = "A target must name something.";
+  else if (targets.includes(value)) problem = `${value} is already a target.`;
+  else if (targets.length >= maxTargets) problem = `At most ${maxTargets} targets per post.`;
+  hint.textContent = problem;
+  hint.classList.toggle("over", !!problem);
+  if (problem) return false;
+  targets.push(value);
+  input.value = "";
+  renderTargets();
+  return true;
 }
 
 // Red toward the verdict, blue against; opacity by |weight| relative to the post's strongest piece.
@@ -77,16 +147,12 @@ function tint(weight, scale) {
 
 // The text as the server read it (offsets count code points, line breaks as one), each word a
 // <mark> coloured by its weight. Built from text nodes only (never innerHTML).
-function showWhy(why, text) {
-  $("why").hidden = !why;
-  if (!why) return;
-  $("why-label").textContent = why.label;
+function markWords(line, text, words) {
   const chars = [...text.replace(/\r\n/g, "\n")];
-  const scale = Math.max(1e-9, ...why.words.map((w) => Math.abs(w.weight)));
-  const line = $("why-text");
+  const scale = Math.max(1e-9, ...words.map((w) => Math.abs(w.weight)));
   line.replaceChildren();
   let pos = 0;
-  for (const word of why.words) {
+  for (const word of words) {
     line.appendChild(document.createTextNode(chars.slice(pos, word.start).join("")));
     const mark = el("mark", "word", chars.slice(word.start, word.end).join(""));
     mark.style.backgroundColor = tint(word.weight, scale);
@@ -96,7 +162,14 @@ function showWhy(why, text) {
     pos = word.end;
   }
   line.appendChild(document.createTextNode(chars.slice(pos).join("")));
-  line.hidden = why.words.length === 0;
+  line.hidden = words.length === 0;
+}
+
+function showWhy(why, text) {
+  $("why").hidden = !why;
+  if (!why) return;
+  $("why-label").textContent = why.label;
+  markWords($("why-text"), text, why.words);
   const image = $("why-image");
   image.hidden = !why.image;
   if (why.image) image.src = "data:image/png;base64," + why.image.overlay_png;
@@ -140,6 +213,14 @@ async function analyze(event) {
   const button = $("submit");
   if (button.disabled) return; // one request at a time (Ctrl+Enter while one is in flight)
   const text = $("text").value;
+  if (!addTarget()) { // a target typed but not yet added counts too
+    showError("Fix the target first: " + $("target-hint").textContent);
+    return;
+  }
+  if (targets.length && !text.trim()) {
+    showError("The sentiment toward a target is read from the post's text: type the text too.");
+    return;
+  }
   if (!text.trim() && !chosenFile) {
     showError("Type some text or add an image first.");
     return;
@@ -148,10 +229,15 @@ async function analyze(event) {
     showError(`The text has ${charCount(text)} characters; the limit is ${maxChars}.`);
     return;
   }
+  if (targets.length > maxExplainTargets && $("explain").checked) {
+    showError(`Explaining costs a model run per word and target: at most ${maxExplainTargets} targets with "Explain why".`);
+    return;
+  }
   const form = new FormData();
   if (text.trim()) form.append("text", text);
   if (chosenFile) form.append("image", chosenFile, chosenFile.name);
   if ($("explain").checked) form.append("explain", "true");
+  for (const target of targets) form.append("targets", target);
   button.disabled = true;
   button.textContent = "Analyzing…";
   try {
@@ -182,6 +268,13 @@ async function loadModel(attempt = 0) {
     const info = await response.json();
     $("model").textContent = `model ${info.name} ${info.version} · reads ${info.modalities.join(" + ")}`;
     if (info.limits && info.limits.max_text_chars) maxChars = info.limits.max_text_chars;
+    if (info.limits && info.limits.max_targets) maxTargets = info.limits.max_targets;
+    if (info.limits && info.limits.max_target_chars) maxTargetChars = info.limits.max_target_chars;
+    if (info.limits && info.limits.max_explain_targets) maxExplainTargets = info.limits.max_explain_targets;
+    targetsSupported = !!(info.components && info.components.target);
+    $("target-input").disabled = $("add-target").disabled = !targetsSupported;
+    $("target-hint").textContent = targetsSupported ? ""
+      : `This model (${info.name} ${info.version}) has no target component: it cannot score targets.`;
     showCount();
   } catch (exc) {
     /* the page still works without this line */
@@ -202,6 +295,10 @@ document.addEventListener("DOMContentLoaded", () => {
     if (file) setFile(file);
   });
   $("text").addEventListener("input", showCount);
+  $("add-target").addEventListener("click", addTarget);
+  $("target-input").addEventListener("keydown", (e) => {
+    if (e.key === "Enter") { e.preventDefault(); addTarget(); } // Enter adds the target, not submits the form
+  });
   showCount();
   $("text").addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) analyze(e);
