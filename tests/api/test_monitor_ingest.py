@@ -303,3 +303,59 @@ def test_serve_refuses_several_workers_with_a_store(tmp_path, monkeypatch):
     not_a_store.write_text("hello")
     with pytest.raises(SettingsError, match="not a DuckDB file"):
         serve(workers=1, db=not_a_store)
+
+
+@pytest.fixture(scope="module")
+def target_analyzer(tiny_bundle, tmp_path_factory):
+    """The tiny bundle plus a ``target`` component (as tests/insights/conftest.py builds it)."""
+    import copy
+    import json
+
+    from sentiment_fusion.component import file_entry
+    from sentiment_fusion.runtime import Analyzer
+
+    dest = tmp_path_factory.mktemp("bundles") / "tiny-target"
+    shutil.copytree(tiny_bundle, dest)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    target = copy.deepcopy(manifest["components"]["text"])
+    shutil.copyfile(dest / target["files"]["graph"]["path"], dest / "target.onnx")
+    target["files"] = {
+        "graph": file_entry(dest, "target.onnx"),
+        "tokenizer": file_entry(dest, target["files"]["tokenizer"]["path"]),
+    }
+    target["preprocessing"]["encoding"]["target"] = "markers"
+    manifest["components"]["target"] = target
+    manifest["name"] = "tiny-target"
+    (dest / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    return Analyzer.load(dest, threads=1)
+
+
+BRANDS = '[brands.united]\naliases = ["united", "@united"]\n[brands.delta]\naliases = ["delta"]\n'
+
+
+def test_brands_file_scores_mentions_as_analyze_does(target_analyzer, tiny_analyzer, store_path, tmp_path):
+    brands = tmp_path / "brands.toml"
+    brands.write_text(BRANDS)
+    posts = [
+        {"id": "a", "text": "Switched from @united to Delta", "created_at": "2024-03-01T09:00:00Z"},
+        {"id": "b", "text": "no airline here"},
+        {"id": "c", "text": "delta lost my bag", "created_at": "2024-03-01T10:00:00Z"},
+    ]
+    with _server(target_analyzer, store_path, monitor_brands=brands) as server:
+        body = httpx.post(server.url + "/v1/posts", json={"posts": posts}, timeout=30).json()
+        assert body["stored"] == 3, body
+        found = {p["id"]: [(m["brand"], m["spans"]) for m in p["mentions"]] for p in body["posts"]}
+        assert found == {"a": [("delta", [[25, 30]]), ("united", [[14, 21]])], "b": [], "c": [("delta", [[0, 5]])]}
+        assert all(m["sentiment"] in ("Negative", "Neutral", "Positive") for p in body["posts"] for m in p["mentions"])
+        again = httpx.post(server.url + "/v1/posts", json={"posts": posts[:1]}).json()
+        assert again["unchanged"] == 1 and again["posts"][0]["mentions"] == body["posts"][0]["mentions"]
+        summary = httpx.get(server.url + "/v1/insights/summary").json()["rows"]
+        assert {r["brand"]: r["posts"] for r in summary} == {"delta": 2, "united": 1}  # per mention, as analyze
+    _same_as_csv(summary, _cli_rows(store_path, "summary"))
+    con = duckdb.connect(str(store_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM mentions").fetchone() == (3,)
+    con.close()
+    # a model without a targeted component cannot honour --brands: a clear error, nothing stored
+    with _server(tiny_analyzer, store_path, monitor_brands=brands) as server:
+        refused = httpx.post(server.url + "/v1/posts", json={"posts": [{"id": "d", "text": "delta"}]})
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "targets_not_supported"

@@ -179,6 +179,17 @@ class MonitorStore:
         self.changes = 0
         self.changed = asyncio.Event()  # set after each commit that wrote posts (webhook dispatcher)
         self.con.execute(MONITOR_DDL)
+        # Brand mentions as analyze makes them: the --brands file (recorded in the store), else the
+        # store's recorded brands; none: posts only.
+        self.brands_given = settings.monitor_brands is not None
+        self.mention_config = self.store.mention_config()
+        if settings.monitor_brands is not None:
+            from ..insights.brands import MentionConfig
+
+            given = MentionConfig.from_file(settings.monitor_brands)
+            if self.mention_config != given:
+                self.store.set_mention_config(given)
+            self.mention_config = given
         self._record_alerts(self.con, push=False)  # what is already there is not news
         self.con.execute("CHECKPOINT")
 
@@ -225,15 +236,15 @@ class MonitorStore:
         )
         return {row["post_id"]: row for row in rows}
 
-    def commit(self, con, rows: list[dict]) -> dict[str, str]:
-        """One transaction: upsert scored ``rows`` (:data:`ROW_COLUMNS`) and record new alerts.
-        Returns post id -> ``stored`` (new) | ``updated`` | ``unchanged``."""
+    def commit(self, con, rows: list[dict], analyzer=None) -> tuple[dict[str, str], dict[str, list[dict]]]:
+        """One transaction: upsert scored ``rows`` (:data:`ROW_COLUMNS`), score their brand mentions
+        (``analyzer``'s targeted model, as ``analyze`` does) and record new alerts. Returns post id ->
+        ``stored`` (new) | ``updated`` | ``unchanged``, and post id -> its mention rows."""
         import pyarrow as pa
 
         if not rows:
-            return {}
-        con.execute("BEGIN TRANSACTION")
-        try:
+            return {}, {}
+        with self.store.transaction():
             before = self.existing(View(con), [r["post_id"] for r in rows])
             status: dict[str, str] = {}
             write = []
@@ -254,14 +265,47 @@ class MonitorStore:
                     con.execute(_UPSERT)
                 finally:
                     con.unregister("_monitor_in")
+                self._score_mentions([r["post_id"] for r in write], rows[0]["model_version"], analyzer)
                 self._record_alerts(con, push=True)
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
+            mentions = self._mentions([r["post_id"] for r in rows])
         if write:
             self.changes += 1
-        return status
+        return status, mentions
+
+    def mentions_scored(self, analyzer) -> bool:
+        """Whether ingest scores brand mentions with this model (a --brands file needs a targeted
+        model: checked by the route; brands only recorded in the store are skipped without one)."""
+        return self.mention_config is not None and getattr(analyzer, "target", None) is not None
+
+    def _score_mentions(self, ids: list[str], version: str, analyzer) -> None:
+        config = self.mention_config
+        if analyzer is None or config is None or getattr(analyzer, "target", None) is None:
+            return
+        from ..insights.mentions import score_mentions
+
+        stale = self.store.pending_mentions(config, version, post_ids=ids)
+        if stale.num_rows:
+            stale_ids = stale.column("post_id").to_pylist()
+            found, _ = score_mentions(
+                analyzer, stale, config, self.store.stored_mentions(stale_ids), scored_at=utc_now()
+            )
+            self.store.write_mentions(stale_ids, found, config, version)
+
+    def _mentions(self, ids: list[str]) -> dict[str, list[dict]]:
+        return self.mentions_of(View(self.con), ids)
+
+    def mentions_of(self, store, ids: list[str]) -> dict[str, list[dict]]:
+        """Post id -> its stored mention rows, by brand (none without brands)."""
+        if self.mention_config is None or not ids:
+            return {}
+        out: dict[str, list[dict]] = {}
+        for row in store.query(
+            """SELECT post_id, brand, spans, sentiment, p_negative, p_neutral, p_positive FROM mentions
+               WHERE post_id IN (SELECT unnest(?)) ORDER BY post_id, brand""",
+            [ids],
+        ):
+            out.setdefault(row["post_id"], []).append(row)
+        return out
 
     # --- alerts (writer thread, inside the caller's transaction)
     def current_alerts(self, store) -> list:

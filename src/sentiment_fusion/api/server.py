@@ -104,11 +104,14 @@ def _check_monitor(settings, workers: int) -> None:
             f"--db (monitor mode) needs --workers 1, got {workers}: DuckDB lets one process write "
             f"{settings.monitor_db}, and every ingest goes through that one writer"
         )
+    from ..insights.brands import BrandsFileError, load_brands
     from ..insights.store import PostStore, StoreError
 
     try:
+        if settings.monitor_brands is not None:
+            load_brands(settings.monitor_brands)
         PostStore(settings.monitor_db).close()  # creates a new store, checks an old one
-    except StoreError as exc:
+    except (StoreError, BrandsFileError) as exc:
         raise SettingsError(str(exc)) from None
 
 

@@ -88,6 +88,13 @@ class ItemError(BaseModel):
     message: str
 
 
+class MentionResult(BaseModel):
+    brand: str
+    spans: list[list[int]] | None = Field(None, description="[start, end) of each place the post names the brand")
+    sentiment: SentimentName | None = None
+    scores: Scores | None = None
+
+
 class IngestResult(BaseModel):
     index: int = Field(..., description="the post's position in the request")
     id: str | None = Field(None, description="the post's id (null when it had none)")
@@ -98,6 +105,9 @@ class IngestResult(BaseModel):
     )
     sentiment: SentimentName | None = None
     scores: Scores | None = None
+    mentions: list[MentionResult] | None = Field(
+        None, description="with brands (serve --brands or a store that records them): the post's sentiment toward each"
+    )
     error: ItemError | None = None
 
 
@@ -183,6 +193,12 @@ def _error_of(exc: BaseException) -> tuple[str, str]:
     return error.code, error.message
 
 
+def _mention(row: dict) -> dict:
+    scores = {k: row[f"p_{k}"] for k in LABELS}
+    verdict = _verdict(row["sentiment"], scores) if row["sentiment"] is not None else {}
+    return {"brand": row["brand"], "spans": row["spans"], **verdict}
+
+
 def _verdict(sentiment: str, scores: dict[str, float]) -> dict:
     return {"sentiment": sentiment.capitalize(), "scores": {k: scores[k] for k in LABELS}}
 
@@ -202,6 +218,13 @@ async def ingest(
     again with the same id and content is ``unchanged`` (stored once); with a changed text, image,
     brand or time it is re-scored and ``updated``. Bad posts come back ``rejected`` with a reason;
     the others are kept. At most ``monitor_max_posts`` posts per request."""
+    if monitor.brands_given and not monitor.mentions_scored(service.analyzer):
+        raise APIError(
+            503,
+            "targets_not_supported",
+            f"serve --brands scores each post toward the brands it names, which needs a model with a targeted "
+            f"component; {service.name}@{service.version} has none",
+        )
     if len(body.posts) > settings.monitor_max_posts:
         raise APIError(
             413, "batch_too_large", f"{len(body.posts)} posts; the limit is {settings.monitor_max_posts} per request"
@@ -282,20 +305,29 @@ async def ingest(
 
     try:
         rows = await asyncio.wait_for(score(), timeout=settings.request_timeout_s)
+        if monitor.mention_config is not None:  # the unchanged posts' stored mentions
+            same = [r for r in results if r is not None and r["status"] == "unchanged"]
+            stored = await monitor.read(lambda view: monitor.mentions_of(view, [r["id"] for r in same]))
+            for result in same:
+                result["mentions"] = [_mention(m) for m in stored.get(result["id"], [])]
     except asyncio.TimeoutError:
         raise APIError(
             504, "timeout", f"scoring the batch took longer than {settings.request_timeout_s:g} s; nothing was stored"
         ) from None
-    statuses = await monitor.write(monitor.commit, rows)  # shielded: once started, it completes
+    # shielded: once started, the commit completes even if the client goes away
+    statuses, mentions = await monitor.write(monitor.commit, rows, service.analyzer)
     by_id = {item.id: item for item in items}
     for row in rows:
         item = by_id[row["post_id"]]
-        results[item.index] = {
+        result = {
             "index": item.index,
             "id": item.id,
             "status": statuses[row["post_id"]],
             **_verdict(row["sentiment"], {k: row[f"p_{k}"] for k in LABELS}),
         }
+        if monitor.mention_config is not None:
+            result["mentions"] = [_mention(m) for m in mentions.get(item.id, [])]
+        results[item.index] = result
     final = [r for r in results if r is not None]
     assert len(final) == len(results), "every post has an outcome"
     counts = {s: sum(1 for r in final if r["status"] == s) for s in ("stored", "updated", "unchanged", "rejected")}
