@@ -195,3 +195,24 @@ def test_the_trained_target_model_reads_two_verdicts_in_one_post():
     assert delta.label == "positive"
     assert united.scores["positive"] < delta.scores["positive"] - 0.3
     assert united.scores["negative"] > delta.scores["negative"]
+
+
+@pytest.mark.slow
+def test_the_faithfulness_benchmark_has_target_curves(analyzer):
+    """benchmarks/explain_faithfulness.py's word curves toward a target, on a few Dong 2014 dev examples."""
+    import importlib.util
+
+    from helpers.paths import REPO, shared_data
+    from sentiment_fusion.data import read_dataset
+
+    spec = importlib.util.spec_from_file_location("faithfulness", REPO / "benchmarks" / "explain_faithfulness.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    data = shared_data("targeted", "twitter_dong2014", "train.raw")
+    examples = read_dataset(f"targets:{data}:dev", limit=8).examples
+    curves = bench.text_curves(analyzer, [e.text for e in examples], targets=[e.target for e in examples])
+    assert set(curves) == {"k=1", "k=2", "k=3"}
+    assert curves["k=1"]["n"] == 8
+    # the top word's deletion drops the verdict toward the target at least as much as a random one's, on average
+    assert curves["k=1"]["top_drop"] >= curves["k=1"]["random_drop"]
