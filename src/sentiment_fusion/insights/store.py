@@ -294,10 +294,10 @@ class PostStore:
     def rows_sql(self) -> str:
         """The per-brand rows the insights read (a FROM item with the ``posts`` columns): mentions
         once the store has a mention config, else posts (stores made without brands, or before)."""
-        if self.has_table("mentions"):
-            if self.con.execute("SELECT 1 FROM store_meta WHERE key = 'mention_config'").fetchall():
-                return MENTION_ROWS
-        return "posts"
+        has_config = self.has_table("mentions") and bool(
+            self.con.execute("SELECT 1 FROM store_meta WHERE key = 'mention_config'").fetchall()
+        )
+        return MENTION_ROWS if has_config else "posts"
 
     def pending_mentions(
         self, config: MentionConfig, model_version: str, post_ids: list[str] | None = None
