@@ -286,13 +286,19 @@ def test_score_and_store_writes_a_batch_and_its_mentions_in_one_transaction(tmp_
         again = score_and_store(store, analyzer, batch[:1])
         assert again[0]["mentions"] == out[0]["mentions"] and again[0]["scored_at"] == out[0]["scored_at"]
         assert store.mention_counts() == {"mentions": 2, "matched": 1, "unmatched": 1}
+        # a changed text: the post and its mentions scored again, a brand it no longer names dropped
+        changed = score_and_store(store, analyzer, [{"post_id": "a", "text": "Delta lost my bag"}])
+        assert changed[0]["created_at"] == datetime(2024, 3, 1, 9)  # fields not sent are kept
+        assert [(m["brand"], m["spans"]) for m in changed[0]["mentions"]] == [("delta", [[0, 5]])]
+        assert changed[0]["mentions"][0]["input_key"] != out[0]["mentions"][0]["input_key"]
+        assert store.mention_counts() == {"mentions": 1, "matched": 1, "unmatched": 1}
         # a failure in the middle leaves the store as it was
         monkeypatch.setattr(Analyzer, "predict_targets", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
         with pytest.raises(RuntimeError, match="boom"):
             score_and_store(store, analyzer, [{"post_id": "c", "text": "delta delayed"}])
-        assert store.counts()["posts"] == 2 and store.mention_counts()["mentions"] == 2
+        assert store.counts()["posts"] == 2 and store.mention_counts()["mentions"] == 1
     with PostStore(tmp_path / "live.duckdb", read_only=True) as store:  # the live store reads like a bulk one
-        assert {r["brand"]: r["posts"] for r in aggregates.summary(store)} == {"delta": 1, "united": 1}
+        assert {r["brand"]: r["posts"] for r in aggregates.summary(store)} == {"delta": 1}
 
 
 def test_the_report_counts_brand_mentions_per_brand(tmp_path, tiny_target_bundle):
