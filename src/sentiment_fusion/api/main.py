@@ -81,9 +81,10 @@ def create_app(settings: Settings | None = None, analyzer=None) -> FastAPI:
     for router in (page.router, health.router, predict.router, model.router, metrics.router):
         app.include_router(router)
     if settings.monitor_db is not None:  # monitor mode (serve --db)
-        from .routes import monitor
+        from .routes import dashboard, monitor
 
         app.include_router(monitor.router)
+        app.include_router(dashboard.router)
     app.mount("/static", PageFiles(directory=STATIC_DIR), name="static")
     if settings.docs_enabled:
         docs.install(app)

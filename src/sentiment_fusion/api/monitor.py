@@ -373,6 +373,7 @@ def alert_payload(alert, key: str, period_kind: str, drivers: dict) -> dict:
         "words": drivers["words"],
         "repeated_texts": drivers["repeated"],
         "unique_texts": drivers["unique_texts"],
+        "examples": drivers["examples"],
         "dashboard": f"/dashboard#brand={_quote(alert.brand)}&period={alert.period.isoformat()}",
     }
 

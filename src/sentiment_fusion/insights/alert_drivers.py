@@ -43,11 +43,28 @@ def normalize_copy(text: str | None) -> str:
 
 
 def _period_rows(store, brand: str, period_kind: str, start: datetime, end: datetime) -> list[dict]:
+    source = store.rows_sql() if hasattr(store, "rows_sql") else "posts"  # per mention where the store has them
     return store.query(
-        f"""SELECT post_id, text, sentiment, CAST(date_trunc('{period_kind}', created_at) AS TIMESTAMP) AS period
-            FROM posts WHERE brand = ? AND sentiment IS NOT NULL AND created_at >= ? AND created_at < ?""",
+        f"""SELECT post_id, text, sentiment, p_negative, created_at,
+                   CAST(date_trunc('{period_kind}', created_at) AS TIMESTAMP) AS period
+            FROM {source} WHERE brand = ? AND sentiment IS NOT NULL AND created_at >= ? AND created_at < ?""",
         [brand, start, end],
     )
+
+
+def negative_examples(rows: list[dict], k: int = 3) -> list[dict]:
+    """The ``k`` most confidently negative posts of ``rows``, one per normalized text."""
+    seen: set[str] = set()
+    out = []
+    for row in sorted(rows, key=lambda r: (-(r["p_negative"] or 0.0), r["post_id"])):
+        key = normalize_copy(row["text"])
+        if row["sentiment"] != "negative" or key in seen:
+            continue
+        seen.add(key)
+        out.append({k: row[k] for k in ("post_id", "created_at", "text", "p_negative")})
+        if len(out) == k:
+            break
+    return out
 
 
 def repeated_texts(rows: list[dict], *, k: int = 3, min_copies: int = 2) -> list[dict]:
@@ -86,11 +103,12 @@ def alert_drivers(
     window: int = 7,
     k_words: int = 5,
     k_texts: int = 3,
+    k_examples: int = 3,
     min_count: int = 3,
     min_z: float = 1.96,
 ) -> dict:
-    """``{"words": [{"term", "zeta", "count"}], "repeated": [...], "unique_texts": n}`` of one
-    brand's period (``period`` = its start, as :class:`.alerts.Alert` has it)."""
+    """``{"words": [{"term", "zeta", "count"}], "repeated": [...], "unique_texts": n, "examples": [...]}``
+    of one brand's period (``period`` = its start, as :class:`.alerts.Alert` has it)."""
     step = PERIODS[period_kind]
     rows = _period_rows(store, brand, period_kind, period - window * step, period + step)
     current = [r for r in rows if r["period"] == period]
@@ -112,4 +130,5 @@ def alert_drivers(
         "words": words,
         "repeated": repeated_texts(current, k=k_texts),
         "unique_texts": len({normalize_copy(r["text"]) for r in current}),
+        "examples": negative_examples(current, k_examples),
     }

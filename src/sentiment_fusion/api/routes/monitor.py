@@ -525,3 +525,76 @@ async def monitor_state(monitor: MonitorDep, settings: SettingsDep) -> dict:
         "period": settings.monitor_period,
         "poll_s": settings.dashboard_poll_s,
     }
+
+
+class AlertWithDrivers(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    brand: str
+    period: str
+    metric: str
+    words: list[dict[str, Any]] = Field(
+        ..., description="log-odds words of the period's negative posts vs the baseline"
+    )
+    repeated_texts: list[dict[str, Any]] = Field(
+        ..., description="the most copied texts of the period (retweets, copies), with copies and share"
+    )
+    unique_texts: int = Field(..., description="distinct normalized texts in the period")
+    examples: list[dict[str, Any]] = Field(..., description="the period's most negative posts")
+
+
+class AlertsWithDrivers(BaseModel):
+    period: Period
+    alerts: list[AlertWithDrivers]
+
+
+@router.get(
+    "/v1/monitor/alerts",
+    response_model=AlertsWithDrivers,
+    dependencies=[ApiKey],
+    responses=_errors(401, 422),
+    summary="The latest alerts with what drives them (the dashboard's alert list)",
+)
+async def monitor_alerts(
+    monitor: MonitorDep,
+    settings: SettingsDep,
+    common: CommonDep,
+    period: Period | None = None,
+    limit: Annotated[int, Query(ge=1, description="newest alerts first (at most monitor_max_k)")] = 10,
+) -> dict:
+    """The rows of `insights alerts` (the settings' window, minimum volume and alpha), newest first,
+    each with its driving words (log-odds), its most repeated texts and its most negative posts."""
+    from ...insights.aggregates import trends
+    from ...insights.alert_drivers import alert_drivers
+    from ...insights.alerts import AlertConfig, find_alerts
+
+    _check_k(limit, settings)
+    kind = period or settings.monitor_period
+    config = AlertConfig(window=settings.alert_window, min_volume=settings.alert_min_volume, alpha=settings.alert_alpha)
+
+    def compute(view) -> list[dict]:
+        alerts = find_alerts(trends(view, kind, common.brand, dense=True), config)[:limit]
+        return [
+            {**alert.to_row(), **_drivers(alert_drivers(view, alert.brand, alert.period, kind, window=config.window))}
+            for alert in alerts
+        ]
+
+    rows = await monitor.read(compute, common.since, common.until)
+    return {"period": kind, "alerts": plain_rows([{k: _deep(v) for k, v in r.items()} for r in rows])}
+
+
+def _drivers(found: dict) -> dict:
+    return {
+        "words": found["words"],
+        "repeated_texts": found["repeated"],
+        "unique_texts": found["unique_texts"],
+        "examples": found["examples"],
+    }
+
+
+def _deep(value: Any) -> Any:
+    from ..monitor import plain
+
+    if isinstance(value, list):
+        return [{k: plain(v) for k, v in item.items()} if isinstance(item, dict) else plain(item) for item in value]
+    return value
