@@ -44,6 +44,10 @@ async def lifespan(app: FastAPI):
         from .monitor import MonitorStore
 
         monitor = app.state.monitor = MonitorStore(settings.monitor_db, settings)
+        if settings.webhook_urls:
+            from .webhooks import WebhookDispatcher
+
+            monitor.dispatcher = WebhookDispatcher(monitor, settings)
     slot: ModelSlot = app.state.model
     loader = asyncio.create_task(slot.start(settings, app.state.metrics), name="sentiment-fusion-model-load")
     if not settings.load_in_background or slot.preset is not None:
@@ -55,6 +59,8 @@ async def lifespan(app: FastAPI):
         await asyncio.gather(loader, return_exceptions=True)
         await slot.close()
         if monitor is not None:
+            if monitor.dispatcher is not None:
+                await monitor.dispatcher.close()
             monitor.close()
         if fetcher is not None:
             await fetcher.aclose()

@@ -34,9 +34,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from .webhooks import WebhookDispatcher
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,7 +180,8 @@ class MonitorStore:
         self._cursor_lock = threading.Lock()
         self.boot = uuid.uuid4().hex[:8]
         self.changes = 0
-        self.changed = asyncio.Event()  # set after each commit that wrote posts (webhook dispatcher)
+        self.loop = asyncio.get_running_loop()
+        self.dispatcher: WebhookDispatcher | None = None  # set by the app when webhooks are configured
         self.con.execute(MONITOR_DDL)
         # Brand mentions as analyze makes them: the --brands file (recorded in the store), else the
         # store's recorded brands; none: posts only.
@@ -248,6 +252,7 @@ class MonitorStore:
             before = self.existing(View(con), [r["post_id"] for r in rows])
             status: dict[str, str] = {}
             write = []
+            new_alerts = 0
             for row in rows:
                 old = before.get(row["post_id"])
                 if old is None:
@@ -266,10 +271,12 @@ class MonitorStore:
                 finally:
                     con.unregister("_monitor_in")
                 self._score_mentions([r["post_id"] for r in write], rows[0]["model_version"], analyzer)
-                self._record_alerts(con, push=True)
+                new_alerts = self._record_alerts(con, push=True)
             mentions = self._mentions([r["post_id"] for r in rows])
         if write:
             self.changes += 1
+            if new_alerts and self.dispatcher is not None:  # committed: the dispatcher's reads see them
+                self.loop.call_soon_threadsafe(self.dispatcher.wake)
         return status, mentions
 
     def mentions_scored(self, analyzer) -> bool:

@@ -106,12 +106,15 @@ def _check_monitor(settings, workers: int) -> None:
         )
     from ..insights.brands import BrandsFileError, load_brands
     from ..insights.store import PostStore, StoreError
+    from .webhooks import WebhookURLError, check_webhook_url
 
     try:
+        for url in settings.webhook_urls:
+            check_webhook_url(url, settings)
         if settings.monitor_brands is not None:
             load_brands(settings.monitor_brands)
         PostStore(settings.monitor_db).close()  # creates a new store, checks an old one
-    except (StoreError, BrandsFileError) as exc:
+    except (StoreError, BrandsFileError, WebhookURLError) as exc:
         raise SettingsError(str(exc)) from None
 
 
