@@ -150,7 +150,7 @@ def test_each_new_alert_is_pushed_once_signed_retried_and_never_again(tiny_analy
             assert payload["dashboard"].startswith(f"/dashboard#brand={payload['brand']}&period=")
             top = payload["repeated_texts"][0]
             assert (
-                top["text"] == "awful broken refund battery dead again" and top["copies"] >= 5 and 0 < top["share"] <= 1
+                top["text"] == "awful broken refund battery dead again" and top["posts"] >= 5 and 0 < top["share"] <= 1
             )
             assert {"term", "zeta", "count"} <= set(payload["words"][0]) if payload["words"] else True
         assert any(p["words"] for p in (json.loads(r["body"]) for r in receiver.delivered()))

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from ..labels import LABELS
+from .copies import unique_texts_sql
 
 Z95 = 1.959963984540054
 PERIODS: dict[str, timedelta] = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
@@ -68,6 +69,7 @@ class PeriodStats:
     n_negative: int
     n_neutral: int
     n_positive: int
+    n_unique: int = 0  # distinct normalized texts (retweets and copies count once; copies.py)
 
     def share(self, label: str) -> float:
         return getattr(self, f"n_{label}") / self.n if self.n else 0.0
@@ -85,7 +87,7 @@ class PeriodStats:
 
     def to_row(self) -> dict:
         """A flat dict for tables/CSV: counts, shares with Wilson bounds, net with bounds."""
-        row = {"brand": self.brand, "period": self.period, "n": self.n}
+        row = {"brand": self.brand, "period": self.period, "n": self.n, "unique_texts": self.n_unique}
         for label in LABELS:
             lo, hi = self.share_interval(label)
             row.update({f"{label}": self.share(label), f"{label}_lo": lo, f"{label}_hi": hi})
@@ -112,12 +114,14 @@ def trends(
     column: str = "sentiment",
     labelled_only: bool = False,
     dense: bool = False,
+    unique_texts: bool = True,
 ) -> list[PeriodStats]:
     """Per brand and period counts, oldest first within each brand.
 
     ``column="human_label"`` counts the human labels instead of the predictions (for
     measuring); ``labelled_only`` keeps posts that have both. ``dense`` adds empty
     periods (n = 0) between a brand's first and last, as the alert baselines need.
+    ``unique_texts=False`` skips counting distinct texts (``n_unique`` 0; cheaper, for alerts alone).
     """
     if period not in PERIODS:
         raise ValueError(f"unknown period {period!r}; choose one of {list(PERIODS)}")
@@ -127,6 +131,7 @@ def trends(
     rows = store.query(
         f"""
         SELECT brand, CAST(date_trunc('{period}', created_at) AS TIMESTAMP) AS period, count(*) AS n,
+               {unique_texts_sql() if unique_texts else "0"} AS n_unique,
                {", ".join(f"count(*) FILTER (WHERE {column} = '{label}') AS n_{label}" for label in LABELS)}
         FROM {store.rows_sql()} WHERE {where} AND created_at IS NOT NULL
         GROUP BY ALL ORDER BY brand, period""",

@@ -6,47 +6,27 @@ the store alone (no model passes, unlike :mod:`.drivers`):
 - **words**: the weighted log-odds with an informative Dirichlet prior of :mod:`.terms` (Monroe,
   Colaresi & Quinn 2008), focal = the period's negative posts of the brand, contrast = the brand's
   posts of the trailing window (the alert's baseline), prior = both; words with z > ``min_z``;
-- **repeated texts**: posts of the period grouped on their normalized text (a leading
-  ``RT @user:``, links and @mentions dropped, case and spacing folded), so retweets and copy-paste
-  campaigns count as one text; each with its copies and its share of the period's posts.
+- **repeated texts**: posts of the period grouped on their normalized text (:mod:`.copies`: a
+  leading ``RT @user:``, links and @mentions dropped, case and spacing folded), so retweets and
+  copy-paste campaigns count as one text; each with its posts, how many are retweets, and its
+  share of the period's posts.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from datetime import datetime
 
 from .aggregates import PERIODS
+from .copies import copy_key_sql, retweet_sql
 from .terms import log_odds, tokenize
-
-_RT = re.compile(r"^\s*rt\s+@\w+\s*:?\s*", re.IGNORECASE)
-_URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
-_MENTION = re.compile(r"@\w+")
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_copy(text: str | None) -> str:
-    """The text two copies of one post share.
-
-    >>> normalize_copy("RT @Apple: Love the new  #iPhone http://t.co/abc")
-    'love the new #iphone'
-    >>> normalize_copy("love the new #iPhone http://t.co/xyz") == normalize_copy("RT @a: Love the new #iPhone")
-    True
-    """
-    if not text:
-        return ""
-    text = _RT.sub("", text)
-    text = _URL.sub(" ", text)
-    text = _MENTION.sub(" ", text)
-    return _SPACE.sub(" ", text).strip(" .,:;!?-").lower()
 
 
 def _period_rows(store, brand: str, period_kind: str, start: datetime, end: datetime) -> list[dict]:
     source = store.rows_sql() if hasattr(store, "rows_sql") else "posts"  # per mention where the store has them
     return store.query(
-        f"""SELECT post_id, text, sentiment, p_negative, created_at,
-                   CAST(date_trunc('{period_kind}', created_at) AS TIMESTAMP) AS period
+        f"""SELECT post_id, text, sentiment, p_negative, created_at, {copy_key_sql()} AS copy_key,
+                   {retweet_sql()} AS retweet, CAST(date_trunc('{period_kind}', created_at) AS TIMESTAMP) AS period
             FROM {source} WHERE brand = ? AND sentiment IS NOT NULL AND created_at >= ? AND created_at < ?""",
         [brand, start, end],
     )
@@ -57,7 +37,7 @@ def negative_examples(rows: list[dict], k: int = 3) -> list[dict]:
     seen: set[str] = set()
     out = []
     for row in sorted(rows, key=lambda r: (-(r["p_negative"] or 0.0), r["post_id"])):
-        key = normalize_copy(row["text"])
+        key = row["copy_key"]
         if row["sentiment"] != "negative" or key in seen:
             continue
         seen.add(key)
@@ -67,25 +47,27 @@ def negative_examples(rows: list[dict], k: int = 3) -> list[dict]:
     return out
 
 
-def repeated_texts(rows: list[dict], *, k: int = 3, min_copies: int = 2) -> list[dict]:
-    """The ``k`` most repeated normalized texts of ``rows`` (at least ``min_copies`` each)."""
+def repeated_texts(rows: list[dict], *, k: int = 3, min_posts: int = 2) -> list[dict]:
+    """The ``k`` most repeated normalized texts of ``rows`` (each in ``min_posts`` posts or more):
+    ``posts`` with that text, how many of them are ``retweets``, their ``share`` of ``rows``."""
     groups: dict[str, list[dict]] = {}
     for row in rows:
-        key = normalize_copy(row["text"])
-        if key:
-            groups.setdefault(key, []).append(row)
+        if row["copy_key"]:
+            groups.setdefault(row["copy_key"], []).append(row)
     n = len(rows)
     top = sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))[:k]
     out = []
     for key, members in top:
-        if len(members) < min_copies:
+        if len(members) < min_posts:
             break
         sentiments = Counter(m["sentiment"] for m in members)
+        original = [m for m in members if not m["retweet"]]
         out.append(
             {
-                "text": min((m["text"] for m in members), key=len),
+                "text": min((m["text"] for m in original or members), key=len),
                 "normalized": key,
-                "copies": len(members),
+                "posts": len(members),
+                "retweets": sum(1 for m in members if m["retweet"]),
                 "share": len(members) / n if n else 0.0,
                 "sentiment": sentiments.most_common(1)[0][0],
                 "example_id": min(m["post_id"] for m in members),
@@ -129,6 +111,6 @@ def alert_drivers(
     return {
         "words": words,
         "repeated": repeated_texts(current, k=k_texts),
-        "unique_texts": len({normalize_copy(r["text"]) for r in current}),
+        "unique_texts": len({r["copy_key"] for r in current if r["copy_key"]}),
         "examples": negative_examples(current, k_examples),
     }

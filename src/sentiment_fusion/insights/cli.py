@@ -246,7 +246,7 @@ def _rows(args, store) -> list[dict]:
         return aggregates.summary(store, args.brand)
     if args.view == "trends":
         rows = [s.to_row() for s in aggregates.trends(store, args.period, args.brand)]
-        keep = ("brand", "period", "n", "negative", "neutral", "positive", "net", "net_lo", "net_hi")
+        keep = ("brand", "period", "n", "unique_texts", "negative", "neutral", "positive", "net", "net_lo", "net_hi")
         return rows if args.csv else [{k: r[k] for k in keep} for r in rows]
     if args.view == "alerts":
         from .alerts import AlertConfig, find_alerts
@@ -254,12 +254,30 @@ def _rows(args, store) -> list[dict]:
         config = AlertConfig(
             window=args.window, min_volume=args.min_volume, alpha=args.alpha, correction=args.correction
         )
-        return [a.to_row() for a in find_alerts(aggregates.trends(store, args.period, args.brand, dense=True), config)]
+        alerts = find_alerts(aggregates.trends(store, args.period, args.brand, dense=True), config)
+        return [{**a.to_row(), **_alert_drivers(store, a, args)} for a in alerts]
     if args.view == "terms":
         from .terms import top_terms
 
         return top_terms(store, args.brand, k=args.k, min_count=args.min_count, min_zeta=args.min_z)
     return aggregates.examples(store, args.brand, k=args.k)
+
+
+def _alert_drivers(store, alert, args) -> dict:
+    """What drives an alert (alert_drivers.py): its period's unique texts, most repeated text (posts,
+    retweets, share of the period) and log-odds words."""
+    from .alert_drivers import alert_drivers
+
+    found = alert_drivers(store, alert.brand, alert.period, args.period, window=args.window, k_texts=1)
+    top = found["repeated"][0] if found["repeated"] else None
+    return {
+        "unique_texts": found["unique_texts"],
+        "top_text_posts": top["posts"] if top else None,
+        "top_text_retweets": top["retweets"] if top else None,
+        "top_text_share": top["share"] if top else None,
+        "top_text": top["text"] if top else None,
+        "words": " ".join(w["term"] for w in found["words"]),
+    }
 
 
 def cmd_insights(args) -> int:

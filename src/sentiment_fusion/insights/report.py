@@ -22,6 +22,7 @@ from string import Template
 from .. import __version__
 from ..labels import LABELS
 from .aggregates import PERIODS, examples, summary, trends
+from .alert_drivers import alert_drivers
 from .alerts import AlertConfig, find_alerts
 from .drivers import MAX_POSTS_PER_ALERT, alert_words, influential_words
 from .svg import COLOURS, net_chart, period_label, share_bars
@@ -88,7 +89,7 @@ def _summary_section(rows: list[dict]) -> str:
     return _table(headers, cells, numeric={1, 2, 3, 4, 5, 6})
 
 
-def _alerts_table(alerts: list, period: str, drivers: dict | None = None) -> str:
+def _alerts_table(alerts: list, period: str, drivers: dict | None = None, repeats: dict | None = None) -> str:
     if not alerts:
         return '<p class="muted">No alerts: no period moved significantly against its baseline.</p>'
     rows = [
@@ -112,6 +113,16 @@ def _alerts_table(alerts: list, period: str, drivers: dict | None = None) -> str
         for row, a in zip(rows, alerts, strict=True):
             words = drivers.get((a.brand, a.period), [])
             row.append(", ".join(f'<span class="driver">{escape(w)}</span>' for w, _ in words) or "–")
+    if repeats is not None:  # the period's most repeated text (retweets and copies: alert_drivers.py)
+        headers.append("most repeated text")
+        for row, a in zip(rows, alerts, strict=True):
+            top = repeats.get((a.brand, a.period))
+            row.append(
+                f'<span class="repeated">{top["posts"]} posts ({top["retweets"]} retweets), {top["share"]:.0%} of the '
+                f"period: “{escape(top['text'])}”</span>"
+                if top
+                else "–"
+            )
     return _table(headers, rows, numeric={3, 4, 5, 6, 7, 8, 9})
 
 
@@ -188,6 +199,12 @@ def render_report(
     if analyzer is not None and "text" in analyzer.modalities:
         words = {row["post_id"]: influential_words(analyzer, row["text"], row["sentiment"]) for row in samples}
         drivers = {(a.brand, a.period): alert_words(analyzer, store, a, period) for a in alerts}
+    repeats = {
+        (a.brand, a.period): next(
+            iter(alert_drivers(store, a.brand, a.period, period, window=config.window, k_texts=1)["repeated"]), None
+        )
+        for a in alerts
+    }
     models = sorted({m for r in overview for m in (r["model"] or "").split()})
     total = sum(r["posts"] for r in overview)
     per_mention = store.rows_sql() != "posts"  # brand mentions: a post naming two brands counts for each
@@ -205,7 +222,7 @@ def render_report(
             f'<section class="card"><h2>{escape(name)}</h2>'
             f"<h3>Net sentiment per {escape(period)} (positive share − negative share; band: 95% CI; bars: volume)</h3>"
             f"{net_chart(series.get(name, []), {a.period for a in brand_alerts}, period=period)}{note}"
-            f"<h3>Alerts</h3>{_alerts_table(brand_alerts, period, drivers)}"
+            f"<h3>Alerts</h3>{_alerts_table(brand_alerts, period, drivers, repeats)}"
             f"{_terms_block([t for t in terms if t['brand'] == name])}"
             f"{_examples_block([e for e in samples if e['brand'] == name], words)}</section>"
         )
@@ -227,7 +244,7 @@ def render_report(
 <p class="muted">{total} {counted} · {len(overview)} brand(s) · model {escape(", ".join(models) or "none")} ·
 generated {datetime.now():%Y-%m-%d %H:%M} by sentiment-fusion {escape(__version__)}</p>
 <h2>Overview</h2><div class="card">{_summary_section(overview)}{share_bars(overview[:max_brands])}</div>
-<h2>Alerts</h2><div class="card">{_alerts_table(alerts, period, drivers)}</div>
+<h2>Alerts</h2><div class="card">{_alerts_table(alerts, period, drivers, repeats)}</div>
 {"".join(sections)}
 {
         f'<p class="muted">{hidden} smaller brand(s) not shown here; `sentiment-fusion insights trends --brand NAME` '

@@ -304,7 +304,7 @@ async def ingest(
         return rows
 
     try:
-        rows = await asyncio.wait_for(score(), timeout=settings.request_timeout_s)
+        rows = await asyncio.wait_for(score(), timeout=settings.monitor_timeout_s)
         if monitor.mention_config is not None:  # the unchanged posts' stored mentions
             same = [r for r in results if r is not None and r["status"] == "unchanged"]
             stored = await monitor.read(lambda view: monitor.mentions_of(view, [r["id"] for r in same]))
@@ -312,7 +312,7 @@ async def ingest(
                 result["mentions"] = [_mention(m) for m in stored.get(result["id"], [])]
     except asyncio.TimeoutError:
         raise APIError(
-            504, "timeout", f"scoring the batch took longer than {settings.request_timeout_s:g} s; nothing was stored"
+            504, "timeout", f"scoring the batch took longer than {settings.monitor_timeout_s:g} s; nothing was stored"
         ) from None
     # shielded: once started, the commit completes even if the client goes away
     statuses, mentions = await monitor.write(monitor.commit, rows, service.analyzer)
@@ -429,7 +429,7 @@ async def insights_summary(monitor: MonitorDep, common: CommonDep) -> dict:
 @router.get("/v1/insights/trends", summary="Per brand and period: volume, shares, net sentiment, intervals", **_READ)
 async def insights_trends(monitor: MonitorDep, common: CommonDep, period: Period = "day") -> dict:
     """The rows of `insights trends --period P --csv`. Columns: brand, period (its start, UTC), n,
-    negative, negative_lo, negative_hi, neutral, neutral_lo, neutral_hi, positive, positive_lo,
+    unique_texts (distinct normalized texts: retweets and copies count once), negative, negative_lo, negative_hi, neutral, neutral_lo, neutral_hi, positive, positive_lo,
     positive_hi (shares with Wilson 95% intervals), net, net_lo, net_hi."""
     return await _rows(monitor, common, "trends", period=period)
 
@@ -447,7 +447,8 @@ async def insights_alerts(
 ) -> dict:
     """The rows of `insights alerts --period P --window W --min-volume V --alpha A --correction C --csv`.
     Columns: brand, period, metric (negative_share | net_sentiment), value, baseline, change, z, p,
-    p_adjusted, n, n_baseline."""
+    p_adjusted, n, n_baseline, and what drives it: unique_texts, top_text_posts, top_text_retweets,
+    top_text_share, top_text (the period's most repeated text), words (log-odds against the baseline)."""
     return await _rows(
         monitor,
         common,
@@ -537,7 +538,7 @@ class AlertWithDrivers(BaseModel):
         ..., description="log-odds words of the period's negative posts vs the baseline"
     )
     repeated_texts: list[dict[str, Any]] = Field(
-        ..., description="the most copied texts of the period (retweets, copies), with copies and share"
+        ..., description="the most repeated texts of the period (retweets, copies): posts, retweets, share"
     )
     unique_texts: int = Field(..., description="distinct normalized texts in the period")
     examples: list[dict[str, Any]] = Field(..., description="the period's most negative posts")

@@ -178,7 +178,13 @@ function alertItem(tests) {
       el(
         "ul",
         { class: "repeated" },
-        ...alert.repeated_texts.map((r) => el("li", {}, `×${r.copies} (${pct(r.share)} of the period): “${r.text}”`))
+        ...alert.repeated_texts.map((r) =>
+          el(
+            "li",
+            {},
+            `×${r.posts} posts${r.retweets ? ` (${r.retweets} retweets)` : ""}, ${pct(r.share)} of the period: “${r.text}”`
+          )
+        )
       )
     );
   }
