@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     monitor_db: Path | None = Field(None, description="DuckDB store to ingest into and read from; None = no monitor")
     monitor_brands: Path | None = Field(None, description="brands TOML file (as `analyze --brands`)")
     monitor_max_posts: PositiveInt = Field(100, description="posts per POST /v1/posts request")
+    monitor_timeout_s: PositiveFloat = Field(
+        60.0, description="reading and scoring one ingest batch (it waits for the model behind the others)"
+    )
     monitor_max_id_chars: PositiveInt = 256
     monitor_max_brand_chars: PositiveInt = 100
     monitor_read_threads: PositiveInt = Field(2, description="threads answering the insights reads")

@@ -319,7 +319,8 @@ class MonitorStore:
         from ..insights.aggregates import trends
         from ..insights.alerts import find_alerts
 
-        return find_alerts(trends(store, self.settings.monitor_period, dense=True), self.alert_config)
+        stats = trends(store, self.settings.monitor_period, dense=True, unique_texts=False)
+        return find_alerts(stats, self.alert_config)
 
     def _record_alerts(self, con, *, push: bool) -> int:
         """Alerts not seen before go into ``monitor_alerts`` (with their webhook deliveries when
