@@ -81,6 +81,8 @@ def test_page_shows_one_verdict_per_target(browser, target_server, tmp_path):
         assert card["title"] == f"{want['target']}: {want['sentiment']}"
         assert card["found"] == str(want["found"]).lower()
         assert ("not found in the text" in card["where"]) is (not want["found"])
+        if want["found"]:
+            assert card["where"] == "found in the text as " + ", ".join(TEXT[a:b] for a, b in want["spans"])
         assert card["widths"] == pytest.approx([100 * want["scores"][k] for k in COLOURS], abs=0.06)
         assert card["marks"] == [[w["text"], w["weight"]] for w in want["explanation"]["words"]]
     assert [c["found"] for c in cards] == ["true", "true", "false"]

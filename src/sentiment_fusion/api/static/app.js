@@ -87,9 +87,10 @@ function showTargets(answers, text) {
     const title = el("h4", "", answer.target + ": ");
     title.appendChild(el("span", "sentiment " + String(answer.sentiment).toLowerCase(), answer.sentiment));
     card.appendChild(title);
-    const n = answer.spans.length;
+    const chars = [...text.replace(/\r\n/g, "\n")]; // spans count code points, line breaks as one
+    const named = answer.spans.map(([start, end]) => chars.slice(start, end).join(""));
     card.appendChild(el("p", answer.found ? "where" : "where missing", answer.found
-      ? `found in the text${n > 1 ? ` ${n} times` : ""}`
+      ? "found in the text as " + named.join(", ")
       : "not found in the text (read from the whole post as being about it)"));
     card.appendChild(bars(answer.scores));
     if (answer.explanation) {
