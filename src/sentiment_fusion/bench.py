@@ -85,6 +85,18 @@ def load_texts(data_dir: Path | None, n: int) -> tuple[list[str], str]:
     return texts, f"built-in sample texts ({data_dir} has no TweetEval test)"
 
 
+def load_pairs(data_dir: Path | None, n: int) -> tuple[list[tuple[str, str]], str]:
+    """(post, target) pairs: Dong 2014 Twitter dev tweets (carved from train) with their targets."""
+    raw = data_dir / "targeted" / "twitter_dong2014" / "train.raw" if data_dir is not None else None
+    if raw is not None and raw.is_file():
+        from .data import read_dataset
+
+        ds = read_dataset(f"targets:{raw}:dev", limit=n)
+        return [(e.text or "", e.target or "") for e in ds.examples], f"Dong 2014 Twitter dev, first {len(ds)} pairs"
+    pairs = [(text, text.split()[1]) for text in FALLBACK_TEXTS]
+    return (pairs * (n // len(pairs) + 1))[:n], f"built-in sample texts ({data_dir} has no Dong 2014 data)"
+
+
 def load_images(data_dir: Path | None, n: int) -> tuple[list, str]:
     folder = data_dir / "mvsa_single" / "data" if data_dir is not None else None
     if folder is not None and folder.is_dir():
@@ -243,6 +255,18 @@ def run_bench(
         passes = {"text_passes_p50": float(np.median([1 + len(word_spans(t)) for t in texts]))}
         row = explain_profile(lambda t: analyzer.explain(text=t), texts, seconds, passes)
         result["explain_text"] = {**row, "data": source}
+    if analyzer.target is not None and analyzer.text is not None:
+        pairs, source = load_pairs(data_dir, n_texts)
+        posts = [text for text, _ in pairs]
+        post = profile(lambda b: analyzer.predict_batch(list(b)), posts, seconds)
+        target = profile(lambda b: analyzer.predict_targets([t for t, _ in b], [[a] for _, a in b]), pairs, seconds)
+        result["target"] = {
+            **target,
+            "data": source,
+            "post_level_same_texts": post,  # issue 12: a (post, target) pair costs at most 2x a post's prediction
+            "pair_cost_vs_post_batch1": post["batch1_per_s"] / target["batch1_per_s"],
+            "pair_cost_vs_post_batch32": post["batch32_per_s"] / target["batch32_per_s"],
+        }
     if analyzer.image is not None:
         images, source = load_images(data_dir, n_images)
         result["image"] = {**profile(lambda b: analyzer.predict_batch(images=list(b)), images, seconds), "data": source}

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
-COMPONENTS = ("text", "image", "fusion")
+COMPONENTS = ("text", "image", "fusion", "target")  # target: sentiment toward a named target (runtime.py)
 MODEL_ENV = "SENTIMENT_FUSION_MODEL"
 
 

@@ -220,6 +220,11 @@ def cmd_bench(args) -> int:
                     f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  "
                     f"p99 {row['p99_ms']:7.2f} ms  | batch 32 {row['batch32_per_s']:8.1f}/s"
                 )
+            if "pair_cost_vs_post_batch32" in row:
+                print(
+                    f"{'':>22}  a (post, target) pair costs {row['pair_cost_vs_post_batch1']:.2f}x a post's "
+                    f"prediction at batch 1, {row['pair_cost_vs_post_batch32']:.2f}x at batch 32"
+                )
         elif key.startswith("explain_"):
             print(
                 f"{key:>22}: one post p50 {row['p50_ms']:7.1f} ms  p99 {row['p99_ms']:7.1f} ms  "

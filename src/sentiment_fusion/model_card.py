@@ -10,6 +10,9 @@ CITATIONS = {
     "Classification. Findings of EMNLP. (SemEval-2017 Task 4A tweets: Rosenthal et al., 2017)",
     "mvsa": "Niu et al., 2016. Sentiment Analysis on Multi-view Social Data. MMM. (MVSA-Single / MVSA-Multiple)",
     "jsonl": "MVSA-Multiple texts: Niu et al., 2016 (see above), when the jsonl is mvsa_multiple",
+    "targets": "Dong et al., 2014. Adaptive Recursive Neural Network for Target-dependent Twitter Sentiment "
+    "Classification. ACL. (Twitter targets); Pontiki et al., 2014. SemEval-2014 Task 4: Aspect Based Sentiment "
+    "Analysis. SemEval. (restaurants and laptops aspect terms)",
     "cifar100": "Krizhevsky, 2009. Learning Multiple Layers of Features from Tiny Images. (CIFAR-100)",
     "mobilenet_v2": "Sandler et al., 2018. MobileNetV2: Inverted Residuals and Linear Bottlenecks. CVPR. "
     "(ImageNet weights from Google's TF-slim release, Apache-2.0)",
@@ -54,6 +57,11 @@ def render(manifest: dict) -> str:
             f"- **{name}**: {spec.get('kind', '')}; files {files}; calibration temperature "
             f"{spec.get('temperature', 1.0):.3f}"
         )
+        shown = (spec.get("preprocessing") or {}).get("encoding", {}).get("target")
+        if shown:
+            lines.append(f"  - reads a (post, target) pair; the target is shown as `{shown}` (text/encoding.py)")
+        if spec.get("selection"):
+            lines.append(f"  - chosen: {spec['selection']}")
         if spec.get("quantization"):
             q = spec["quantization"]
             lines.append(
@@ -122,7 +130,7 @@ def render(manifest: dict) -> str:
         data_kinds.add("tweeteval")
     cites = [
         CITATIONS[k]
-        for k in ("imdb", "tweeteval", "mvsa", "cifar100")
+        for k in ("imdb", "tweeteval", "mvsa", "targets", "cifar100")
         if k in data_kinds or (k == "mvsa" and "jsonl" in data_kinds)
     ]
     cites += [CITATIONS[k] for k in ("minilm", "mobilenet_v2") if any(k in kind for kind in kinds)]

@@ -300,6 +300,8 @@ class Analyzer:
         self.target = _build(TextModel, self.path, components, "target", threads, batch_size, "target")
         if self.target is not None and not self.target.takes_targets:
             raise BundleError(f"{self.path / 'manifest.json'}: the target component's encoding shows no target")
+        if self.target is None and self.text is not None and self.text.takes_targets:
+            self.target = self.text  # a bundle of one targeted model (train text --target-as): it reads posts alone too
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, threads: int | None = None, batch_size: int = 32) -> Analyzer:

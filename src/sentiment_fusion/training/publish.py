@@ -21,10 +21,12 @@ def publish_bundle(
     description: str = "",
     reports: list[tuple[str, str]] = (),
     published: list[str] = (),
+    evaluations: list[dict] = (),
 ) -> dict:
     """Write the manifest, evaluate the finished bundle on ``reports`` ((spec, modality)
     pairs, e.g. the test split, once) through the ONNX runtime, record those metrics and
-    write the model card. Returns the manifest."""
+    write the model card. ``evaluations`` are kept from an earlier version whose measured
+    components did not change. Returns the manifest."""
     from ..data import read_dataset
     from ..evaluation import evaluate
     from ..runtime import Analyzer
@@ -36,7 +38,7 @@ def publish_bundle(
         version=version,
         components=components,
         description=description,
-        extra={"published": list(published), "evaluations": []},
+        extra={"published": list(published), "evaluations": list(evaluations)},
     )
     manifest = read_manifest(bundle_dir)
     if reports:

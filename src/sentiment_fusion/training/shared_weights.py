@@ -6,6 +6,7 @@ The targeted text model is trained with the post-level model's word-embedding ta
 each graph name the bytes of an initializer in another file (path, offset, length; ONNX Runtime
 reads it relative to the graph's own folder), so the bundle keeps the table once::
 
+    adopt_word_embeddings(target_model, text_model)  # the same bytes, under the same name
     share_initializer(bundle_dir, {"text.onnx": TABLE, "target.onnx": TABLE}, "word_embeddings.bin")
 
 DEVELOPMENT-TIME ONLY (needs ``onnx``). The graphs' answers are unchanged: the runtime reads the
@@ -16,7 +17,53 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORD_EMBEDDINGS = "model.encoder.embeddings.word_embeddings.weight_quantized"  # quantize.int8_gather_weights' name
+import numpy as np
+
+WORD_EMBEDDINGS = "model.encoder.embeddings.word_embeddings.weight_quantized"  # the shipped text.onnx's table
+
+
+def adopt_word_embeddings(model, source, ids: str = "input_ids") -> str:
+    """Give ``model`` (an fp32 graph whose float word-embedding table was frozen at ``source``'s
+    dequantized values) ``source``'s quantized table and its dequantization, in place: the
+    lookup's values stay bit-identical, and both graphs now hold the same bytes under the same
+    name (ValueError if the tables' values differ). Returns that name."""
+    from onnx import helper, numpy_helper
+
+    from .quantize import replace_nodes
+
+    inits = {t.name: t for t in source.graph.initializer}
+    gather = next((n for n in source.graph.node if n.op_type == "Gather" and n.input[1] == ids), None)
+    dequantize = next((n for n in source.graph.node if gather is not None and gather.output[0] in n.input), None)
+    if gather is None or dequantize is None or dequantize.op_type != "DequantizeLinear":
+        raise ValueError(f"the source graph has no quantized lookup of {ids!r} (Gather -> DequantizeLinear)")
+    table, scale, zero = (inits[name] for name in (gather.input[0], *dequantize.input[1:3]))
+    values = (
+        numpy_helper.to_array(table).astype(np.float32) - numpy_helper.to_array(zero).astype(np.float32)
+    ) * numpy_helper.to_array(scale)
+
+    own = {t.name: t for t in model.graph.initializer}
+    lookup = next((n for n in model.graph.node if n.op_type == "Gather" and n.input[1] == ids), None)
+    if lookup is None or lookup.input[0] not in own:
+        raise ValueError(f"the graph has no float table looked up by {ids!r}")
+    if not np.array_equal(numpy_helper.to_array(own[lookup.input[0]]), values):
+        raise ValueError("its word-embedding table differs from the source's (was it frozen in training?)")
+    nodes = []
+    for node in model.graph.node:
+        if node is not lookup:
+            nodes.append(node)
+            continue
+        quantized = node.output[0] + "_quantized"
+        nodes.append(helper.make_node("Gather", [table.name, ids], [quantized], name=node.name))
+        nodes.append(
+            helper.make_node(
+                "DequantizeLinear", [quantized, scale.name, zero.name], list(node.output), name=node.name + "/dq"
+            )
+        )
+    replace_nodes(model.graph, nodes)
+    kept = [t for t in model.graph.initializer if t.name != lookup.input[0]]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend([*kept, table, scale, zero])
+    return table.name
 
 
 def share_initializer(bundle_dir: str | Path, graphs: dict[str, str], data_file: str) -> int:

@@ -1,0 +1,154 @@
+"""Put a trained targeted text model into a bundle as its ``target`` component, sharing the
+post-level text graph's word-embedding table on disk.
+
+DEVELOPMENT-TIME ONLY (needs the [train] extra's ``onnx``). How bundle 1.3.0 was made::
+
+    sentiment-fusion train text --init-from models/default --target-as both --freeze-word-embeddings \\
+      --train targets:$D:train --val targets:$D:dev ... --out artifacts/tgt-both-frozen
+    python scripts/add_target_component.py artifacts/tgt-both-frozen models/default --version 1.3.0 \\
+      --selection "..." --report targets:$D_TEST --report targets:$REST_TEST --report targets:$LAPTOP_TEST
+
+1. the trained bundle's fp32 ``text.onnx`` (its ``text`` component becomes the ``target``
+   component; the same tokenizer is required) takes the shipped ``text.onnx``'s quantized
+   word-embedding table (:func:`~sentiment_fusion.training.shared_weights.adopt_word_embeddings`:
+   bit-identical lookups, as the targeted run froze the table at those values);
+2. its MatMul weights become 8-bit (:func:`~sentiment_fusion.training.quantize.weight_only_int8`;
+   the static / per-row int8 of the post-level graph cost it 3.5 points of Dong dev accuracy),
+   kept only if validation accuracy and macro-F1 stay within 0.005 of fp32: ``target.onnx``;
+3. :func:`~sentiment_fusion.training.shared_weights.share_initializer` moves the table that
+   ``text.onnx`` and ``target.onnx`` now share into ``word_embeddings.bin``;
+4. the post-level text graph must answer exactly as before (logits compared on TweetEval val
+   tweets, bit for bit), so the bundle's earlier evaluations of it are kept, not re-run;
+5. ``--report`` specs (the targeted test splits) are scored once, on the final bundle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from sentiment_fusion.bundle import read_manifest  # noqa: E402
+from sentiment_fusion.component import file_entry  # noqa: E402
+from sentiment_fusion.data import read_dataset  # noqa: E402
+from sentiment_fusion.evaluation import evaluate  # noqa: E402
+from sentiment_fusion.runtime import Analyzer  # noqa: E402
+from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
+from sentiment_fusion.training.quantize import weight_only_int8  # noqa: E402
+from sentiment_fusion.training.shared_weights import adopt_word_embeddings, share_initializer  # noqa: E402
+
+SHARED = "word_embeddings.bin"
+PUBLISHED = (
+    "Targeted sentiment test, accuracy / macro-F1 (Song et al., 2019, AEN: Attentional Encoder Network, "
+    "BERT-base): Dong 2014 Twitter BERT-SPC 73.55 / 72.14, AEN-BERT 74.71 / 73.13; SemEval-2014 restaurants "
+    "BERT-SPC 84.46 / 76.98, AEN-BERT 83.12 / 73.76; laptops BERT-SPC 78.99 / 75.03, AEN-BERT 79.93 / 76.31; "
+    "TD-LSTM (Tang et al., 2016) Twitter 70.80 / 69.00"
+)
+
+
+def text_logits(bundle: Path, n: int = 256) -> np.ndarray:
+    texts = [e.text for e in read_dataset(f"tweeteval:{ROOT.parent / 'shared/data/tweeteval/sentiment'}:val").examples]
+    return Analyzer.load(bundle).text.run(texts[:n])[0]
+
+
+def faithful(trained: Path, graph: Path, component: dict) -> dict:
+    """The quantized graph against the fp32 one on the component's validation data (the split it
+    was selected on): within 0.005 accuracy and macro-F1, or nothing is published."""
+    data = read_dataset(next(m["data"] for m in component["metrics"] if m["split"] == "validation"))
+    fp32 = evaluate(Analyzer.load(trained), data, "text")
+    with tempfile.TemporaryDirectory() as tmp:
+        shutil.copytree(trained, tmp, dirs_exist_ok=True)
+        shutil.copyfile(graph, Path(tmp) / "text.onnx")
+        manifest = json.loads((Path(tmp) / "manifest.json").read_text())
+        manifest["components"]["text"]["files"]["graph"] = file_entry(tmp, "text.onnx")
+        (Path(tmp) / "manifest.json").write_text(json.dumps(manifest))
+        int8 = evaluate(Analyzer.load(tmp), data, "text")
+    record = {
+        "split": "validation",
+        "n": int8["n"],
+        **{f"fp32_{k}": fp32[k] for k in ("accuracy", "macro_f1", "macro_recall")},
+        **{f"int8_{k}": int8[k] for k in ("accuracy", "macro_f1", "macro_recall")},
+        "fp32_bytes": (trained / "text.onnx").stat().st_size,
+        "int8_bytes": graph.stat().st_size,
+        "kept": all(fp32[k] - int8[k] <= 0.005 for k in ("accuracy", "macro_f1")),
+    }
+    print("quantization:", record)
+    if not record["kept"]:
+        raise SystemExit("the 8-bit graph loses more than 0.005 validation accuracy or macro-F1: not published")
+    return record
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("trained", type=Path, help="the bundle `train text --target-as ...` wrote")
+    parser.add_argument("bundle", type=Path, help="the bundle to add it to (in place)")
+    parser.add_argument("--version", required=True)
+    parser.add_argument("--selection", default="", help="how the variant was chosen (the model card prints it)")
+    parser.add_argument("--report", action="append", default=[], help="targeted test spec, scored once")
+    parser.add_argument("--description", default="")
+    args = parser.parse_args()
+
+    trained, bundle = read_manifest(args.trained), read_manifest(args.bundle)
+    target = dict(trained["components"]["text"])
+    if not target.get("preprocessing", {}).get("encoding", {}).get("target"):
+        raise SystemExit(f"{args.trained}: its text model reads no targets")
+    if (target.get("quantization") or {}).get("kept"):
+        raise SystemExit(f"{args.trained}: its text.onnx is int8 already; this needs the fp32 graph")
+    if target["files"]["tokenizer"]["sha256"] != bundle["components"]["text"]["files"]["tokenizer"]["sha256"]:
+        raise SystemExit("the two models tokenize differently: nothing to share")
+
+    import onnx
+
+    before = text_logits(args.bundle)
+    model = onnx.load(str(args.trained / "text.onnx"))
+    table = adopt_word_embeddings(model, onnx.load(str(args.bundle / "text.onnx")))
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx.save(model, str(Path(tmp) / "target_fp32.onnx"))
+        quantization = weight_only_int8(Path(tmp) / "target_fp32.onnx", Path(tmp) / "target.onnx")
+        quantization.update(faithful(args.trained, Path(tmp) / "target.onnx", target))
+        shutil.copyfile(Path(tmp) / "target.onnx", args.bundle / "target.onnx")
+    saved = share_initializer(args.bundle, {"text.onnx": table, "target.onnx": table}, SHARED)
+    print(f"{SHARED}: {saved / 2**20:.1f} MB kept once for text.onnx and target.onnx")
+
+    components = bundle["components"]
+    shared = file_entry(args.bundle, SHARED)
+    components["text"]["files"] = {**components["text"]["files"], "graph": file_entry(args.bundle, "text.onnx")}
+    components["text"]["files"]["word_embeddings"] = shared
+    target["files"] = {
+        "graph": file_entry(args.bundle, "target.onnx"),
+        "tokenizer": components["text"]["files"]["tokenizer"],
+        "word_embeddings": shared,
+    }
+    target["quantization"] = quantization
+    if args.selection:
+        target["selection"] = args.selection
+    components["target"] = target
+    published = [p for p in bundle.get("published", []) if not p.startswith("Targeted sentiment test")]
+    manifest = publish_bundle(
+        args.bundle,
+        name=bundle["name"],
+        version=args.version,
+        components=components,
+        description=args.description or bundle["description"],
+        reports=[(spec, "text") for spec in args.report],
+        published=[*published, PUBLISHED],
+        evaluations=bundle.get("evaluations", []),
+    )
+    after = text_logits(args.bundle)
+    if not np.array_equal(before, after):
+        raise SystemExit(f"the text graph's logits changed (max diff {np.abs(before - after).max():.3g})")
+    print(f"text graph: logits bit-identical on {len(before)} TweetEval val tweets")
+    for e in manifest["evaluations"][len(bundle.get("evaluations", [])) :]:
+        print(e["data"], {k: e[k] for k in ("n", "accuracy", "macro_f1", "macro_recall", "ece")})
+
+
+if __name__ == "__main__":
+    main()
