@@ -87,6 +87,17 @@ def test_dashboard_updates_live_without_a_reload(browser, monitor_server, tmp_pa
     assert len(colors) > 50 and max(count for count, _ in colors) < 0.95 * WIDTH * HEIGHT
 
 
+def test_a_webhook_link_points_at_its_alert(browser, monitor_server):
+    alert = httpx.get(monitor_server.url + "/v1/monitor/alerts", headers={"X-API-Key": "reader-key"}).json()["alerts"][
+        0
+    ]
+    link = f"/dashboard#brand={alert['brand']}&period={alert['period']}&key=reader-key"
+    browser.open(monitor_server.url + link, ready="document.body.dataset.version !== undefined")
+    assert browser.js("document.querySelector('section.brand.focus').dataset.brand") == alert["brand"]
+    assert browser.js("document.querySelector('.alerts > li.focus').dataset.period") == alert["period"]
+    assert "key=" not in browser.js("location.hash")
+
+
 def test_dashboard_asks_for_a_key(browser, monitor_server):
     browser.open(monitor_server.url + "/dashboard", ready="!document.getElementById('key-form').hidden")
     assert browser.js("document.querySelectorAll('section.brand').length") == 0

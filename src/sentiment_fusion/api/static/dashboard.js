@@ -97,6 +97,7 @@ async function refresh(status) {
     card(row, by(trends.rows, row.brand), by(alerts.alerts, row.brand), by(terms.rows, row.brand), by(examples.rows, row.brand))
   );
   $("brands").replaceChildren(...cards);
+  focus();
   state.refreshes += 1;
   document.body.dataset.version = status.version;
 }
@@ -150,6 +151,21 @@ function card(row, series, alerts, terms, examples) {
     );
   }
   return section;
+}
+
+// A link from an alert webhook (#brand=...&period=...): that brand's card and alert stand out.
+function focus() {
+  const params = new URLSearchParams(location.hash.slice(1));
+  const brand = params.get("brand");
+  if (!brand) return;
+  const section = [...document.querySelectorAll("section.brand")].find((s) => s.dataset.brand === brand);
+  if (!section) return;
+  section.classList.add("focus");
+  const period = params.get("period");
+  const alert = period && [...section.querySelectorAll(".alerts > li")].find((li) => li.dataset.period === period);
+  if (alert) alert.classList.add("focus");
+  if (!state.focused) (alert || section).scrollIntoView({ block: "start" });
+  state.focused = true;
 }
 
 function figure(field, value, label) {
