@@ -359,3 +359,46 @@ def test_brands_file_scores_mentions_as_analyze_does(target_analyzer, tiny_analy
     with _server(tiny_analyzer, store_path, monitor_brands=brands) as server:
         refused = httpx.post(server.url + "/v1/posts", json={"posts": [{"id": "d", "text": "delta"}]})
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "targets_not_supported"
+
+
+def test_image_urls_follow_the_url_rules_and_are_fetched_only_when_needed(tiny_analyzer, store_path):
+    """An allowed image URL is fetched (loopback here, with the tests-only switch), stored as the URL,
+    and not fetched again for an unchanged re-send."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    picture = png_bytes((16, 16), (250, 250, 250))
+    hits: list[str] = []
+
+    class Images(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(picture)))
+            self.end_headers()
+            self.wfile.write(picture)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    images = ThreadingHTTPServer(("127.0.0.1", 0), Images)
+    threading.Thread(target=images.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{images.server_address[1]}/bright.png"
+    try:
+        options = {"url_fetch_enabled": True, "url_allowed_hosts": "127.0.0.1", "url_allow_private": True}
+        with _server(ImageAwareAnalyzer(tiny_analyzer), store_path, **options) as server:
+            post = {"id": "u", "text": "look", "image": url}
+            first = httpx.post(server.url + "/v1/posts", json={"posts": [post]}).json()
+            assert first["stored"] == 1 and hits == ["/bright.png"]
+            again = httpx.post(server.url + "/v1/posts", json={"posts": [post]}).json()
+            assert again["unchanged"] == 1 and hits == ["/bright.png"]  # not fetched again
+            other = {"id": "v", "text": "x", "image": "http://elsewhere.example/x.png"}
+            refused = httpx.post(server.url + "/v1/posts", json={"posts": [other]}).json()
+            assert refused["posts"][0]["error"]["code"] == "url_host_not_allowed"
+    finally:
+        images.shutdown()
+        images.server_close()
+    con = duckdb.connect(str(store_path), read_only=True)
+    assert con.execute("SELECT image FROM posts WHERE post_id = 'u'").fetchone() == (url,)
+    con.close()
