@@ -408,10 +408,7 @@ class Analyzer:
         logits, _ = self.target.run([text for text, _ in pairs], [aim for _, aim in pairs])
         per_text = np.split(softmax(logits, self.target.temperature), np.cumsum([len(aims) for aims in targets])[:-1])
         return [
-            [
-                TargetPrediction(aim, target_spans(text, aim), Sentiment(int(np.argmax(p))), _scores(p))
-                for aim, p in zip(aims, probs, strict=True)
-            ]
+            [self.target_answer(text, aim, p) for aim, p in zip(aims, probs, strict=True)]
             for text, aims, probs in zip(texts, targets, per_text, strict=True)
         ]
 
