@@ -50,4 +50,4 @@ def _options(parser: argparse.ArgumentParser) -> dict:
 def test_serve_and_app_py_share_one_set_of_flags():
     serve = next(a for a in cli_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices["serve"]
     assert _options(serve) == _options(build_parser())
-    assert set(_options(serve)) == {"host", "port", "workers", "model", "log_level"}
+    assert set(_options(serve)) == {"host", "port", "workers", "model", "log_level", "db", "brands"}

@@ -296,7 +296,8 @@ def test_serve_refuses_several_workers_with_a_store(tmp_path, monkeypatch):
     from sentiment_fusion.api.server import SettingsError, serve
 
     for name in ("SENTIMENT_FUSION_MONITOR_DB", "SENTIMENT_FUSION_MONITOR_BRANDS"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so that what serve() sets is undone after the test
+        monkeypatch.delenv(name)
     with pytest.raises(SettingsError, match="--workers 1"):
         serve(workers=2, db=tmp_path / "s.duckdb")
     not_a_store = tmp_path / "notes.duckdb"

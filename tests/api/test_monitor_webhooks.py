@@ -217,7 +217,8 @@ def test_outbound_rules_of_image_urls_apply(tiny_analyzer, tmp_path, monkeypatch
         with pytest.raises(WebhookURLError, match=why):
             check_webhook_url(bad, base)
     for name in ("SENTIMENT_FUSION_MONITOR_DB", "SENTIMENT_FUSION_MONITOR_BRANDS"):
-        monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv(name, "")  # recorded, so that what serve() sets is undone after the test
+        monkeypatch.delenv(name)
     monkeypatch.setenv("SENTIMENT_FUSION_WEBHOOK_URLS", "https://evil.example.net/x")
     with pytest.raises(SettingsError, match="url_allowed_hosts"):
         serve(db=tmp_path / "s.duckdb")

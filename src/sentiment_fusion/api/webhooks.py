@@ -125,7 +125,7 @@ class WebhookDispatcher:
 
     async def _deliver_due(self) -> float:
         """Send what is due; return the seconds until the next retry is due (at most 30)."""
-        from .monitor import utc_now
+        from ..insights.store import utc_now
 
         def due(view) -> tuple[list[dict], list[dict]]:
             pending = view.query(
@@ -153,7 +153,7 @@ class WebhookDispatcher:
         return 30.0
 
     async def _attempt(self, row: dict) -> None:
-        from .monitor import utc_now
+        from ..insights.store import utc_now
 
         body = row["payload"].encode()
         try:
