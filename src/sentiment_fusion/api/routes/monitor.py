@@ -429,8 +429,9 @@ async def insights_summary(monitor: MonitorDep, common: CommonDep) -> dict:
 @router.get("/v1/insights/trends", summary="Per brand and period: volume, shares, net sentiment, intervals", **_READ)
 async def insights_trends(monitor: MonitorDep, common: CommonDep, period: Period = "day") -> dict:
     """The rows of `insights trends --period P --csv`. Columns: brand, period (its start, UTC), n,
-    unique_texts (distinct normalized texts: retweets and copies count once), negative, negative_lo, negative_hi, neutral, neutral_lo, neutral_hi, positive, positive_lo,
-    positive_hi (shares with Wilson 95% intervals), net, net_lo, net_hi."""
+    unique_texts (distinct normalized texts: retweets and copies count once), negative, negative_lo,
+    negative_hi, neutral, neutral_lo, neutral_hi, positive, positive_lo, positive_hi (shares with
+    Wilson 95% intervals), net, net_lo, net_hi."""
     return await _rows(monitor, common, "trends", period=period)
 
 
