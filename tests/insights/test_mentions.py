@@ -325,3 +325,67 @@ def test_two_brands_in_one_post_get_their_own_verdicts_on_the_real_bundle(tmp_pa
         assert {m["brand"]: m["sentiment"] for m in post["mentions"]} == {"united": "negative", "delta": "positive"}
         rows = {r["brand"]: r for r in aggregates.summary(store)}
     assert (rows["united"]["negative"], rows["delta"]["positive"]) == (1.0, 1.0)
+
+
+@pytest.mark.slow
+def test_sigkill_while_scoring_mentions_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_target_bundle):
+    import os
+    import re
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    n, commit = 3000, 8
+    posts = [
+        {"id": f"p{i:05d}", "text": f"acme day {i}" + (" and #globex" if i % 3 == 0 else ""), "date": "2024-03-01"}
+        for i in range(n)
+    ]
+    write_posts(tmp_path / "posts.csv", posts)
+    (tmp_path / "brands.toml").write_text('[brands.acme]\n[brands.globex]\naliases = ["globex"]\n')
+    db = tmp_path / "s.duckdb"
+    command = [sys.executable, "-m", "sentiment_fusion.insights.cli", "analyze", str(tmp_path / "posts.csv")]
+    command += ["--id-col", "id", "--text-col", "text", "--db", str(db), "--model", str(tiny_target_bundle)]
+    command += ["--brands", str(tmp_path / "brands.toml"), "--commit-rows", str(commit)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[int] = []
+
+    def watch() -> None:  # the mentions progress bar: "mentions:  12%|...| 360/3000 ["
+        buffer = ""
+        while chunk := proc.stderr.read(64):
+            buffer = (buffer + chunk)[-400:]
+            counts = re.findall(r"mentions:[^\r\n]*?(\d+)/\d+ \[", buffer)
+            if counts:
+                seen.append(int(counts[-1]))
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None and not (seen and seen[-1] >= 200):
+        time.sleep(0.01)
+    assert proc.poll() is None, f"the job ended before it could be killed (progress seen: {seen[-3:]})"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    watcher.join(timeout=5)
+
+    def expected(post_id: str) -> set[tuple[str, str]]:
+        i = int(post_id[1:])
+        return {(post_id, "acme")} | ({(post_id, "globex")} if i % 3 == 0 else set())
+
+    with PostStore(db, read_only=True) as store:
+        synced = [r["post_id"] for r in store.query("SELECT post_id FROM mention_sync ORDER BY post_id")]
+        rows = {(r["post_id"], r["brand"]) for r in store.query("SELECT post_id, brand FROM mentions")}
+    assert 200 <= len(synced) < n and len(synced) % commit == 0  # whole chunks only
+    assert synced == [p["id"] for p in posts[: len(synced)]]
+    assert rows == set().union(*(expected(p) for p in synced))  # each committed post has all its mentions
+
+    rerun = subprocess.run([*command, "--quiet"], capture_output=True, text=True, timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr
+    left = [p["id"] for p in posts[len(synced) :]]
+    assert f"matched {len(left)} posts again: {sum(len(expected(p)) for p in left)} mentions scored, 0 kept" in (
+        rerun.stdout
+    )
+    with PostStore(db, read_only=True) as store:
+        final = store.query("SELECT post_id, brand FROM mentions")
+    assert len(final) == len({(r["post_id"], r["brand"]) for r in final}) == n + n // 3
