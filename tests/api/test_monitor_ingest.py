@@ -90,6 +90,8 @@ def test_bad_posts_are_rejected_one_by_one(tiny_analyzer, store_path):
         {"id": "dup", "text": "first copy"},
         {"id": "dup", "text": "second copy"},
         {"id": 7, "text": "an integer id is fine"},
+        {"id": "old", "text": "a stray year", "created_at": "0001-01-01T00:00:00Z"},
+        {"id": "future", "text": "from the future", "created_at": "2999-01-01T00:00:00Z"},
     ]
     with _server(tiny_analyzer, store_path) as server:
         answer = httpx.post(server.url + "/v1/posts", json={"posts": posts}, timeout=30)
@@ -110,8 +112,10 @@ def test_bad_posts_are_rejected_one_by_one(tiny_analyzer, store_path):
             10: "duplicate_id",
             11: None,
             12: None,
+            13: "invalid_created_at",
+            14: "invalid_created_at",
         }
-        assert (body["stored"], body["rejected"]) == (3, 10)
+        assert (body["stored"], body["rejected"]) == (3, 12)
         assert "colour" in body["posts"][6]["error"]["message"]
 
         def error(response, status, code):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -103,6 +104,11 @@ class Settings(BaseSettings):
     monitor_timeout_s: PositiveFloat = Field(
         60.0, description="reading and scoring one ingest batch (it waits for the model behind the others)"
     )
+    monitor_min_created_at: datetime = Field(
+        datetime(2000, 1, 1),
+        description="older post times are refused (a stray year 1 would stretch every alert baseline over centuries)",
+    )
+    monitor_max_future_s: PositiveFloat = Field(86_400.0, description="post times further ahead than this are refused")
     monitor_max_id_chars: PositiveInt = 256
     monitor_max_brand_chars: PositiveInt = 100
     monitor_read_threads: PositiveInt = Field(2, description="threads answering the insights reads")

@@ -13,7 +13,7 @@ import argparse
 import asyncio
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -164,6 +164,15 @@ def _validate(index: int, raw: Any, service: InferenceService, settings) -> _Ite
             raise _Reject(
                 "invalid_created_at",
                 f"created_at {str(post.created_at)[:40]!r} is not a time (ISO 8601, Twitter-style or Unix seconds)",
+                post_id,
+            )
+        oldest = _utc_naive(settings.monitor_min_created_at)
+        latest = _now() + timedelta(seconds=settings.monitor_max_future_s)
+        if not oldest <= created_at <= latest:
+            raise _Reject(
+                "invalid_created_at",
+                f"created_at {created_at.isoformat()} (UTC) is outside the accepted times: from "
+                f"{oldest.isoformat()} to {settings.monitor_max_future_s:g} s from now",
                 post_id,
             )
     try:
@@ -334,6 +343,12 @@ async def ingest(
     return {**counts, "posts": final, "model": {"name": service.name, "version": service.version}}
 
 
+def _utc_naive(value: datetime) -> datetime:
+    from ...insights.timestamps import to_utc_naive
+
+    return to_utc_naive(value)
+
+
 def _now() -> datetime:
     from ..monitor import utc_now
 
@@ -492,9 +507,9 @@ async def insights_examples(
     return await _rows(monitor, common, "examples", k=k)
 
 
-def _check_k(k: int, settings) -> None:
+def _check_k(k: int, settings, name: str = "k") -> None:
     if k > settings.monitor_max_k:
-        raise APIError(422, "invalid_request", f"k={k}; the limit is {settings.monitor_max_k}")
+        raise APIError(422, "invalid_request", f"{name}={k}; the limit is {settings.monitor_max_k}")
 
 
 class MonitorState(BaseModel):
@@ -570,7 +585,7 @@ async def monitor_alerts(
     from ...insights.alert_drivers import alert_drivers
     from ...insights.alerts import AlertConfig, find_alerts
 
-    _check_k(limit, settings)
+    _check_k(limit, settings, "limit")
     kind = period or settings.monitor_period
     config = AlertConfig(window=settings.alert_window, min_volume=settings.alert_min_volume, alpha=settings.alert_alpha)
 
