@@ -244,6 +244,7 @@ def test_reads_equal_the_cli_tables(tiny_analyzer, store_path, tmp_path):
     con.close()
     for view in VIEWS:
         _same_as_csv(windowed[view], _cli_rows(trimmed, view))
+        _same_as_csv(windowed[view], _cli_rows(store_path, view, "--since", since, "--until", until))
 
 
 def test_api_key_scopes(tiny_analyzer, store_path):

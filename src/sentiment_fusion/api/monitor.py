@@ -36,6 +36,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..insights.window import View
 from .config import Settings
 
 if TYPE_CHECKING:
@@ -94,7 +95,6 @@ ON CONFLICT (post_id) DO UPDATE SET
     scored_at = excluded.scored_at,
     error = NULL
 """
-_FROM_POSTS = re.compile(r"\bFROM posts\b")
 
 
 def utc_now() -> datetime:
@@ -114,45 +114,6 @@ def plain(value: Any) -> Any:
 
 def plain_rows(rows: list[dict]) -> list[dict]:
     return [{k: plain(v) for k, v in row.items()} for row in rows]
-
-
-class View:
-    """What the insights functions query (``store.query(sql, params)``), on one cursor, optionally
-    limited to posts with ``since <= created_at < until`` (each ``FROM posts`` reads them only)."""
-
-    def __init__(self, cursor, since: datetime | None = None, until: datetime | None = None) -> None:
-        self.cursor = cursor
-        conditions = []
-        # The bounds were parsed into datetimes here: their ISO text is safe to inline.
-        if since is not None:
-            conditions.append(f"created_at >= TIMESTAMP '{since.isoformat(sep=' ')}'")
-        if until is not None:
-            conditions.append(f"created_at < TIMESTAMP '{until.isoformat(sep=' ')}'")
-        self.where = " AND ".join(conditions) or None
-        self.source = f"FROM (SELECT * FROM posts WHERE {self.where}) AS posts" if conditions else None
-
-    def rows_sql(self) -> str:
-        """The per-brand rows as a FROM item (``PostStore.rows_sql``: the brand mentions once the
-        store records brands, else the posts), limited to the window."""
-        base = "posts"
-        tables = {r[0] for r in self.cursor.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        if (
-            "mentions" in tables
-            and self.cursor.execute("SELECT 1 FROM store_meta WHERE key = 'mention_config'").fetchall()
-        ):
-            from ..insights import store
-
-            base = getattr(store, "MENTION_ROWS", "posts")
-        if self.where is None:
-            return base
-        return f"(SELECT * FROM {base} WHERE {self.where}) AS posts"
-
-    def query(self, sql: str, params=None) -> list[dict]:
-        if self.source is not None:
-            sql = _FROM_POSTS.sub(self.source, sql)
-        result = self.cursor.execute(sql, params or [])
-        names = [d[0] for d in result.description]
-        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
 def alert_id(brand: str, period_kind: str, period: datetime, metric: str) -> str:

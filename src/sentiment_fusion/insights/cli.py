@@ -65,6 +65,15 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _timestamp(text: str):
+    from .timestamps import parse_timestamp
+
+    value = parse_timestamp(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r} (ISO 8601, e.g. 2014-12-09 or 2014-12-09T12:00:00Z)")
+    return value
+
+
 def _label_map(text: str) -> dict[str, str]:
     from .readers import parse_label_map
 
@@ -149,6 +158,8 @@ def add_commands(subparsers) -> None:
             v.add_argument(
                 "--period", choices=["hour", "day", "week"], default="day", help="trend period (default day)"
             )
+        v.add_argument("--since", type=_timestamp, help="only posts created at or after this time (ISO 8601; UTC)")
+        v.add_argument("--until", type=_timestamp, help="only posts created before this time")
         v.add_argument("--csv", action="store_true", help="CSV instead of an aligned table")
         if view == "alerts":
             _add_alert_options(v)
@@ -285,7 +296,12 @@ def cmd_insights(args) -> int:
     from .tables import format_rows
 
     with PostStore(args.db, read_only=True) as store:
-        rows = _rows(args, store)
+        if args.since or args.until:  # the same tables over the posts of [since, until)
+            from .window import View
+
+            rows = _rows(args, View(store.con, args.since, args.until))
+        else:
+            rows = _rows(args, store)
     print(format_rows(rows, as_csv=args.csv))
     return 0
 
