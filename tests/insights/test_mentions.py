@@ -317,14 +317,13 @@ def test_two_brands_in_one_post_get_their_own_verdicts_on_the_real_bundle(tmp_pa
     from helpers.target_bundles import require_trained_target
 
     analyzer = Analyzer.load(require_trained_target())
-    config = MentionConfig("aliases", {"united": ("united", "@united"), "delta": ("delta", "@delta")})
+    config = MentionConfig("aliases", {"samsung": ("samsung", "galaxy"), "apple": ("apple", "iphone")})
+    text = "My Samsung is great, but Apple support was horrible"
     with PostStore(tmp_path / "s.duckdb") as store:
-        [post] = score_and_store(
-            store, analyzer, [{"post_id": "1", "text": "Switched from @united to @delta, best decision ever"}], config
-        )
-        assert {m["brand"]: m["sentiment"] for m in post["mentions"]} == {"united": "negative", "delta": "positive"}
+        [post] = score_and_store(store, analyzer, [{"post_id": "1", "text": text}], config)
+        assert {m["brand"]: m["sentiment"] for m in post["mentions"]} == {"samsung": "positive", "apple": "negative"}
         rows = {r["brand"]: r for r in aggregates.summary(store)}
-    assert (rows["united"]["negative"], rows["delta"]["positive"]) == (1.0, 1.0)
+    assert (rows["samsung"]["positive"], rows["apple"]["negative"]) == (1.0, 1.0)
 
 
 @pytest.mark.slow
