@@ -3,18 +3,24 @@ post-level text graph's word-embedding table on disk.
 
 DEVELOPMENT-TIME ONLY (needs the [train] extra's ``onnx``). How bundle 1.3.0 was made::
 
+    D=../shared/data/targeted/twitter_dong2014; S=../shared/data/targeted/semeval14
     sentiment-fusion train text --init-from models/default --target-as both --freeze-word-embeddings \\
-      --train targets:$D:train --val targets:$D:dev ... --out artifacts/tgt-both-frozen
-    python scripts/add_target_component.py artifacts/tgt-both-frozen models/default --version 1.3.0 \\
-      --selection "..." --report targets:$D_TEST --report targets:$REST_TEST --report targets:$LAPTOP_TEST
+      --train targets:$D/train.raw:train --train targets:$S/Restaurants_Train.xml.seg:train \\
+      --train targets:$S/Laptops_Train.xml.seg:train --val targets:$D/train.raw:dev --max-length 128 \\
+      --epochs 3 --lr 3e-5 --batch-size 32 --eval-steps 176 \\
+      --out artifacts/tgt-both-semeval --work runs/tgt-both-semeval
+    python scripts/add_target_component.py artifacts/tgt-both-semeval models/default --version 1.3.0 \\
+      --fp32 runs/tgt-both-semeval/text_fp32.onnx --selection "..." --report targets:$D/test.raw \\
+      --report targets:$S/Restaurants_Test_Gold.xml.seg --report targets:$S/Laptops_Test_Gold.xml.seg
 
 1. the trained bundle's fp32 ``text.onnx`` (its ``text`` component becomes the ``target``
    component; the same tokenizer is required) takes the shipped ``text.onnx``'s quantized
    word-embedding table (:func:`~sentiment_fusion.training.shared_weights.adopt_word_embeddings`:
    bit-identical lookups, as the targeted run froze the table at those values);
-2. its MatMul weights become 8-bit (:func:`~sentiment_fusion.training.quantize.weight_only_int8`;
-   the static / per-row int8 of the post-level graph cost it 3.5 points of Dong dev accuracy),
-   kept only if validation accuracy and macro-F1 stay within 0.005 of fp32: ``target.onnx``;
+2. its position and token-type tables become int8 rows, its MatMul weights 8-bit in blocks of
+   ``--block-size`` (:func:`~sentiment_fusion.training.quantize.weight_only_int8`; the static /
+   per-row int8 of the post-level graph cost it 3.5 points of Dong dev accuracy), kept only if
+   validation accuracy and macro-F1 stay within 0.005 of fp32: ``target.onnx``;
 3. :func:`~sentiment_fusion.training.shared_weights.share_initializer` moves the table that
    ``text.onnx`` and ``target.onnx`` now share into ``word_embeddings.bin``;
 4. the post-level text graph must answer exactly as before (logits compared on TweetEval val
@@ -42,7 +48,7 @@ from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.evaluation import evaluate  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
 from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
-from sentiment_fusion.training.quantize import weight_only_int8  # noqa: E402
+from sentiment_fusion.training.quantize import int8_gather_weights, weight_only_int8  # noqa: E402
 from sentiment_fusion.training.shared_weights import adopt_word_embeddings, share_initializer  # noqa: E402
 
 SHARED = "word_embeddings.bin"
@@ -59,24 +65,29 @@ def text_logits(bundle: Path, n: int = 256) -> np.ndarray:
     return Analyzer.load(bundle).text.run(texts[:n])[0]
 
 
-def faithful(trained: Path, graph: Path, component: dict) -> dict:
-    """The quantized graph against the fp32 one on the component's validation data (the split it
-    was selected on): within 0.005 accuracy and macro-F1, or nothing is published."""
-    data = read_dataset(next(m["data"] for m in component["metrics"] if m["split"] == "validation"))
-    fp32 = evaluate(Analyzer.load(trained), data, "text")
+def evaluate_graph(trained: Path, graph: Path, data) -> dict:
+    """``evaluate`` of the trained bundle with ``graph`` in place of its text graph."""
     with tempfile.TemporaryDirectory() as tmp:
         shutil.copytree(trained, tmp, dirs_exist_ok=True)
         shutil.copyfile(graph, Path(tmp) / "text.onnx")
         manifest = json.loads((Path(tmp) / "manifest.json").read_text())
         manifest["components"]["text"]["files"]["graph"] = file_entry(tmp, "text.onnx")
+        manifest["components"]["text"]["quantization"] = None  # both graphs here run batched
         (Path(tmp) / "manifest.json").write_text(json.dumps(manifest))
-        int8 = evaluate(Analyzer.load(tmp), data, "text")
+        return evaluate(Analyzer.load(tmp), data, "text")
+
+
+def faithful(trained: Path, fp32_graph: Path, graph: Path, component: dict) -> dict:
+    """The quantized graph against the fp32 one on the component's validation data (the split it
+    was selected on): within 0.005 accuracy and macro-F1, or nothing is published."""
+    data = read_dataset(next(m["data"] for m in component["metrics"] if m["split"] == "validation"))
+    fp32, int8 = (evaluate_graph(trained, g, data) for g in (fp32_graph, graph))
     record = {
         "split": "validation",
         "n": int8["n"],
         **{f"fp32_{k}": fp32[k] for k in ("accuracy", "macro_f1", "macro_recall")},
         **{f"int8_{k}": int8[k] for k in ("accuracy", "macro_f1", "macro_recall")},
-        "fp32_bytes": (trained / "text.onnx").stat().st_size,
+        "fp32_bytes": fp32_graph.stat().st_size,
         "int8_bytes": graph.stat().st_size,
         "kept": all(fp32[k] - int8[k] <= 0.005 for k in ("accuracy", "macro_f1")),
     }
@@ -90,6 +101,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("trained", type=Path, help="the bundle `train text --target-as ...` wrote")
     parser.add_argument("bundle", type=Path, help="the bundle to add it to (in place)")
+    parser.add_argument(
+        "--fp32", type=Path, help="its fp32 graph (default: the trained text.onnx; runs/NAME/text_fp32.onnx if int8)"
+    )
+    parser.add_argument("--block-size", type=int, default=32, help="weights per 8-bit scale (default 32)")
     parser.add_argument("--version", required=True)
     parser.add_argument("--selection", default="", help="how the variant was chosen (the model card prints it)")
     parser.add_argument("--report", action="append", default=[], help="targeted test spec, scored once")
@@ -100,20 +115,22 @@ def main() -> None:
     target = dict(trained["components"]["text"])
     if not target.get("preprocessing", {}).get("encoding", {}).get("target"):
         raise SystemExit(f"{args.trained}: its text model reads no targets")
-    if (target.get("quantization") or {}).get("kept"):
-        raise SystemExit(f"{args.trained}: its text.onnx is int8 already; this needs the fp32 graph")
+    fp32 = args.fp32 or args.trained / "text.onnx"
+    if args.fp32 is None and (target.get("quantization") or {}).get("kept"):
+        raise SystemExit(f"{args.trained}: its text.onnx is int8; give the run's fp32 graph (--fp32)")
     if target["files"]["tokenizer"]["sha256"] != bundle["components"]["text"]["files"]["tokenizer"]["sha256"]:
         raise SystemExit("the two models tokenize differently: nothing to share")
 
     import onnx
 
     before = text_logits(args.bundle)
-    model = onnx.load(str(args.trained / "text.onnx"))
+    model = onnx.load(str(fp32))
     table = adopt_word_embeddings(model, onnx.load(str(args.bundle / "text.onnx")))
+    int8_gather_weights(model)  # the position and token-type tables: int8 rows, as in the text graph
     with tempfile.TemporaryDirectory() as tmp:
         onnx.save(model, str(Path(tmp) / "target_fp32.onnx"))
-        quantization = weight_only_int8(Path(tmp) / "target_fp32.onnx", Path(tmp) / "target.onnx")
-        quantization.update(faithful(args.trained, Path(tmp) / "target.onnx", target))
+        quantization = weight_only_int8(Path(tmp) / "target_fp32.onnx", Path(tmp) / "target.onnx", args.block_size)
+        quantization.update(faithful(args.trained, fp32, Path(tmp) / "target.onnx", target))
         shutil.copyfile(Path(tmp) / "target.onnx", args.bundle / "target.onnx")
     saved = share_initializer(args.bundle, {"text.onnx": table, "target.onnx": table}, SHARED)
     print(f"{SHARED}: {saved / 2**20:.1f} MB kept once for text.onnx and target.onnx")

@@ -171,6 +171,7 @@ def cmd_train_text(args) -> int:
         init_from=args.init_from,
         target=args.target_as,
         freeze_word_embeddings=args.freeze_word_embeddings,
+        contrast_pairs=args.contrast_pairs,
     )
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
@@ -518,6 +519,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--freeze-word-embeddings",
         action="store_true",
         help="minilm: keep --init-from's word-embedding table, so that a bundle's graphs can share it on disk",
+    )
+    p.add_argument(
+        "--contrast-pairs",
+        type=int,
+        default=0,
+        metavar="N",
+        help="targeted data: add N texts joined from two examples with different targets and verdicts, each "
+        "asked about both (training/contrast_pairs.py)",
     )
     p.set_defaults(func=cmd_train_text)
 

@@ -49,9 +49,10 @@ def encoder(tokenizer_file, target, max_length=64) -> TextEncoder:
 @pytest.mark.parametrize(
     "mode, shown",
     [
-        ("segment", "[CLS] switched from @ user to delta, best decision ever [SEP] united [SEP]"),
-        ("markers", "[CLS] switched from « @ user » to delta, best decision ever [SEP]"),
-        ("both", "[CLS] switched from « @ user » to delta, best decision ever [SEP] united [SEP]"),
+        # the target's own @handle stays readable (text/targets.unhandle_target); other handles are @user
+        ("segment", "[CLS] switched from united to delta, best decision ever [SEP] united [SEP]"),
+        ("markers", "[CLS] switched from « united » to delta, best decision ever [SEP]"),
+        ("both", "[CLS] switched from « united » to delta, best decision ever [SEP] united [SEP]"),
     ],
 )
 def test_each_mode_shows_the_target_and_a_post_without_one_reads_as_the_text_alone(tokenizer_file, mode, shown):
@@ -126,3 +127,9 @@ def test_a_targeted_minilm_bundle_records_how_it_sees_targets_and_is_selected_on
     publish_bundle(tmp_path / "bundle", name="t", version="0.0.1", components={"text": component})
     (prediction,) = Analyzer.load(tmp_path / "bundle", threads=1).predict_batch(["great lovely post"])
     assert abs(sum(prediction.scores.values()) - 1) < 1e-6  # a post without a target: the text alone
+
+
+def test_only_the_targets_own_handle_stays_readable(tokenizer_file):
+    (ids,) = encoder(tokenizer_file, "segment").token_ids(["@bob says @United rocks"], ["united"])
+    decoded = encoder(tokenizer_file, "segment").tokenizer.decode(ids, skip_special_tokens=False)
+    assert decoded == "[CLS] @ user says united rocks [SEP] united [SEP]"

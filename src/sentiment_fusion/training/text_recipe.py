@@ -63,6 +63,7 @@ class TextTrainConfig:
     # minilm: keep the word-embedding table as init_from has it, so that a bundle's graphs can share it on disk
     # (a targeted graph beside the post-level one costs its layers only: see training/shared_weights.py)
     freeze_word_embeddings: bool = False
+    contrast_pairs: int = 0  # targeted runs: N joined texts with two verdicts added to train (contrast_pairs.py)
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
 
@@ -200,6 +201,12 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
         cut = int(len(order) * config.val_fraction)
         val_examples = [train_examples[i] for i in order[:cut]]
         train_examples = [train_examples[i] for i in order[cut:]]
+    if config.contrast_pairs:
+        from .contrast_pairs import contrast_pairs
+
+        train_examples = train_examples + contrast_pairs(
+            train_examples, config.contrast_pairs, config.training.get("seed", 13)
+        )
     log.info("text %s: %d train / %d validation examples", config.kind, len(train_examples), len(val_examples))
     targeted = sum(e.target is not None for e in train_examples + val_examples)
     if targeted and config.target is None:
