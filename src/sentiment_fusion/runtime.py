@@ -326,9 +326,9 @@ class Analyzer:
         (brands, products, people) adds the sentiment toward each of them (``Prediction.targets``).
 
         >>> from sentiment_fusion import load
-        >>> p = load().predict(text="Switched from @united to @delta, best decision ever", targets=["United", "Delta"])
-        >>> [(t.target, t.spans, t.label) for t in p.targets]
-        [('United', [(14, 21)], 'negative'), ('Delta', [(25, 31)], 'positive')]
+        >>> p = load().predict(text="The food was great but the service was awful", targets=["food", "Service", "wine"])
+        >>> [(t.target, t.spans, t.label) for t in p.targets][:2], p.targets[2].found
+        ([('food', [(4, 8)], 'positive'), ('Service', [(27, 34)], 'negative')], False)
         """
         return self.predict_batch([text], [image], targets=None if targets is None else [targets])[0]
 
