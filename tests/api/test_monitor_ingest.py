@@ -20,6 +20,7 @@ import pytest
 from helpers.api import ImageAwareAnalyzer, ThreadServer, b64, png_bytes
 from helpers.monitor import KeywordAnalyzer
 from helpers.monitor import posts as _posts
+from helpers.target_bundles import plumbing_target_bundle
 from sentiment_fusion.api.config import Settings
 from sentiment_fusion.api.main import create_app
 
@@ -314,26 +315,10 @@ def test_serve_refuses_several_workers_with_a_store(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def target_analyzer(tiny_bundle, tmp_path_factory):
     """The tiny bundle plus a ``target`` component (as tests/insights/conftest.py builds it)."""
-    import copy
-    import json
-
-    from sentiment_fusion.component import file_entry
     from sentiment_fusion.runtime import Analyzer
 
     dest = tmp_path_factory.mktemp("bundles") / "tiny-target"
-    shutil.copytree(tiny_bundle, dest)
-    manifest = json.loads((dest / "manifest.json").read_text())
-    target = copy.deepcopy(manifest["components"]["text"])
-    shutil.copyfile(dest / target["files"]["graph"]["path"], dest / "target.onnx")
-    target["files"] = {
-        "graph": file_entry(dest, "target.onnx"),
-        "tokenizer": file_entry(dest, target["files"]["tokenizer"]["path"]),
-    }
-    target["preprocessing"]["encoding"]["target"] = "markers"
-    manifest["components"]["target"] = target
-    manifest["name"] = "tiny-target"
-    (dest / "manifest.json").write_text(json.dumps(manifest, indent=1))
-    return Analyzer.load(dest, threads=1)
+    return Analyzer.load(plumbing_target_bundle(dest, tiny_bundle, "markers", "tiny-target"), threads=1)
 
 
 BRANDS = '[brands.united]\naliases = ["united", "@united"]\n[brands.delta]\naliases = ["delta"]\n'

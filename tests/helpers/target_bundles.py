@@ -30,8 +30,10 @@ def require_trained_target() -> Path:
     return DEFAULT_BUNDLE
 
 
-def plumbing_target_bundle(dest: Path, source: Path = DEFAULT_BUNDLE) -> Path:
-    """A copy of ``source`` plus a ``target`` component: its text graph with ``encoding.target = segment``."""
+def plumbing_target_bundle(dest: Path, source: Path = DEFAULT_BUNDLE, mode: str = "segment", name: str = "") -> Path:
+    """A copy of ``source`` plus a ``target`` component: its own text graph reading each text with
+    the target shown as ``mode`` (``markers`` for a tokenizer without [CLS]/[SEP], such as the tiny
+    BiLSTM bundle's): random answers toward targets, the exact targeted code path."""
     from sentiment_fusion.component import file_entry
 
     shutil.copytree(source, dest)
@@ -42,10 +44,10 @@ def plumbing_target_bundle(dest: Path, source: Path = DEFAULT_BUNDLE) -> Path:
         "graph": file_entry(dest, "target_plumbing.onnx"),
         "tokenizer": file_entry(dest, text["files"]["tokenizer"]["path"]),
     }
-    text["preprocessing"]["encoding"]["target"] = "segment"
+    text["preprocessing"]["encoding"]["target"] = mode
     text["metrics"] = []
     manifest["components"]["target"] = text
-    manifest["name"] = f"{manifest['name']}-target-plumbing"
+    manifest["name"] = name or f"{manifest['name']}-target-plumbing"
     (dest / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return dest
 
