@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import csv
-import os
-import re
 import signal
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +13,7 @@ import pytest
 pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckdb, pyarrow)")
 import pyarrow as pa
 
+from helpers.processes import sigkill_at_progress
 from sentiment_fusion.errors import ImageError
 from sentiment_fusion.insights.pipeline import analyze
 from sentiment_fusion.insights.readers import POST_SCHEMA, ColumnSpec
@@ -250,18 +247,6 @@ def test_ingest_is_one_transaction(tmp_path):
         assert store.counts()["posts"] == 0
 
 
-def _progress_watcher(proc: subprocess.Popen, seen: list[int]) -> None:
-    buffer = ""
-    while True:
-        chunk = proc.stderr.read(64)
-        if not chunk:
-            return
-        buffer = (buffer + chunk)[-400:]
-        counts = re.findall(r"(\d+)/(\d+) \[", buffer)
-        if counts:
-            seen.append(int(counts[-1][0]))
-
-
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_bundle):
     n, commit = 6000, 8
@@ -289,16 +274,7 @@ def test_sigkill_mid_run_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_
         str(commit),
     ]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: list[int] = []
-    watcher = threading.Thread(target=_progress_watcher, args=(proc, seen), daemon=True)
-    watcher.start()
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and proc.poll() is None and not (seen and seen[-1] >= 200):
-        time.sleep(0.01)
-    assert proc.poll() is None, f"the job ended before it could be killed (progress seen: {seen[-3:]})"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    watcher.join(timeout=5)
+    sigkill_at_progress(proc, 200)
     assert proc.returncode == -signal.SIGKILL
 
     killed = table(db)

@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("duckdb", reason="insights needs the [insights] extra (duckdb, pyarrow)")
 
+from helpers.processes import sigkill_at_progress
 from sentiment_fusion.insights import aggregates
 from sentiment_fusion.insights.brands import MentionConfig
 from sentiment_fusion.insights.cli import main as insights_main
@@ -328,13 +329,8 @@ def test_two_brands_in_one_post_get_their_own_verdicts_on_the_real_bundle(tmp_pa
 
 @pytest.mark.slow
 def test_sigkill_while_scoring_mentions_then_rerun_loses_and_duplicates_nothing(tmp_path, tiny_target_bundle):
-    import os
-    import re
-    import signal
     import subprocess
     import sys
-    import threading
-    import time
 
     n, commit = 3000, 8
     posts = [
@@ -348,25 +344,7 @@ def test_sigkill_while_scoring_mentions_then_rerun_loses_and_duplicates_nothing(
     command += ["--id-col", "id", "--text-col", "text", "--db", str(db), "--model", str(tiny_target_bundle)]
     command += ["--brands", str(tmp_path / "brands.toml"), "--commit-rows", str(commit)]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: list[int] = []
-
-    def watch() -> None:  # the mentions progress bar: "mentions:  12%|...| 360/3000 ["
-        buffer = ""
-        while chunk := proc.stderr.read(64):
-            buffer = (buffer + chunk)[-400:]
-            counts = re.findall(r"mentions:[^\r\n]*?(\d+)/\d+ \[", buffer)
-            if counts:
-                seen.append(int(counts[-1]))
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and proc.poll() is None and not (seen and seen[-1] >= 200):
-        time.sleep(0.01)
-    assert proc.poll() is None, f"the job ended before it could be killed (progress seen: {seen[-3:]})"
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    watcher.join(timeout=5)
+    sigkill_at_progress(proc, 200, bar="mentions:", timeout=120)  # the mentions bar: "mentions: ...| 360/3000 ["
 
     def expected(post_id: str) -> set[tuple[str, str]]:
         i = int(post_id[1:])
