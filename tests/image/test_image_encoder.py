@@ -157,3 +157,16 @@ def test_converted_features_shape_and_batch_agreement(name, atol):
     assert np.isfinite(batch).all() and (batch >= 0).all()  # pooled ReLU6 activations
     single = np.concatenate([enc.encode([p]) for p in paths])
     np.testing.assert_allclose(batch, single, rtol=1e-5, atol=atol)
+
+
+@pytest.mark.data
+def test_a_single_image_on_every_core_gets_the_same_features():
+    """One image runs on a session with one intra-op thread per core (the rest on one thread
+    each, side by side): the shipped int8 encoder gives the same features to the bit."""
+    paths = _mvsa([f"{i}.jpg" for i in range(1, 9)])
+    wide = ImageEncoder(COMMITTED["mobilenet_v2_features_int8.onnx"], threads=2)
+    assert wide.wide_session is not wide.session
+    narrow = ImageEncoder(COMMITTED["mobilenet_v2_features_int8.onnx"], threads=1)
+    singles = np.concatenate([wide.encode([p]) for p in paths])
+    np.testing.assert_array_equal(singles, narrow.encode(paths))
+    np.testing.assert_array_equal(wide.encode(paths), narrow.encode(paths))

@@ -52,7 +52,9 @@ class ImageEncoder:
         if not self.path.is_file():
             raise BundleError(f"{self.path}: image encoder graph not found")
         self.workers = Workers(threads)  # validates threads
-        self.session = onnx_session(self.path)
+        self.session = onnx_session(self.path)  # one thread: groups of images run side by side on it
+        # A call that is one group (a single image) runs on every core instead (same features).
+        self.wide_session = onnx_session(self.path, self.workers.threads) if self.workers.threads > 1 else self.session
         self.preprocessor = preprocessor or self._preprocessor_from_metadata()
         self.batch_size = batch_size
         self.threads = threads
@@ -117,11 +119,14 @@ class ImageEncoder:
             )
         if len(batch) == 0:
             return np.zeros((0, self.dim), np.float32)
-        parts = [
-            self.session.run([self.output_name], {self.input_name: batch[i : i + self.batch_size]})[0]
-            for i in range(0, len(batch), self.batch_size)
-        ]
-        return np.concatenate(parts).astype(np.float32, copy=False)
+        chunks = self.workers.split(len(batch), self.batch_size)
+        if len(chunks) == 1:
+            return self._run(batch, self.wide_session)
+        return np.concatenate(self.workers.map(lambda chunk: self._run(batch[chunk.start : chunk.stop]), chunks))
+
+    def _run(self, batch: np.ndarray, session=None) -> np.ndarray:
+        out = (session or self.session).run([self.output_name], {self.input_name: batch})[0]
+        return out.astype(np.float32, copy=False)
 
     def encode(self, images: Sequence[ImageSource]) -> np.ndarray:
         """Decode, preprocess and encode a list of images (paths, bytes, PIL images, HxWx3 uint8
@@ -132,11 +137,12 @@ class ImageEncoder:
         images = _as_list(images, "encode")
         if not images:
             return np.zeros((0, self.dim), np.float32)
-        # Groups of images are decoded and encoded side by side (sessions.Workers).
-        parts = self.workers.map(
-            lambda chunk: self.encode_pixels(self.prepare(images[chunk.start : chunk.stop])),
-            self.workers.split(len(images), self.batch_size),
-        )
+        # Groups of images are decoded and encoded side by side (sessions.Workers); one group
+        # (a single image) is decoded here and encoded on every core.
+        chunks = self.workers.split(len(images), self.batch_size)
+        if len(chunks) == 1:
+            return self._run(self.prepare(images), self.wide_session)
+        parts = self.workers.map(lambda chunk: self._run(self.prepare(images[chunk.start : chunk.stop])), chunks)
         return np.concatenate(parts)
 
     def extract_features(self, paths: Sequence[ImageSource], batch_size: int = 32, progress: bool = True) -> np.ndarray:
