@@ -48,7 +48,7 @@ def serve(
         from .config import Settings
     except ImportError as exc:
         raise ImportError(f"serving needs the [serve] extra: pip install 'sentiment-fusion[serve]' ({exc})") from exc
-    from .http_protocol import HeaderDeadlineProtocol
+    from .http_protocol import protocol_class
     from .logs import log_config
 
     if workers < 1:
@@ -85,7 +85,7 @@ def serve(
             port=port,
             workers=workers,
             log_config=log_config(log_level),
-            http=HeaderDeadlineProtocol,
+            http=protocol_class(),
             access_log=False,
             server_header=False,
             timeout_keep_alive=5,
