@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile, ImageOps
+from PIL import ExifTags, Image, ImageFile, ImageOps
 
 from ..errors import ImageError, ImageTooLargeError
 
@@ -244,7 +244,9 @@ class ImagePreprocessor:
 
     def _to_rgb(self, img: Image.Image) -> Image.Image:
         try:
-            img = ImageOps.exif_transpose(img)
+            # exif_transpose copies an upright image whole: only call it for a turned one.
+            if img.getexif().get(ExifTags.Base.Orientation, 1) != 1:
+                img = ImageOps.exif_transpose(img)
         except Exception as exc:  # noqa: BLE001 - a broken EXIF block must not lose the picture
             logger.debug("ignoring unreadable EXIF orientation: %s", exc)
         if img.mode in ("RGBa", "La"):  # premultiplied alpha: PIL converts these only to their plain form
