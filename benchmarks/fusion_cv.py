@@ -1,7 +1,7 @@
 """Cross-validated accuracy of fusion-head variants on MVSA-Single train + dev (issue 17).
 
     python benchmarks/fusion_cv.py [--model models/default] [--data ../shared/data] [--folds 5]
-                                   [--variants recipe,smooth0.1,...] [--json]
+                                   [--variants recipe,smooth0.1,...] [--seed 13] [--no-dev] [--json]
 
 The labelled MVSA-Single pairs (train 3,611 + dev 450) are cut into stratified, seeded folds;
 for each held-out fold the recipe (image head, then fusion head with modality dropout and the
@@ -10,7 +10,9 @@ on an inner fold of the rest, and scored once on the held-out fold
 (:mod:`sentiment_fusion.training.fusion_cv`). Beside it, the dev figure as the recipe makes it
 (selected and calibrated on dev itself) and with dev held out. Encoder outputs come from the
 bundle's own graphs, cached in ``--cache`` (same keys as ``train fusion``). The MVSA-Single
-test split is never read. The last stdout line with ``--json`` is one JSON object.
+test split is never read. Per-fold figures are printed, and each variant's per-fold difference
+from the recipe (when it runs too: the same folds, so the differences are paired). The last
+stdout line with ``--json`` is one JSON object.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import logging
 import time
 from pathlib import Path
 
-from sentiment_fusion.training.fusion_cv import Variant, build_pool, cross_validate
+from sentiment_fusion.training.fusion_cv import Variant, build_pool, cross_validate, paired_comparison
 
 VARIANTS = {
     v.name: v
@@ -84,8 +86,28 @@ def main() -> None:
             f"weighted F1 {f1['mean']:.3f} ± {f1['sd']:.3f}  {dev_text}  ({result['seconds']} s)",
             flush=True,
         )
+        for k, fold in enumerate(result["per_fold"]):
+            acc, f1 = fold["accuracy"], fold["weighted_f1"]
+            print(f"  fold {k + 1}: n={fold['n']}, accuracy {acc:.4f}, weighted F1 {f1:.4f}")
+    # each variant against the recipe, fold by fold (the same folds: differences are paired)
+    paired = []
+    if "recipe" in names:
+        baseline = results[names.index("recipe")]
+        for result in results:
+            if result is baseline:
+                continue
+            comparison = paired_comparison(baseline, result)
+            paired.append(comparison)
+            text = "  ".join(
+                f"{metric} {comparison[metric]['mean']:+.4f} "
+                f"(wins {comparison[metric]['wins']}/{args.folds}: "
+                + " ".join(f"{d:+.4f}" for d in comparison[metric]["per_fold"])
+                + ")"
+                for metric in ("accuracy", "weighted_f1")
+            )
+            print(f"{comparison['variant']:<10} - recipe, per fold: {text}", flush=True)
     if args.json:
-        print(json.dumps({"model": args.model, "results": results}))
+        print(json.dumps({"model": args.model, "seed": args.seed, "results": results, "paired": paired}))
 
 
 if __name__ == "__main__":

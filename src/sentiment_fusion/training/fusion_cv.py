@@ -36,7 +36,7 @@ from ..metrics import classification_report
 from . import fusion_recipe, image_recipe
 from .features import cached, text_outputs
 from .heads import FusionConfig, FusionHead, HeadConfig, ImageHead
-from .trainer import TrainData, Trainer, TrainingArguments
+from .trainer import TrainData, Trainer, TrainingArguments, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +212,7 @@ class AuxFusionHead(FusionHead):
 
 def _train(
     model: nn.Module, defaults: dict, work: Path, train: TrainData, select: TrainData, collate, **overrides
-) -> Trainer:
+) -> tuple[Trainer, TrainResult]:
     args = TrainingArguments(
         output_dir=work,
         **{
@@ -225,8 +225,20 @@ def _train(
         },
     )
     trainer = Trainer(model, args, train, select, collate)
-    trainer.train()
-    return trainer
+    return trainer, trainer.train()
+
+
+@dataclass
+class Member:
+    """One run of the recipe: its selected image head and fusion head (eval mode), the fusion
+    head's calibration temperature, and its calibrated probabilities on the pairs asked for."""
+
+    image_head: ImageHead
+    fusion_head: FusionHead
+    temperature: float
+    probabilities: np.ndarray  # [len(eval_idx), 3]
+    best_epochs: dict[str, float] = field(default_factory=dict)  # "image", "fusion"
+    select_scores: dict = field(default_factory=dict)  # the calibrated member on its selection pairs
 
 
 def member_probabilities(
@@ -243,6 +255,20 @@ def member_probabilities(
     ``select_idx`` - and return its calibrated probabilities [len(eval_idx), 3] for the pairs
     ``eval_idx`` (all three index the pool's pairs). ``training`` overrides both heads' arguments
     (tests: fewer epochs)."""
+    return train_member(pool, variant, train_idx, select_idx, eval_idx, work, seed, training).probabilities
+
+
+def train_member(
+    pool: Pool,
+    variant: Variant,
+    train_idx: np.ndarray,
+    select_idx: np.ndarray,
+    eval_idx: np.ndarray,
+    work: Path,
+    seed: int = 13,
+    training: dict | None = None,
+) -> Member:
+    """:func:`member_probabilities`, keeping the trained heads (for export: :mod:`.fusion_ensemble`)."""
     training = {"seed": seed, **(training or {})}
     image = pool.image_features if not variant.flip else (pool.image_features + pool.flipped_features) / 2
     y = pool.labels
@@ -254,7 +280,7 @@ def member_probabilities(
     def image_collate(rows):
         return {"features": torch.from_numpy(np.stack(rows))}
 
-    image_trainer = _train(
+    image_trainer, image_result = _train(
         head,
         {**image_recipe.DEFAULT_ARGS, "epochs": 30},
         work / "image",
@@ -311,7 +337,7 @@ def member_probabilities(
     )
     model = AuxFusionHead(fusion_config, variant.aux_weight) if with_aux else FusionHead(fusion_config)
     select = TrainData(list(offset + select_idx), y[select_idx])
-    trainer = _train(
+    trainer, result = _train(
         model,
         fusion_recipe.DEFAULT_ARGS,
         work / "fusion",
@@ -321,9 +347,19 @@ def member_probabilities(
         label_smoothing=variant.label_smoothing,
         **training,
     )
-    temperature = fit_temperature(trainer.predict_logits(select), select.labels)
+    select_logits = trainer.predict_logits(select)
+    temperature = fit_temperature(select_logits, select.labels)
     logits = trainer.predict_logits(TrainData(list(offset + eval_idx), y[eval_idx]))
-    return softmax(logits, temperature)
+    head.eval()
+    model.eval()
+    return Member(
+        image_head=head,
+        fusion_head=model,
+        temperature=temperature,
+        probabilities=softmax(logits, temperature),
+        best_epochs={"image": image_result.best_epoch, "fusion": result.best_epoch},
+        select_scores=_scores(y[select_idx], softmax(select_logits, temperature)),
+    )
 
 
 def _ensemble(
@@ -401,3 +437,23 @@ def cross_validate(
             probs = _ensemble(pool, variant, train_idx, dev_idx, inner_folds, seed, work / "dev-held-out", training)
             result["dev_held_out"] = _scores(pool.labels[dev_idx], probs)
     return result
+
+
+def paired_comparison(baseline: dict, other: dict) -> dict:
+    """Per-fold differences ``other - baseline`` of two :func:`cross_validate` results run on the
+    same folds (same seed and fold count): for each metric the differences, their mean, and how
+    many folds ``other`` wins (strictly higher), ties and losses."""
+    for key in ("seed", "folds", "n"):
+        if baseline[key] != other[key]:
+            raise ValueError(f"not paired: {key} {baseline[key]} != {other[key]}")
+    out: dict = {"baseline": baseline["variant"]["name"], "variant": other["variant"]["name"], "seed": other["seed"]}
+    for metric in ("accuracy", "weighted_f1"):
+        diffs = np.array([o[metric] - b[metric] for b, o in zip(baseline["per_fold"], other["per_fold"], strict=True)])
+        out[metric] = {
+            "per_fold": [float(d) for d in diffs],
+            "mean": float(diffs.mean()),
+            "wins": int((diffs > 0).sum()),
+            "ties": int((diffs == 0).sum()),
+            "losses": int((diffs < 0).sum()),
+        }
+    return out
