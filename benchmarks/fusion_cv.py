@@ -34,6 +34,7 @@ VARIANTS = {
         Variant("flip", flip=True),
         Variant("ensemble2", members=2),
         Variant("ensemble4", members=4),
+        Variant("classes", classes=True),  # the image head also gets the 1001 ImageNet class log-probabilities
     )
 }
 
@@ -69,6 +70,10 @@ def main() -> None:
         dev_spec=dev,
         flip=any(VARIANTS[n].flip for n in names),
     )
+    if any(VARIANTS[n].classes for n in names):  # the TFLite model's classifier on the pooled features
+        from sentiment_fusion.training.imagenet_classes import TFLITE, ImageNetClassifier
+
+        pool.class_features = ImageNetClassifier.from_tflite(Path(args.data) / TFLITE).log_probs(pool.image_features)
     results = []
     for name in names:
         start = time.monotonic()

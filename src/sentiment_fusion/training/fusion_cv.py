@@ -11,7 +11,9 @@ as the recipe does on dev - and is scored once on the held-out fold.
 A :class:`Variant` changes one thing: label smoothing, the MVSA text/image labels as auxiliary
 targets, test-time flip of the image (features of the image and its mirror averaged), or an
 ensemble of ``members`` models, member ``m`` selected on inner fold ``m`` and trained on the
-others, with their calibrated probabilities averaged.
+others, with their calibrated probabilities averaged. ``classes``: the image head's input is the
+pooled feature with the 1001 ImageNet class log-probabilities of the TFLite model's own classifier
+appended (:mod:`.imagenet_classes`; the fusion head's image features stay the pooled feature).
 
 Encoder outputs come from a bundle's own graphs (:mod:`.features`), cached once.
 """
@@ -33,7 +35,7 @@ from ..calibration import fit_temperature, softmax
 from ..fusion_inputs import INPUTS, fusion_inputs, without
 from ..labels import NUM_CLASSES, Sentiment
 from ..metrics import classification_report
-from . import fusion_recipe, image_recipe
+from . import fusion_recipe, image_recipe, imagenet_classes
 from .features import cached, text_outputs
 from .heads import FusionConfig, FusionHead, HeadConfig, ImageHead
 from .trainer import TrainData, Trainer, TrainingArguments, TrainResult
@@ -52,6 +54,7 @@ class Variant:
     aux_weight: float = 0.0  # weight of the MVSA text-label and image-label losses (0: off)
     flip: bool = False  # image features = mean of the image's and its mirror's
     members: int = 1  # > 1: ensemble of models selected on different inner folds
+    classes: bool = False  # the image head also gets the ImageNet class log-probabilities
 
     def __post_init__(self) -> None:
         if self.members < 1 or self.aux_weight < 0 or not 0 <= self.label_smoothing < 1:
@@ -69,6 +72,7 @@ class Pool:
     aux: np.ndarray  # [N, 2] text label, image label (IGNORE: unknown)
     is_dev: np.ndarray  # [N] bool: the pair belongs to the validation split
     flipped_features: np.ndarray | None = None  # [N, Di] features of the mirrored images
+    class_features: np.ndarray | None = None  # [N, 1001] ImageNet class log-probabilities (imagenet_classes)
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # text-only posts: fusion inputs
     extra_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     extra_aux: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
@@ -272,6 +276,9 @@ def train_member(
     training = {"seed": seed, **(training or {})}
     image = pool.image_features if not variant.flip else (pool.image_features + pool.flipped_features) / 2
     y = pool.labels
+    fusion_image = image  # the fusion head's image features: the pooled feature in every variant
+    if variant.classes:  # the image head's input: with the ImageNet class log-probabilities appended
+        image = imagenet_classes.with_class_features(image, pool.class_features)
 
     # 1. the image head (the shipped one saw MVSA-Single train: retrained on this split's pairs)
     head = ImageHead(HeadConfig(in_dim=image.shape[1], hidden_dim=256, dropout=0.5))  # ImageTrainConfig's defaults
@@ -294,7 +301,7 @@ def train_member(
     # 2. the fusion head, with modality dropout copies and the text-only posts
     pairs = {
         "text_features": pool.text_features,
-        "image_features": image,
+        "image_features": fusion_image,
         "text_logits": pool.text_logits,
         "image_logits": image_logits,
         "present": np.ones((len(y), 2), np.float32),
@@ -333,7 +340,7 @@ def train_member(
         return out
 
     fusion_config = FusionConfig(
-        text_dim=pool.text_features.shape[1], image_dim=image.shape[1], hidden_dim=128, dropout=0.3
+        text_dim=pool.text_features.shape[1], image_dim=fusion_image.shape[1], hidden_dim=128, dropout=0.3
     )
     model = AuxFusionHead(fusion_config, variant.aux_weight) if with_aux else FusionHead(fusion_config)
     select = TrainData(list(offset + select_idx), y[select_idx])
@@ -406,6 +413,8 @@ def cross_validate(
         raise ValueError(f"{variant.members} members need at least as many inner folds, got {inner_folds}")
     if variant.flip and pool.flipped_features is None:
         raise ValueError(f"variant {variant.name!r} needs the pool built with flip=True")
+    if variant.classes and (pool.class_features is None or variant.flip):
+        raise ValueError(f"variant {variant.name!r} needs Pool.class_features (and no flip)")
     fold = stratified_folds(pool.labels, folds, seed)
     per_fold = []
     with tempfile.TemporaryDirectory(prefix="fusion-cv-") as tmp:
