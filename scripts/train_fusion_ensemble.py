@@ -37,6 +37,7 @@ from sentiment_fusion.training.fusion_ensemble import ensemble_component, graph_
 
 def build(args) -> dict:
     from sentiment_fusion.bundle import read_manifest
+    from sentiment_fusion.data import read_dataset
 
     mvsa = Path(args.data) / "mvsa_single"
     train, dev = f"mvsa:{mvsa}:train", f"mvsa:{mvsa}:dev"
@@ -69,6 +70,7 @@ def build(args) -> dict:
                 "text_graph_sha256": components["text"]["files"]["graph"]["sha256"],
                 "image_encoder_sha256": components["image"]["files"]["encoder"]["sha256"],
             },
+            "data": [{"spec": spec, "n": len(read_dataset(spec).examples)} for spec in (train, dev, text_only)],
             "n_pairs": len(pool),
             "n_text_only": len(pool.extra_labels),
             "members": [

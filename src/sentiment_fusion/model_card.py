@@ -80,7 +80,8 @@ def render(manifest: dict) -> str:
                 f"`{d['spec']}` (n={d['n']}" + (f", {d['used']} used" if d.get("used", d["n"]) != d["n"] else "") + ")"
                 for d in training.get("data", [])
             )
-            lines.append(f"  - trained on: {data}; best epoch {training.get('best_epoch')}")
+            best = f"; best epoch {training['best_epoch']}" if "best_epoch" in training else ""
+            lines.append(f"  - trained on: {data}{best}")
             if training.get("init_from"):
                 start = training["init_from"]
                 lines.append(
