@@ -19,7 +19,6 @@ Only the encoder file and its manifest entry change.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -28,10 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sentiment_fusion.bundle import MANIFEST, read_manifest  # noqa: E402
-from sentiment_fusion.component import file_entry  # noqa: E402
-from sentiment_fusion.image.encoder import ImageEncoder  # noqa: E402
-from sentiment_fusion.image.preprocess import ImagePreprocessor  # noqa: E402
+from sentiment_fusion.training.encoder_rewrite import rewrite_image_encoder  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
 
@@ -70,33 +66,20 @@ def signed_conv_weights(model) -> int:
 
 
 def main() -> None:
-    import onnx
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path)
     args = parser.parse_args()
-    manifest = read_manifest(args.bundle)
-    image = manifest["components"]["image"]
-    path = args.bundle / image["files"]["encoder"]["path"]
-    preprocessor = ImagePreprocessor.from_config(image["preprocessing"]["image"])
-    model = onnx.load(str(path))
-    changed = signed_conv_weights(model)
-    if not changed:
-        raise SystemExit(f"{path}: no uint8 convolution weights: nothing to do")
-    onnx.checker.check_model(model)
-    converted = path.with_name(path.stem + "_s8.onnx")
-    onnx.save(model, str(converted))
-
     mvsa = DATA / "mvsa_single"
     images = [mvsa / "data" / f"{i}.jpg" for i in (mvsa / "splits/dev.txt").read_text().split()]
-    before = ImageEncoder(path, preprocessor, threads=1).encode(images)
-    after = ImageEncoder(converted, preprocessor, threads=1).encode(images)
-    if not np.array_equal(before, after):
-        converted.unlink()
-        raise SystemExit(f"features differ (max {np.abs(before - after).max()}): bundle left as it was")
-    converted.replace(path)
-    image["files"]["encoder"] = file_entry(args.bundle, image["files"]["encoder"]["path"])
-    (args.bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    changed = 0
+
+    def rewrite(model, preprocessor) -> None:
+        nonlocal changed
+        changed = signed_conv_weights(model)
+        if not changed:
+            raise SystemExit(f"{args.bundle}: no uint8 convolution weights: nothing to do")
+
+    path = rewrite_image_encoder(args.bundle, rewrite, images, "s8")
     print(f"{path}: {changed} convolutions with int8 weights; features identical on {len(images)} MVSA dev images")
 
 

@@ -15,19 +15,14 @@ paying for, a float copy of every image. Only the encoder file and its manifest 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
-
-import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sentiment_fusion.bundle import MANIFEST, read_manifest  # noqa: E402
-from sentiment_fusion.component import file_entry  # noqa: E402
-from sentiment_fusion.image.encoder import ImageEncoder  # noqa: E402
 from sentiment_fusion.image.preprocess import ImagePreprocessor  # noqa: E402
+from sentiment_fusion.training.encoder_rewrite import rewrite_image_encoder  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
 
@@ -55,31 +50,16 @@ def take_uint8_pixels(model, preprocessor: ImagePreprocessor) -> None:
 
 
 def main() -> None:
-    import onnx
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path)
     args = parser.parse_args()
-    manifest = read_manifest(args.bundle)
-    image = manifest["components"]["image"]
-    path = args.bundle / image["files"]["encoder"]["path"]
-    preprocessor = ImagePreprocessor.from_config(image["preprocessing"]["image"])
-    model = onnx.load(str(path))
-    take_uint8_pixels(model, preprocessor)
-    onnx.checker.check_model(model)
-    converted = path.with_name(path.stem + "_uint8.onnx")
-    onnx.save(model, str(converted))
-
     images = sorted((DATA / "mvsa_single/data").glob("*.jpg"), key=lambda p: int(p.stem))[:64]
-    before = ImageEncoder(path, preprocessor).encode(images)
-    after = ImageEncoder(converted, preprocessor).encode(images)
-    if not np.array_equal(before, after):
-        converted.unlink()
-        raise SystemExit(f"features differ (max {np.abs(before - after).max()}): bundle left as it was")
-    converted.replace(path)
-    image["files"]["encoder"] = file_entry(args.bundle, image["files"]["encoder"]["path"])
-    image["inputs"] = {"pixels": f"uint8[batch, {preprocessor.size}, {preprocessor.size}, 3]"}
-    (args.bundle / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+    def rewrite(model, preprocessor: ImagePreprocessor) -> dict:
+        take_uint8_pixels(model, preprocessor)
+        return {"pixels": f"uint8[batch, {preprocessor.size}, {preprocessor.size}, 3]"}
+
+    path = rewrite_image_encoder(args.bundle, rewrite, images, "uint8")
     print(f"{path}: takes uint8 pixels; features identical on {len(images)} MVSA-Single images")
 
 
