@@ -31,11 +31,14 @@ def main() -> None:
     parser.add_argument("bundle", type=Path)
     parser.add_argument("--version", required=True)
     parser.add_argument("--description", default="", help="the new version's description (default: kept)")
+    parser.add_argument(
+        "--again", action="store_true", help="publish the bundle's own version again (its files changed before release)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     before = read_manifest(args.bundle)
-    if args.version == before["version"]:
-        raise SystemExit(f"{args.bundle} is already version {args.version}")
+    if args.version == before["version"] and not args.again:
+        raise SystemExit(f"{args.bundle} is already version {args.version} (--again to publish it again)")
     components = before["components"]
     for component in components.values():  # files may have changed in place: hashes read again
         component["files"] = {key: file_entry(args.bundle, f["path"]) for key, f in component["files"].items()}

@@ -49,7 +49,7 @@ def build(args) -> dict:
     out = args.out
     run.ensemble.export_onnx(out / "fusion.onnx")
     agreement = graph_agreement(out / "fusion.onnx", pool_inputs(pool), run.probabilities)
-    if agreement["max_abs_diff"] > 1e-4 or agreement["argmax_agreement"] < 0.999:
+    if agreement["max_abs_diff"] > 5e-3 or agreement["argmax_agreement"] < 0.999:  # int8 weights: ~1e-3
         raise SystemExit(f"the graph disagrees with the members it was built from: {agreement}")
     components = read_manifest(args.model)["components"]
     component = ensemble_component(

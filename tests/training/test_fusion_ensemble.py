@@ -205,7 +205,7 @@ def test_training_an_ensemble_on_a_small_pool_exports_what_the_members_computed(
     assert run.probabilities.shape == (120, 3)
     path = run.ensemble.export_onnx(tmp_path / "fusion.onnx")
     agreement = graph_agreement(path, pool_inputs(pool), run.probabilities)
-    assert agreement["max_abs_diff"] < 1e-4 and agreement["argmax_agreement"] == 1.0
+    assert agreement["max_abs_diff"] < 5e-3 and agreement["argmax_agreement"] >= 0.99  # int8-stored weights
     assert (run.probabilities.argmax(1) == pool.labels).mean() > 0.85  # the image features carry the label
     with pytest.raises(ValueError, match="inner folds"):
         train_ensemble(pool, members=5, inner_folds=4)
