@@ -109,7 +109,10 @@ def test_real_bundle_grid_orientation(analyzer, photo, axis):
 def test_real_bundle_overlay_and_modalities(analyzer, photo):
     image = _half_grey(photo, 1)
     post = analyzer.explain(text="Loving this view", image=image)
-    assert post.source == "fusion" and post.scores == analyzer.predict(text="Loving this view", image=image).scores
+    # The fusion ensemble ends in a vectorized Log: alone and inside the explanation's batch a
+    # score can differ in its last bit (1e-7), well inside batch invariance's 1e-5.
+    alone = analyzer.predict(text="Loving this view", image=image).scores
+    assert post.source == "fusion" and post.scores == pytest.approx(alone, abs=1e-6)
     overlay = Image.open(io.BytesIO(post.explanation.image.overlay_png))
     assert overlay.format == "PNG" and overlay.size == (512, 512)
     pixels = np.asarray(overlay.convert("RGB")).astype(int)
