@@ -245,23 +245,6 @@ class Member:
     select_scores: dict = field(default_factory=dict)  # the calibrated member on its selection pairs
 
 
-def member_probabilities(
-    pool: Pool,
-    variant: Variant,
-    train_idx: np.ndarray,
-    select_idx: np.ndarray,
-    eval_idx: np.ndarray,
-    work: Path,
-    seed: int = 13,
-    training: dict | None = None,
-) -> np.ndarray:
-    """Run the recipe once - image head, then fusion head, both selected and calibrated on
-    ``select_idx`` - and return its calibrated probabilities [len(eval_idx), 3] for the pairs
-    ``eval_idx`` (all three index the pool's pairs). ``training`` overrides both heads' arguments
-    (tests: fewer epochs)."""
-    return train_member(pool, variant, train_idx, select_idx, eval_idx, work, seed, training).probabilities
-
-
 def train_member(
     pool: Pool,
     variant: Variant,
@@ -272,7 +255,10 @@ def train_member(
     seed: int = 13,
     training: dict | None = None,
 ) -> Member:
-    """:func:`member_probabilities`, keeping the trained heads (for export: :mod:`.fusion_ensemble`)."""
+    """Run the recipe once - image head, then fusion head, both selected and calibrated on
+    ``select_idx`` - and return the member: its heads, temperature and calibrated probabilities
+    [len(eval_idx), 3] for the pairs ``eval_idx`` (all three index the pool's pairs; for export:
+    :mod:`.fusion_ensemble`). ``training`` overrides both heads' arguments (tests: fewer epochs)."""
     training = {"seed": seed, **(training or {})}
     image = pool.image_features if not variant.flip else (pool.image_features + pool.flipped_features) / 2
     y = pool.labels
@@ -383,9 +369,9 @@ def _ensemble(
     ``rest``; member m selects and calibrates on inner fold m of ``rest`` and trains on the others."""
     inner = stratified_folds(pool.labels[rest], inner_folds, seed)
     probs = [
-        member_probabilities(
+        train_member(
             pool, variant, rest[inner != m], rest[inner == m], eval_idx, work / f"member{m}", seed, training
-        )
+        ).probabilities
         for m in range(variant.members)
     ]
     return np.mean(probs, axis=0)
@@ -439,9 +425,9 @@ def cross_validate(
         if dev and pool.is_dev.any():
             dev_idx, train_idx = np.flatnonzero(pool.is_dev), np.flatnonzero(~pool.is_dev)
             if variant.members == 1:
-                probs = member_probabilities(
+                probs = train_member(
                     pool, variant, train_idx, dev_idx, dev_idx, work / "dev-recipe", seed, training
-                )
+                ).probabilities
                 result["dev_recipe"] = _scores(pool.labels[dev_idx], probs)
             probs = _ensemble(pool, variant, train_idx, dev_idx, inner_folds, seed, work / "dev-held-out", training)
             result["dev_held_out"] = _scores(pool.labels[dev_idx], probs)
