@@ -1,26 +1,36 @@
 """Put a trained targeted text model into a bundle as its ``target`` component, sharing the
 post-level text graph's word-embedding table on disk.
 
-DEVELOPMENT-TIME ONLY (needs the [train] extra's ``onnx``). How bundle 1.3.0 was made::
+DEVELOPMENT-TIME ONLY (needs the [train] extra's ``onnx``). How the shipped component was made
+(trained for bundle 1.3.0, put in again with its own int8 graph for 1.5.0)::
 
     D=../shared/data/targeted/twitter_dong2014; S=../shared/data/targeted/semeval14
     sentiment-fusion train text --init-from models/default --target-as both --freeze-word-embeddings \\
       --train targets:$D/train.raw:train --train targets:$S/Restaurants_Train.xml.seg:train \\
       --train targets:$S/Laptops_Train.xml.seg:train --val targets:$D/train.raw:dev --max-length 128 \\
-      --epochs 3 --lr 3e-5 --batch-size 32 --eval-steps 176 \\
-      --out artifacts/tgt-both-semeval --work runs/tgt-both-semeval
-    python scripts/add_target_component.py artifacts/tgt-both-semeval models/default --version 1.3.0 \\
-      --fp32 runs/tgt-both-semeval/text_fp32.onnx --selection "..." --report targets:$D/test.raw \\
+      --contrast-pairs 4000 --epochs 3 --lr 3e-5 --batch-size 32 --eval-steps 300 \\
+      --out artifacts/tgt-both-contrast --work runs/tgt-both-contrast
+    python scripts/add_target_component.py artifacts/tgt-both-contrast models/default --version 1.5.0 \\
+      --fp32 runs/tgt-both-contrast/text_fp32.onnx --description "..." --report targets:$D/test.raw \\
       --report targets:$S/Restaurants_Test_Gold.xml.seg --report targets:$S/Laptops_Test_Gold.xml.seg
 
-1. the trained bundle's fp32 ``text.onnx`` (its ``text`` component becomes the ``target``
-   component; the same tokenizer is required) takes the shipped ``text.onnx``'s quantized
-   word-embedding table (:func:`~sentiment_fusion.training.shared_weights.adopt_word_embeddings`:
-   bit-identical lookups, as the targeted run froze the table at those values);
-2. its position and token-type tables become int8 rows, its MatMul weights 8-bit in blocks of
-   ``--block-size`` (:func:`~sentiment_fusion.training.quantize.weight_only_int8`; the static /
-   per-row int8 of the post-level graph cost it 3.5 points of Dong dev accuracy), kept only if
-   validation accuracy and macro-F1 stay within 0.005 of fp32: ``target.onnx``;
+(1.3.0 took ``--quantization weight-only``.)
+
+1. the trained bundle's ``text`` component becomes the ``target`` component (the same tokenizer
+   is required), with one of two int8 graphs (``--quantization``):
+   - ``trained`` (default): the run's own batch-invariant int8 ``text.onnx`` (static and per-row
+     activation scales, calibrated on training texts: :mod:`~sentiment_fusion.training.quantize`),
+     the post-level graph's recipe and speed. For the shipped model it keeps Dong dev accuracy
+     0.7328 and macro-F1 0.7208 (fp32: 0.7328 / 0.7218); it cost an earlier variant (target as a
+     segment, Dong train only) 3.5 points, hence the other choice;
+   - ``weight-only``: MatMul weights 8-bit in blocks of ``--block-size``, made here from the fp32
+     graph (:func:`~sentiment_fusion.training.quantize.weight_only_int8`): 0.7312 / 0.7209 for the
+     shipped model, but about as slow as fp32 at batch 32;
+   either is kept only if validation accuracy and macro-F1 stay within 0.005 of fp32;
+2. its word-embedding lookup takes the shipped ``text.onnx``'s quantized table
+   (:func:`~sentiment_fusion.training.shared_weights.adopt_word_embeddings`: bit-identical to
+   the fp32 lookup, as the targeted run froze the table at those values; the ``trained`` graph's
+   own int8 copy of it is first replaced by the fp32 table, ``float_word_lookup``);
 3. :func:`~sentiment_fusion.training.shared_weights.share_initializer` moves the table that
    ``text.onnx`` and ``target.onnx`` now share into ``word_embeddings.bin``;
 4. the post-level text graph must answer exactly as before (logits compared on TweetEval val
@@ -49,15 +59,32 @@ from sentiment_fusion.evaluation import evaluate  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
 from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
 from sentiment_fusion.training.quantize import int8_gather_weights, weight_only_int8  # noqa: E402
-from sentiment_fusion.training.shared_weights import adopt_word_embeddings, share_initializer  # noqa: E402
+from sentiment_fusion.training.shared_weights import (  # noqa: E402
+    adopt_word_embeddings,
+    float_word_lookup,
+    share_initializer,
+)
 
 SHARED = "word_embeddings.bin"
+TRAINED_QUANTIZATION = ("method", "static", "per_row", "batch_invariant", "calibration_texts")
 PUBLISHED = (
     "Targeted sentiment test, accuracy / macro-F1 (Song et al., 2019, AEN: Attentional Encoder Network, "
     "BERT-base): Dong 2014 Twitter BERT-SPC 73.55 / 72.14, AEN-BERT 74.71 / 73.13; SemEval-2014 restaurants "
     "BERT-SPC 84.46 / 76.98, AEN-BERT 83.12 / 73.76; laptops BERT-SPC 78.99 / 75.03, AEN-BERT 79.93 / 76.31; "
     "TD-LSTM (Tang et al., 2016) Twitter 70.80 / 69.00"
 )
+
+
+def portable(value):
+    """``value`` with this checkout's absolute data paths written relative to the repository root,
+    as the bundle's other records name them (``/work/shared/data/x`` -> ``../shared/data/x``)."""
+    if isinstance(value, str):
+        return value.replace(f"{ROOT.parent}/", "../")
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    return value
 
 
 def text_logits(bundle: Path, n: int = 256) -> np.ndarray:
@@ -104,32 +131,52 @@ def main() -> None:
     parser.add_argument(
         "--fp32", type=Path, help="its fp32 graph (default: the trained text.onnx; runs/NAME/text_fp32.onnx if int8)"
     )
-    parser.add_argument("--block-size", type=int, default=32, help="weights per 8-bit scale (default 32)")
+    parser.add_argument(
+        "--quantization",
+        choices=["trained", "weight-only"],
+        default="trained",
+        help="trained: the run's static / per-row int8 text.onnx (calibrated in training; the default); "
+        "weight-only: 8-bit MatMulNBits weights made here from the fp32 graph",
+    )
+    parser.add_argument("--block-size", type=int, default=32, help="weights per 8-bit scale, weight-only (default 32)")
     parser.add_argument("--version", required=True)
-    parser.add_argument("--selection", default="", help="how the variant was chosen (the model card prints it)")
+    parser.add_argument(
+        "--selection", default="", help="how the variant was chosen (the model card prints it; default: the bundle's)"
+    )
     parser.add_argument("--report", action="append", default=[], help="targeted test spec, scored once")
     parser.add_argument("--description", default="")
     args = parser.parse_args()
 
     trained, bundle = read_manifest(args.trained), read_manifest(args.bundle)
-    target = dict(trained["components"]["text"])
+    target = portable(dict(trained["components"]["text"]))
     if not target.get("preprocessing", {}).get("encoding", {}).get("target"):
         raise SystemExit(f"{args.trained}: its text model reads no targets")
     fp32 = args.fp32 or args.trained / "text.onnx"
-    if args.fp32 is None and (target.get("quantization") or {}).get("kept"):
+    trained_int8 = (target.get("quantization") or {}).get("kept")
+    if args.fp32 is None and trained_int8:
         raise SystemExit(f"{args.trained}: its text.onnx is int8; give the run's fp32 graph (--fp32)")
+    if args.quantization == "trained" and not (trained_int8 and target["quantization"].get("batch_invariant")):
+        raise SystemExit(f"{args.trained}: its text.onnx is not batch-invariant int8; use --quantization weight-only")
     if target["files"]["tokenizer"]["sha256"] != bundle["components"]["text"]["files"]["tokenizer"]["sha256"]:
         raise SystemExit("the two models tokenize differently: nothing to share")
 
     import onnx
 
     before = text_logits(args.bundle)
-    model = onnx.load(str(fp32))
-    table = adopt_word_embeddings(model, onnx.load(str(args.bundle / "text.onnx")))
-    int8_gather_weights(model)  # the position and token-type tables: int8 rows, as in the text graph
+    text_graph = onnx.load(str(args.bundle / "text.onnx"))
     with tempfile.TemporaryDirectory() as tmp:
-        onnx.save(model, str(Path(tmp) / "target_fp32.onnx"))
-        quantization = weight_only_int8(Path(tmp) / "target_fp32.onnx", Path(tmp) / "target.onnx", args.block_size)
+        if args.quantization == "trained":  # the run's own static / per-row int8 graph
+            model = onnx.load(str(args.trained / "text.onnx"))
+            float_word_lookup(model, onnx.load(str(fp32)))
+            table = adopt_word_embeddings(model, text_graph)
+            onnx.save(model, str(Path(tmp) / "target.onnx"))
+            quantization = {k: v for k, v in target["quantization"].items() if k in TRAINED_QUANTIZATION}
+        else:
+            model = onnx.load(str(fp32))
+            table = adopt_word_embeddings(model, text_graph)
+            int8_gather_weights(model)  # the position and token-type tables: int8 rows, as in the text graph
+            onnx.save(model, str(Path(tmp) / "target_fp32.onnx"))
+            quantization = weight_only_int8(Path(tmp) / "target_fp32.onnx", Path(tmp) / "target.onnx", args.block_size)
         quantization.update(faithful(args.trained, fp32, Path(tmp) / "target.onnx", target))
         shutil.copyfile(Path(tmp) / "target.onnx", args.bundle / "target.onnx")
     saved = share_initializer(args.bundle, {"text.onnx": table, "target.onnx": table}, SHARED)
@@ -145,8 +192,9 @@ def main() -> None:
         "word_embeddings": shared,
     }
     target["quantization"] = quantization
-    if args.selection:
-        target["selection"] = args.selection
+    selection = args.selection or (bundle["components"].get("target") or {}).get("selection")
+    if selection:  # the model card prints it; the same trained model keeps its own
+        target["selection"] = selection
     components["target"] = target
     published = [p for p in bundle.get("published", []) if not p.startswith("Targeted sentiment test")]
     manifest = publish_bundle(
@@ -157,13 +205,15 @@ def main() -> None:
         description=args.description or bundle["description"],
         reports=[(spec, "text") for spec in args.report],
         published=[*published, PUBLISHED],
-        evaluations=bundle.get("evaluations", []),
+        evaluations=[e for e in bundle.get("evaluations", []) if e.get("data") not in args.report],  # re-scored
     )
     after = text_logits(args.bundle)
     if not np.array_equal(before, after):
         raise SystemExit(f"the text graph's logits changed (max diff {np.abs(before - after).max():.3g})")
     print(f"text graph: logits bit-identical on {len(before)} TweetEval val tweets")
-    for e in manifest["evaluations"][len(bundle.get("evaluations", [])) :]:
+    for e in manifest["evaluations"]:
+        if e.get("data") not in args.report:
+            continue
         print(e["data"], {k: e[k] for k in ("n", "accuracy", "macro_f1", "macro_recall", "ece")})
 
 

@@ -66,6 +66,35 @@ def adopt_word_embeddings(model, source, ids: str = "input_ids") -> str:
     return table.name
 
 
+def float_word_lookup(model, fp32_model, ids: str = "input_ids") -> None:
+    """Give ``model`` (an int8 export whose word-embedding lookup reads an int8 table through
+    ``DequantizeLinear``, :func:`~.quantize.int8_gather_weights`) the float table of ``fp32_model``
+    (the same trained model's fp32 graph) back, in place, so that :func:`adopt_word_embeddings`
+    can check it against the shipped table and take that table's bytes instead."""
+    from onnx import helper
+
+    from .quantize import replace_nodes
+
+    lookup = next((n for n in fp32_model.graph.node if n.op_type == "Gather" and n.input[1] == ids), None)
+    table = next((t for t in fp32_model.graph.initializer if lookup is not None and t.name == lookup.input[0]), None)
+    if table is None:
+        raise ValueError(f"the fp32 graph has no float table looked up by {ids!r}")
+    gather = next((n for n in model.graph.node if n.op_type == "Gather" and n.input[1] == ids), None)
+    dequantize = next((n for n in model.graph.node if gather is not None and gather.input[0] in n.output), None)
+    if gather is None or dequantize is None or dequantize.op_type != "DequantizeLinear":
+        raise ValueError(f"the graph has no int8 table looked up by {ids!r} (DequantizeLinear -> Gather)")
+    nodes = []
+    for node in model.graph.node:
+        if node is gather:
+            attributes = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+            inputs = [table.name, *node.input[1:]]
+            nodes.append(helper.make_node("Gather", inputs, list(node.output), name=node.name, **attributes))
+        elif node is not dequantize:
+            nodes.append(node)
+    model.graph.initializer.append(table)
+    replace_nodes(model.graph, nodes)
+
+
 def share_initializer(bundle_dir: str | Path, graphs: dict[str, str], data_file: str) -> int:
     """Move initializer ``graphs[graph]`` of each graph (file names relative to ``bundle_dir``) into
     ``data_file``, written once; every graph must hold the same bytes (ValueError otherwise).
