@@ -74,3 +74,34 @@ def test_bad_settings_are_rejected():
         TextNormalizer.from_config({"shout": True})
     with pytest.raises(TypeError):
         TextNormalizer().normalize(3)
+
+
+def _normalize_at_once(k: int, texts: list[str], start, results: dict) -> None:
+    start.wait()
+    results[k] = TextNormalizer().normalize_batch(texts)
+
+
+def test_emoji_read_the_same_when_threads_normalize_at_once(monkeypatch):
+    """The emoji package builds its search tree lazily, into a module global, on first use; a
+    thread that demojized while another was building it read a half-built tree and left emoji
+    untranslated (the runtime's workers normalize side by side: 1 of 1,300 texts was scored
+    differently on a process's first call). The tree is now built once, under a lock."""
+    import threading
+
+    import emoji.tokenizer
+
+    from sentiment_fusion.text import normalize
+
+    texts = [f"{e}It's about time{e} post {i}" for i, e in enumerate(["🚨", "💥", "😍", "🙏🏽", "👩‍💻", "🇫🇷"] * 20)]
+    expected = TextNormalizer().normalize_batch(texts)
+    for _ in range(5):
+        monkeypatch.setattr(emoji.tokenizer, "_SEARCH_TREE", {})  # as in a fresh process
+        normalize._emoji_with_search_tree.cache_clear()
+        results: dict[int, list[str]] = {}
+        start = threading.Barrier(8)
+        threads = [threading.Thread(target=_normalize_at_once, args=(k, texts, start, results)) for k in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert all(results[k] == expected for k in range(8))

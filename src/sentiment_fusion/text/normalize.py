@@ -7,10 +7,13 @@ what it was trained on.
 
 from __future__ import annotations
 
+import functools
 import html
 import re
+import threading
 import unicodedata
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"(?<![\w@])@\w{1,30}")
@@ -131,10 +134,32 @@ def is_blank(text: str) -> bool:
     return all(c.isspace() or c in _BLANK_CHARS or unicodedata.category(c) in _BLANK_CATEGORIES for c in text)
 
 
-def _demojize(text: str) -> str:
-    import emoji  # small pure-Python dependency; imported here to keep import time low
+_EMOJI_LOCK = threading.Lock()
 
-    if text.isascii() or not emoji.emoji_count(text):  # isascii: no emoji, without emoji's slow scan
+
+def _emoji() -> Any:
+    """The emoji package (a small pure-Python dependency, imported on first use to keep import
+    time low) with its search tree built, once, under a lock. The package builds the tree lazily
+    into a module global; a thread that demojized while another was building it read a half-built
+    tree and left emoji untranslated, so a post's scores depended on what ran beside it."""
+    with _EMOJI_LOCK:
+        return _emoji_with_search_tree()
+
+
+@functools.cache
+def _emoji_with_search_tree() -> Any:
+    import emoji
+    from emoji.tokenizer import get_search_tree
+
+    get_search_tree()
+    return emoji
+
+
+def _demojize(text: str) -> str:
+    if text.isascii():  # no emoji, without emoji's slow scan
+        return text
+    emoji = _emoji()
+    if not emoji.emoji_count(text):  # isascii: no emoji, without emoji's slow scan
         return text
     words = emoji.demojize(text, delimiters=(" \x00", "\x00 "))
     return re.sub(r"\x00([^\x00]*)\x00", lambda m: m.group(1).replace("_", " "), words)
