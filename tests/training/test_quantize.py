@@ -67,3 +67,39 @@ def test_int8_stays_close_to_fp32(graphs):
     scale = np.abs(fp32).max()
     assert np.abs(int8 - fp32).max() < 0.05 * scale
     assert (int8.argmax(-1) == fp32.argmax(-1)).mean() > 0.9
+
+
+def test_each_row_is_quantized_by_one_blocked_quantize_linear(graphs):
+    _, _, path = graphs
+    model = onnx.load(str(path))
+    ops = [node.op_type for node in model.graph.node]
+    assert "Round" not in ops  # the per-row Div / Round / Add / Cast chain is fused
+    blocked = [
+        n
+        for n in model.graph.node
+        if n.op_type == "QuantizeLinear" and any(a.name == "block_size" for a in n.attribute)
+    ]
+    assert len(blocked) == 1  # the one down-projection
+    assert next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 21
+
+
+def test_fusing_the_row_quantization_changes_no_bit(tmp_path):
+    """per_row_int8's four-op chain and the blocked QuantizeLinear give the same integers."""
+    from sentiment_fusion.training.quantize import fuse_row_quantization, per_row_int8
+
+    toy_encoder(tmp_path / "fp32.onnx")
+    model = onnx.load(str(tmp_path / "fp32.onnx"))
+    for i, node in enumerate(model.graph.node):
+        node.name = f"{node.op_type}_{i}"
+    per_row_int8(model, {n.name for n in model.graph.node if n.op_type == "MatMul"})
+    onnx.save(model, str(tmp_path / "chain.onnx"))
+    fused, count = fuse_row_quantization(model)
+    onnx.save(fused, str(tmp_path / "fused.onnx"))
+    assert count == 2 and "Round" not in [n.op_type for n in fused.graph.node]
+    batch = feeds(np.random.default_rng(3), 16, 12)
+    batch["input_ids"][:, 0] = 1
+    outputs = [
+        ort.InferenceSession(str(tmp_path / name), providers=["CPUExecutionProvider"]).run(["logits"], batch)[0]
+        for name in ("chain.onnx", "fused.onnx")
+    ]
+    np.testing.assert_array_equal(outputs[0], outputs[1])

@@ -112,6 +112,7 @@ def _finish(out: str | Path, per_row: list[str], static: list[str]) -> dict:
     model = onnx.load(str(out))
     per_row_int8(model, set(per_row))
     int8_gather_weights(model)
+    model, _ = fuse_row_quantization(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
     return {"method": METHOD, "static": len(static), "per_row": len(per_row), "batch_invariant": True}
@@ -168,6 +169,50 @@ def per_row_int8(model, names: set[str]) -> None:
             helper.make_node("Mul", [p + "/per_column", p + "/x_scale"], [node.output[0]]),
         ]
     replace_nodes(graph, nodes)
+
+
+ROW_QUANTIZATION_OPSET = 21  # QuantizeLinear with blocks (block_size), one scale per block
+
+
+def fuse_row_quantization(model):
+    """Replace each per-row quantization that :func:`per_row_int8` writes as four ops over the
+    activations (``Div`` by the row's scale, ``Round``, ``Add`` 128, ``Cast`` to uint8) by one
+    ``QuantizeLinear`` whose block is the whole row (opset 21 blocked quantization: the row's own
+    scale, zero point 128). It rounds half to even and saturates as the chain did, so the
+    integers, and every logit, are the same to the bit (checked on TweetEval val and Dong dev for
+    the shipped graphs); the text graph ran about 10% faster at batch 32 here. The model is
+    converted to opset 21 first (``onnx.version_converter``). Returns ``(model, chains fused)``."""
+    from onnx import helper, numpy_helper, version_converter
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+    if opset < ROW_QUANTIZATION_OPSET:
+        model = version_converter.convert_version(model, ROW_QUANTIZATION_OPSET)
+    graph = model.graph
+    producer = {out: node for node in graph.node for out in node.output}
+    widths = {init.name: init.dims[0] for init in graph.initializer if len(init.dims) == 2}
+    chain_ops = ("/scaled", "/rounded", "/shifted")
+    casts = [n for n in graph.node if n.op_type == "Cast" and n.output[0].endswith("/per_row/x_q")]
+    fused, nodes = {c.output[0]: c for c in casts}, []
+    for node in graph.node:
+        if any(out.endswith("/per_row" + op) for out in node.output for op in chain_ops):
+            continue  # the Div, Round and Add of a fused chain
+        if node.output[0] not in fused:
+            nodes.append(node)
+            continue
+        p = node.output[0][: -len("/x_q")]
+        x, x_scale = producer[p + "/scaled"].input
+        matmul = next(n for n in graph.node if n.op_type == "MatMulInteger" and n.input[0] == node.output[0])
+        zero = numpy_helper.from_array(np.array([128], np.uint8))
+        row = widths[matmul.input[1]]
+        nodes += [
+            helper.make_node("Shape", [x_scale], [p + "/scale_shape"]),
+            helper.make_node("ConstantOfShape", [p + "/scale_shape"], [p + "/zero_point"], value=zero),
+            helper.make_node(
+                "QuantizeLinear", [x, x_scale, p + "/zero_point"], [node.output[0]], axis=-1, block_size=row
+            ),
+        ]
+    replace_nodes(graph, nodes)
+    return model, len(fused)
 
 
 def int8_gather_weights(model) -> None:
