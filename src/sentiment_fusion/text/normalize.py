@@ -159,7 +159,7 @@ def _demojize(text: str) -> str:
     if text.isascii():  # no emoji, without emoji's slow scan
         return text
     emoji = _emoji()
-    if not emoji.emoji_count(text):  # isascii: no emoji, without emoji's slow scan
+    if not emoji.emoji_count(text):
         return text
     words = emoji.demojize(text, delimiters=(" \x00", "\x00 "))
     return re.sub(r"\x00([^\x00]*)\x00", lambda m: m.group(1).replace("_", " "), words)

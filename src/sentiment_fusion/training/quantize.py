@@ -196,8 +196,8 @@ def fuse_row_quantization(model):
     producer = {out: node for node in graph.node for out in node.output}
     widths = {init.name: init.dims[0] for init in graph.initializer if len(init.dims) == 2}
     chain_ops = ("/scaled", "/rounded", "/shifted")
-    casts = [n for n in graph.node if n.op_type == "Cast" and n.output[0].endswith("/per_row/x_q")]
-    fused, nodes = {c.output[0]: c for c in casts}, []
+    fused = {n.output[0] for n in graph.node if n.op_type == "Cast" and n.output[0].endswith("/per_row/x_q")}
+    nodes = []
     for node in graph.node:
         if any(out.endswith("/per_row" + op) for out in node.output for op in chain_ops):
             continue  # the Div, Round and Add of a fused chain
