@@ -35,6 +35,7 @@ VARIANTS = {
         Variant("ensemble2", members=2),
         Variant("ensemble4", members=4),
         Variant("classes", classes=True),  # the image head also gets the 1001 ImageNet class log-probabilities
+        Variant("plainlogp", plain_log_probs=True),  # the unimodal log-probabilities skip the first GELU
     )
 }
 

@@ -153,3 +153,32 @@ def test_pool_from_a_bundle_and_mvsa_files(tmp_path, multimodal_bundle):
     assert set(np.unique(pool.aux)) <= {0, 1, 2} and len(pool.extra_labels) == 0
     again = build_pool(multimodal_bundle, [f"mvsa:{mvsa}:train", dev], tmp_path / "cache", dev_spec=dev, flip=True)
     assert np.array_equal(again.text_features, pool.text_features)
+
+
+def test_plain_log_probs_reach_the_mlp_as_they_are():
+    """FusionConfig(gelu_on_log_probs=False): only the projections pass the first GELU, so a
+    confident unimodal answer (log-probabilities far below 0) is not flattened to about 0."""
+    from sentiment_fusion.training.heads import FusionHead
+
+    rng = np.random.default_rng(0)
+    text_logits = torch.tensor([[8.0, 0.0, -8.0]])
+    inputs = (
+        torch.from_numpy(rng.normal(size=(1, 4)).astype(np.float32)),
+        torch.from_numpy(rng.normal(size=(1, 6)).astype(np.float32)),
+        text_logits,
+        torch.zeros(1, 3),
+        torch.ones(1, 2),
+    )
+    hidden = 5
+    for gelu_on_log_probs in (True, False):
+        head = FusionHead(FusionConfig(4, 6, hidden_dim=hidden, gelu_on_log_probs=gelu_on_log_probs)).eval()
+        mlp_input = head.joint(*inputs)
+        if gelu_on_log_probs:
+            mlp_input = head.mlp[0](mlp_input)  # the shipped heads' first GELU
+        log_probs = mlp_input[0, 2 * hidden : 2 * hidden + 3]
+        expected = torch.log_softmax(text_logits, -1)[0]
+        if gelu_on_log_probs:
+            assert log_probs.abs().max() < 0.2  # -16 became about -0.0
+        else:
+            torch.testing.assert_close(log_probs, expected)
+            assert isinstance(head.mlp[0], torch.nn.Dropout) and (mlp_input[0, : 2 * hidden] >= -0.17).all()

@@ -55,6 +55,7 @@ class Variant:
     flip: bool = False  # image features = mean of the image's and its mirror's
     members: int = 1  # > 1: ensemble of models selected on different inner folds
     classes: bool = False  # the image head also gets the ImageNet class log-probabilities
+    plain_log_probs: bool = False  # the log-probabilities skip the fusion MLP's first GELU (FusionConfig)
 
     def __post_init__(self) -> None:
         if self.members < 1 or self.aux_weight < 0 or not 0 <= self.label_smoothing < 1:
@@ -326,7 +327,11 @@ def train_member(
         return out
 
     fusion_config = FusionConfig(
-        text_dim=pool.text_features.shape[1], image_dim=fusion_image.shape[1], hidden_dim=128, dropout=0.3
+        text_dim=pool.text_features.shape[1],
+        image_dim=fusion_image.shape[1],
+        hidden_dim=128,
+        dropout=0.3,
+        gelu_on_log_probs=not variant.plain_log_probs,
     )
     model = AuxFusionHead(fusion_config, variant.aux_weight) if with_aux else FusionHead(fusion_config)
     select = TrainData(list(offset + select_idx), y[select_idx])

@@ -78,6 +78,10 @@ class FusionConfig:
     hidden_dim: int = 256
     num_classes: int = NUM_CLASSES
     dropout: float = 0.3
+    # True (every shipped head): the MLP's first GELU also takes the unimodal log-probabilities and
+    # the presence mask, which flattens every log-probability below about -2 to nearly 0. False: only
+    # the two projections go through it; the log-probabilities and the mask reach the MLP as they are.
+    gelu_on_log_probs: bool = True
 
 
 class FusionHead(nn.Module):
@@ -98,8 +102,9 @@ class FusionHead(nn.Module):
         self.text_proj = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, config.hidden_dim))
         self.image_proj = nn.Sequential(nn.LayerNorm(config.image_dim), nn.Linear(config.image_dim, config.hidden_dim))
         inner = 2 * config.hidden_dim + 2 * config.num_classes + 2
+        first = [nn.GELU()] if config.gelu_on_log_probs else []
         self.mlp = nn.Sequential(
-            nn.GELU(),
+            *first,
             nn.Dropout(config.dropout),
             nn.Linear(inner, config.hidden_dim),
             nn.GELU(),
@@ -115,6 +120,8 @@ class FusionHead(nn.Module):
         t, i = (present[:, c : c + 1] for c in (column("text"), column("image")))  # (B, 1) each
         text = self.text_proj(text_features) * t  # (B, H)
         image = self.image_proj(image_features) * i  # (B, H)
+        if not self.config.gelu_on_log_probs:
+            text, image = nn.functional.gelu(text), nn.functional.gelu(image)
         lt = torch.log_softmax(text_logits, dim=-1) * t  # (B, C)
         li = torch.log_softmax(image_logits, dim=-1) * i
         return torch.cat([text, image, lt, li, present], dim=-1)
