@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sentiment_fusion.bundle import MANIFEST, read_manifest  # noqa: E402
 from sentiment_fusion.component import file_entry  # noqa: E402
+from sentiment_fusion.data.mvsa import read_mvsa  # noqa: E402
 from sentiment_fusion.labels import LABELS  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
 from sentiment_fusion.training.quantize import int8_stored_weights  # noqa: E402
@@ -44,8 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path)
     args = parser.parse_args()
-    mvsa = DATA / "mvsa_single"
-    images = [mvsa / "data" / f"{i}.jpg" for i in (mvsa / "splits/dev.txt").read_text().split()]
+    images = [e.image for e in read_mvsa(DATA / "mvsa_single", "dev").examples]
     manifest = read_manifest(args.bundle)
     head = manifest["components"]["image"]["files"]["head"]["path"]
     model = onnx.load(str(args.bundle / head))

@@ -27,6 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from sentiment_fusion.data.mvsa import read_mvsa  # noqa: E402
 from sentiment_fusion.training.encoder_rewrite import rewrite_image_encoder  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
@@ -69,8 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path)
     args = parser.parse_args()
-    mvsa = DATA / "mvsa_single"
-    images = [mvsa / "data" / f"{i}.jpg" for i in (mvsa / "splits/dev.txt").read_text().split()]
+    images = [e.image for e in read_mvsa(DATA / "mvsa_single", "dev").examples]
     changed = 0
 
     def rewrite(model, preprocessor) -> None:
