@@ -36,8 +36,9 @@ from sentiment_fusion.component import file_entry  # noqa: E402
 from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.evaluation import evaluate  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
+from sentiment_fusion.training.graph_nodes import replace_nodes  # noqa: E402
 from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
-from sentiment_fusion.training.quantize import quantize_text_graph, replace_nodes  # noqa: E402
+from sentiment_fusion.training.quantize import quantize_text_graph  # noqa: E402
 
 DATA = ROOT.parent / "shared/data"
 

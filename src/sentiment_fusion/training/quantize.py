@@ -28,6 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .attention_fusion import fuse_attention
+from .graph_nodes import replace_nodes
+
 log = logging.getLogger(__name__)
 
 METHOD = (
@@ -106,13 +109,15 @@ def quantize_text_graph(fp32: str | Path, out: str | Path, calibration: Iterable
 
 
 def _finish(out: str | Path, per_row: list[str], static: list[str]) -> dict:
-    """Per-row int8 for the down-projections, int8 embedding tables, checked and saved to ``out``."""
+    """Per-row int8 for the down-projections, int8 embedding tables, fused row quantization and
+    attention, checked and saved to ``out``."""
     import onnx
 
     model = onnx.load(str(out))
     per_row_int8(model, set(per_row))
     int8_gather_weights(model)
     model, _ = fuse_row_quantization(model)
+    model, _ = fuse_attention(model)
     onnx.checker.check_model(model)
     onnx.save(model, str(out))
     return {"method": METHOD, "static": len(static), "per_row": len(per_row), "batch_invariant": True}
@@ -258,16 +263,6 @@ def int8_gather_weights(model) -> None:
             )
         )
     replace_nodes(graph, nodes)
-
-
-def replace_nodes(graph, nodes: list) -> None:
-    """Make ``nodes`` the graph's nodes and drop the initializers no node reads any more."""
-    del graph.node[:]
-    graph.node.extend(nodes)
-    used = {name for node in graph.node for name in node.input}
-    kept = [init for init in graph.initializer if init.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
 
 
 WEIGHT_ONLY_METHOD = (

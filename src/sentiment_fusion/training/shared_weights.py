@@ -29,7 +29,7 @@ def adopt_word_embeddings(model, source, ids: str = "input_ids") -> str:
     name (ValueError if the tables' values differ). Returns that name."""
     from onnx import helper, numpy_helper
 
-    from .quantize import replace_nodes
+    from .graph_nodes import replace_nodes
 
     inits = {t.name: t for t in source.graph.initializer}
     gather = next((n for n in source.graph.node if n.op_type == "Gather" and n.input[1] == ids), None)
@@ -73,7 +73,7 @@ def float_word_lookup(model, fp32_model, ids: str = "input_ids") -> None:
     can check it against the shipped table and take that table's bytes instead."""
     from onnx import helper
 
-    from .quantize import replace_nodes
+    from .graph_nodes import replace_nodes
 
     lookup = next((n for n in fp32_model.graph.node if n.op_type == "Gather" and n.input[1] == ids), None)
     table = next((t for t in fp32_model.graph.initializer if lookup is not None and t.name == lookup.input[0]), None)

@@ -1,18 +1,21 @@
-"""Rewrite a bundle's batch-invariant int8 text graphs with one ``QuantizeLinear`` per row.
+"""Rewrite a bundle's int8 text graphs with fused kernels that must give the same logits to the bit.
 
-DEVELOPMENT-TIME ONLY (needs the [train] extra's ``onnx``); how bundle 1.5.0's ``text.onnx`` and
-``target.onnx`` were made from the graphs ``requantize_text_graph.py`` and
-``add_target_component.py`` had written::
+DEVELOPMENT-TIME ONLY (needs the [train] extra's ``onnx``). Two fusions, each applied to
+``text.onnx`` and ``target.onnx``::
 
-    python scripts/fuse_row_quantization.py models/default --version 1.5.0
+    python scripts/fuse_text_graphs.py models/default --fusion rows --version 1.5.0
+    python scripts/fuse_text_graphs.py models/default --fusion attention --version 1.6.0
 
-:func:`~sentiment_fusion.training.quantize.fuse_row_quantization` replaces each per-row
-quantization chain (``Div``, ``Round``, ``Add``, ``Cast``: four passes over the activations of
-every down-projection) by one blocked ``QuantizeLinear`` (opset 21). The integers are the same,
-so every logit must be the same to the bit: checked on TweetEval val (2,000 tweets) for
-``text.onnx`` and Dong 2014 dev (625 pairs) for ``target.onnx``, through the runtime, or nothing
-is written. The bundle's evaluations are therefore kept, not re-run; the two graphs share
-``word_embeddings.bin`` again afterwards.
+- ``rows`` (:func:`~sentiment_fusion.training.quantize.fuse_row_quantization`, bundle 1.5.0):
+  each per-row quantization chain (``Div``, ``Round``, ``Add``, ``Cast``: four passes over the
+  activations of every down-projection) becomes one blocked ``QuantizeLinear`` (opset 21).
+- ``attention`` (:func:`~sentiment_fusion.training.attention_fusion.fuse_attention`, bundle
+  1.6.0): each self-attention block's ~30 float ops become one ``MultiHeadAttention``.
+
+Every logit must be the same to the bit, through the runtime, on TweetEval val (2,000 tweets)
+for ``text.onnx`` and Dong 2014 dev (625 pairs) for ``target.onnx``, or nothing is written. The
+bundle's evaluations are therefore kept, not re-run; the two graphs share ``word_embeddings.bin``
+again afterwards.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from sentiment_fusion.bundle import read_manifest  # noqa: E402
 from sentiment_fusion.component import file_entry  # noqa: E402
 from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
+from sentiment_fusion.training.attention_fusion import fuse_attention  # noqa: E402
 from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
 from sentiment_fusion.training.quantize import fuse_row_quantization  # noqa: E402
 from sentiment_fusion.training.shared_weights import WORD_EMBEDDINGS, share_initializer  # noqa: E402
@@ -39,6 +43,10 @@ from sentiment_fusion.training.shared_weights import WORD_EMBEDDINGS, share_init
 DATA = ROOT.parent / "shared" / "data"
 GRAPHS = {"text": "text.onnx", "target": "target.onnx"}
 SHARED = "word_embeddings.bin"
+FUSIONS = {  # name: (rewrite, what the manifest's quantization record says)
+    "rows": (fuse_row_quantization, ("row_quantization", "one blocked QuantizeLinear per row (opset 21)")),
+    "attention": (fuse_attention, ("attention", "one com.microsoft MultiHeadAttention per block")),
+}
 
 
 def logits(bundle: Path) -> dict[str, np.ndarray]:
@@ -55,11 +63,13 @@ def logits(bundle: Path) -> dict[str, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("bundle", type=Path)
+    parser.add_argument("--fusion", required=True, choices=sorted(FUSIONS))
     parser.add_argument("--version", required=True, help="the version to publish (the bundle's own: before release)")
     args = parser.parse_args()
 
     import onnx
 
+    rewrite, (record_key, record) = FUSIONS[args.fusion]
     manifest = read_manifest(args.bundle)
     components = manifest["components"]
     before = logits(args.bundle)
@@ -70,13 +80,13 @@ def main() -> None:
         for name, graph in GRAPHS.items():
             if name not in components:
                 continue
-            model, fused = fuse_row_quantization(onnx.load(str(work / graph)))
+            model, fused = rewrite(onnx.load(str(work / graph)))
             if not fused:
-                raise SystemExit(f"{graph}: no per-row quantization to fuse")
+                raise SystemExit(f"{graph}: nothing to fuse ({args.fusion})")
             onnx.save(model, str(work / graph))
             shared[graph] = WORD_EMBEDDINGS
-            components[name]["quantization"]["row_quantization"] = "one blocked QuantizeLinear per row (opset 21)"
-            print(f"{graph}: {fused} per-row quantizations fused")
+            components[name]["quantization"][record_key] = record
+            print(f"{graph}: {fused} fused ({args.fusion})")
         if SHARED in {f["path"] for c in components.values() for f in c["files"].values()}:
             share_initializer(work, shared, SHARED)
         for component in components.values():
