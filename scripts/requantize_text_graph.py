@@ -36,7 +36,7 @@ from sentiment_fusion.component import file_entry  # noqa: E402
 from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.evaluation import evaluate  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
-from sentiment_fusion.training.graph_nodes import replace_nodes  # noqa: E402
+from sentiment_fusion.training.graph_nodes import producers_and_consumers, replace_nodes  # noqa: E402
 from sentiment_fusion.training.publish import publish_bundle  # noqa: E402
 from sentiment_fusion.training.quantize import quantize_text_graph  # noqa: E402
 
@@ -49,11 +49,7 @@ def dequantize(model) -> None:
 
     graph = model.graph
     inits = {i.name: i for i in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    producer, consumers = producers_and_consumers(graph)
     replaced, dropped, weights = {}, set(), []
     for node in graph.node:
         if node.op_type != "MatMulInteger":

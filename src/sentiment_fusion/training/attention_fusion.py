@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph_nodes import live_nodes, replace_nodes
+from .graph_nodes import live_nodes, producers_and_consumers, replace_nodes
 
 MASK_INPUT = "attention_mask"
 MASK_INT32 = "attention_mask/int32"
@@ -34,11 +34,7 @@ def fuse_attention(model):
     graph = model.graph
     if MASK_INPUT not in {i.name for i in graph.input}:
         return model, 0
-    producer = {out: n for n in graph.node for out in n.output}
-    consumers: dict[str, list] = {}
-    for n in graph.node:
-        for name in n.input:
-            consumers.setdefault(name, []).append(n)
+    producer, consumers = producers_and_consumers(graph)
     constants = _constants(graph)
     matches = (_match(graph, node, producer, consumers, constants) for node in graph.node if node.op_type == "Softmax")
     blocks = [b for b in matches if b]
@@ -123,7 +119,7 @@ def _match(graph, softmax, producer: dict, consumers: dict, constants: dict) -> 
     if merge is None or perm(merge) != [0, 2, 1, 3] or not value or v_width != width:
         return None
     reshape = only_consumer(merge.output[0], "Reshape")
-    hidden = _hidden_size(graph, producer, query)
+    hidden = _hidden_size(producer, constants, query)
     if reshape is None or hidden is None or hidden % width:
         return None
     return {
@@ -157,28 +153,27 @@ def _is_padding_mask(graph, producer, name: str) -> bool:
     return reached
 
 
-def _hidden_size(graph, producer, projection: str) -> int | None:
-    """The width of a projection ``MatMul(x, W) + b``: the length of ``b`` (an initializer, or
-    an ``Identity`` of one: the exporter shares equal initializers that way)."""
-    from onnx import numpy_helper
-
-    initializers = {init.name: init for init in graph.initializer}
+def _hidden_size(producer, constants, projection: str) -> int | None:
+    """The width of a projection ``MatMul(x, W) + b``: the length of ``b`` (a constant, or an
+    ``Identity`` of one: the exporter shares equal initializers that way)."""
     add = producer.get(projection)
     if add is None or add.op_type != "Add":
         return None
     for operand in add.input:
         source = operand
-        while source not in initializers and source in producer and producer[source].op_type == "Identity":
+        while source not in constants and source in producer and producer[source].op_type == "Identity":
             source = producer[source].input[0]
-        if source in initializers and len(initializers[source].dims) == 1:
-            return int(numpy_helper.to_array(initializers[source]).size)
+        if source in constants and constants[source].ndim == 1:
+            return int(constants[source].size)
     return None
 
 
 def _constants(graph) -> dict[str, np.ndarray]:
+    """The graph's scalar and 1-D constants (initializers and ``Constant`` nodes): the scalings,
+    head widths and biases the matcher reads; weight matrices and tables are not read."""
     from onnx import numpy_helper
 
-    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    values = {init.name: numpy_helper.to_array(init) for init in graph.initializer if len(init.dims) <= 1}
     for node in graph.node:
         if node.op_type == "Constant" and node.attribute and node.attribute[0].name == "value":
             values[node.output[0]] = numpy_helper.to_array(node.attribute[0].t)

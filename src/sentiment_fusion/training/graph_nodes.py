@@ -3,6 +3,16 @@
 from __future__ import annotations
 
 
+def producers_and_consumers(graph) -> tuple[dict, dict[str, list]]:
+    """``{tensor: the node that writes it}`` and ``{tensor: the nodes that read it}``."""
+    producer = {out: node for node in graph.node for out in node.output}
+    consumers: dict[str, list] = {}
+    for node in graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    return producer, consumers
+
+
 def replace_nodes(graph, nodes: list) -> None:
     """Make ``nodes`` the graph's nodes and drop the initializers no node reads any more."""
     del graph.node[:]

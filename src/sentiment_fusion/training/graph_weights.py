@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .graph_nodes import producers_and_consumers
+
 # Modules the exported forward never runs, so the graph cannot hold them: kept as the model has them.
 NOT_IN_GRAPH = ("encoder.pooler.",)  # MiniLM pools by masked mean, not BERT's pooler
 
@@ -33,11 +35,7 @@ def graph_weights(path: str | Path) -> dict[str, np.ndarray]:
 
     graph = onnx.load(str(path)).graph
     inits = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
+    producer, consumers = producers_and_consumers(graph)
 
     def value(name: str) -> np.ndarray:
         """An initializer, or the dequantized initializer a ``DequantizeLinear`` node gives."""
