@@ -2,6 +2,7 @@
 
     python benchmarks/fusion_cv.py [--model models/default] [--data ../shared/data] [--folds 5]
                                    [--variants recipe,smooth0.1,...] [--seed 13] [--no-dev] [--json]
+                                   [--second-release GRAPH]
 
 The labelled MVSA-Single pairs (train 3,611 + dev 450) are cut into stratified, seeded folds;
 for each held-out fold the recipe (image head, then fusion head with modality dropout and the
@@ -13,6 +14,11 @@ bundle's own graphs, cached in ``--cache`` (same keys as ``train fusion``). The 
 test split is never read. Per-fold figures are printed, and each variant's per-fold difference
 from the recipe (when it runs too: the same folds, so the differences are paired). The last
 stdout line with ``--json`` is one JSON object.
+
+``release2`` needs ``--second-release``: the second MobileNetV2 release's features graph, made
+(dev-time, in the TensorFlow venv) by ``scripts/convert_mobilenet.py --model tf2 --prefix
+mobilenet_v2_tf2``, i.e. ``artifacts/mobilenet_v2_tf2_features.onnx`` (float: that script's int8
+conversion stops on this release's graph).
 """
 
 from __future__ import annotations
@@ -23,7 +29,8 @@ import logging
 import time
 from pathlib import Path
 
-from sentiment_fusion.training.fusion_cv import Variant, build_pool, cross_validate, paired_comparison
+from sentiment_fusion.training.fusion_cv import Variant, build_pool, cross_validate, encoder_features, paired_comparison
+from sentiment_fusion.training.image_regions import max_pooled
 
 VARIANTS = {
     v.name: v
@@ -34,8 +41,16 @@ VARIANTS = {
         Variant("flip", flip=True),
         Variant("ensemble2", members=2),
         Variant("ensemble4", members=4),
-        Variant("classes", classes=True),  # the image head also gets the 1001 ImageNet class log-probabilities
+        Variant("ensemble8", members=8),  # one member per inner fold
+        Variant("classes", image_extra="classes"),  # the image head also gets the 1001 ImageNet class log-probs
         Variant("plainlogp", plain_log_probs=True),  # the unimodal log-probabilities skip the first GELU
+        Variant("regions", regions=True),  # the fusion head attends from the text to the 7x7 image regions
+        Variant("regions32", regions=True, region_values=32),  # ... each region projected to 32 dims first
+        Variant("maxpool", image_extra="max_pool"),  # ... or the regions' channel-wise maximum
+        Variant("release2", image_extra="release2"),  # ... or the second MobileNetV2 release's pooled features
+        Variant("crossfit5", cross_fit=5),  # the fusion head trains on out-of-fold image logits
+        Variant("imagehidden64", image_hidden=64),  # a smaller image head
+        Variant("imagelinear", image_hidden=0),  # the image head as logistic regression
     )
 }
 
@@ -53,28 +68,38 @@ def main() -> None:
     parser.add_argument("--variants", default="recipe", help=f"comma-separated, of {', '.join(VARIANTS)}")
     parser.add_argument("--no-dev", action="store_true", help="skip the dev figures")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--second-release", type=Path, help="features graph of the second MobileNetV2 release")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     names = args.variants.split(",")
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {sorted(VARIANTS)}")
+    extras = {VARIANTS[n].image_extra for n in names} - {""}
+    if "release2" in extras and (args.second_release is None or not args.second_release.is_file()):
+        parser.error("release2 needs --second-release GRAPH (scripts/convert_mobilenet.py --model tf2)")
     mvsa = Path(args.data) / "mvsa_single"
     if not mvsa.is_dir():
         parser.error(f"{mvsa} not found: the MVSA-Single data set is needed")
-    dev = f"mvsa:{mvsa}:dev"
+    specs = [f"mvsa:{mvsa}:train", f"mvsa:{mvsa}:dev"]
     pool = build_pool(
         args.model,
-        [f"mvsa:{mvsa}:train", dev],
+        specs,
         args.cache,
         text_only=[f"jsonl:{Path(args.data) / 'mvsa_multiple' / 'train.jsonl'}"],
-        dev_spec=dev,
+        dev_spec=specs[1],
         flip=any(VARIANTS[n].flip for n in names),
+        regions=any(VARIANTS[n].regions for n in names) or "max_pool" in extras,
     )
-    if any(VARIANTS[n].classes for n in names):  # the TFLite model's classifier on the pooled features
+    if "classes" in extras:  # the TFLite model's classifier on the pooled features
         from sentiment_fusion.training.imagenet_classes import TFLITE, ImageNetClassifier
 
-        pool.class_features = ImageNetClassifier.from_tflite(Path(args.data) / TFLITE).log_probs(pool.image_features)
+        classifier = ImageNetClassifier.from_tflite(Path(args.data) / TFLITE)
+        pool.image_extras["classes"] = classifier.log_probs(pool.image_features)
+    if "max_pool" in extras:
+        pool.image_extras["max_pool"] = max_pooled(pool.regions)
+    if "release2" in extras:
+        pool.image_extras["release2"] = encoder_features(args.second_release, specs, args.cache)
     results = []
     for name in names:
         start = time.monotonic()

@@ -182,3 +182,146 @@ def test_plain_log_probs_reach_the_mlp_as_they_are():
         else:
             torch.testing.assert_close(log_probs, expected)
             assert isinstance(head.mlp[0], torch.nn.Dropout) and (mlp_input[0, : 2 * hidden] >= -0.17).all()
+
+
+def tiny_quantized_encoder(path):
+    """pixels [B, 224, 224, 3] -> 32x32 block means [B, 3, 7, 7] -> uint8 (scale 0.01, zero point 100)
+    -> dequantized -> global average pool -> features [B, 3]: the shape of the real MobileNetV2 tail."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("Transpose", ["pixels"], ["nchw"], perm=[0, 3, 1, 2]),
+        helper.make_node("AveragePool", ["nchw"], ["blocks"], kernel_shape=[32, 32], strides=[32, 32]),
+        helper.make_node("QuantizeLinear", ["blocks", "scale", "zero"], ["q"]),
+        helper.make_node("DequantizeLinear", ["q", "scale", "zero"], ["map"]),
+        helper.make_node("AveragePool", ["map"], ["pooled"], kernel_shape=[7, 7]),
+        helper.make_node("Flatten", ["pooled"], ["features"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny_quantized_encoder",
+        [helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 224, 224, 3])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 3])],
+        [numpy_helper.from_array(np.float32(0.01), "scale"), numpy_helper.from_array(np.uint8(100), "zero")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
+def test_region_features_are_the_encoder_map_before_pooling(tmp_path):
+    from sentiment_fusion.image.encoder import ImageEncoder
+    from sentiment_fusion.image.preprocess import ImagePreprocessor
+    from sentiment_fusion.training.image_regions import dequantize, region_features
+
+    encoder = ImageEncoder(tiny_quantized_encoder(tmp_path / "enc.onnx"), ImagePreprocessor(), threads=1)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (224, 224, 3), dtype=np.uint8) for _ in range(5)]
+    regions = region_features(encoder, images, batch_size=2, progress=False)
+    assert regions["regions"].shape == (5, 49, 3) and regions["regions"].dtype == np.uint8
+    assert float(regions["scale"]) == pytest.approx(0.01) and int(regions["zero_point"]) == 100
+
+    pixels = encoder.prepare(images)  # float [B, 224, 224, 3]
+    blocks = pixels.reshape(5, 7, 32, 7, 32, 3).mean((2, 4)).reshape(5, 49, 3)  # row-major regions
+    expected = np.clip(np.rint(blocks / 0.01) + 100, 0, 255)
+    assert np.abs(regions["regions"].astype(int) - expected).max() <= 1  # float rounding at a half step
+    maps = dequantize(regions, np.array([4, 0]))
+    np.testing.assert_allclose(maps.mean(1), encoder.encode([images[4], images[0]]), atol=1e-5)
+
+
+def test_region_features_refuse_a_graph_without_a_quantized_pooled_map(tmp_path):
+    from sentiment_fusion.image.encoder import ImageEncoder
+    from sentiment_fusion.image.preprocess import ImagePreprocessor
+    from sentiment_fusion.testing import make_tiny_image_encoder
+    from sentiment_fusion.training.image_regions import region_features
+
+    encoder = ImageEncoder(make_tiny_image_encoder(tmp_path / "enc.onnx"), ImagePreprocessor(), threads=1)
+    with pytest.raises(ValueError, match="no average pool"):
+        region_features(encoder, [np.zeros((224, 224, 3), np.uint8)], progress=False)
+
+
+def region_pool(n: int = 180, seed: int = 0) -> Pool:
+    """Pairs whose label is carried by the one image region that the text points to: the pooled
+    feature averages it away, attention from the text can find it."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    where = rng.integers(0, 4, n)  # which region holds the label
+    text = np.eye(4, dtype=np.float32)[where] * 3 + rng.normal(size=(n, 4)).astype(np.float32) * 0.1
+    maps = rng.integers(90, 110, (n, 4, 3))
+    maps[np.arange(n), where] = 100 + 60 * np.eye(3, dtype=int)[y]
+    pool = synthetic_pool(n, seed)
+    pool.labels, pool.aux = y, np.stack([y, y], 1)
+    pool.text_features = text
+    pool.image_features = rng.normal(size=(n, 6)).astype(np.float32)
+    pool.regions = {"regions": maps.astype(np.uint8), "scale": np.float32(0.05), "zero_point": np.uint8(100)}
+    return pool
+
+
+def test_region_attention_starts_as_the_mean_and_skips_posts_without_an_image():
+    from sentiment_fusion.training.fusion_cv import RegionFusionHead
+
+    head = RegionFusionHead(FusionConfig(4, 6, hidden_dim=8), region_dim=3).eval()
+    torch.nn.init.zeros_(head.query[1].weight)
+    torch.nn.init.zeros_(head.query[1].bias)  # a zero query: every region weighs the same
+    regions = torch.randn(2, 5, 3)
+    torch.testing.assert_close(head.attend(torch.randn(2, 4), regions), regions.mean(1))
+
+    captured = {}
+    head.image_proj.register_forward_hook(lambda module, args, out: captured.update(image=args[0]))
+    present = torch.tensor([[1.0, 1.0], [1.0, 0.0]])
+    head(torch.randn(2, 4), torch.zeros(2, 6), torch.zeros(2, 3), torch.zeros(2, 3), present, regions)
+    assert captured["image"].shape == (2, 6 + 3)
+    torch.testing.assert_close(captured["image"][0, 6:], regions[0].mean(0))
+    assert (captured["image"][1] == 0).all()
+
+
+@pytest.mark.slow
+def test_the_regions_variant_learns_what_only_the_regions_carry():
+    pool = region_pool()
+    training = {**FAST, "epochs": 12}
+    regions = cross_validate(pool, Variant("regions", regions=True), folds=2, inner_folds=3, training=training)
+    recipe = cross_validate(pool, Variant("recipe"), folds=2, inner_folds=3, training=training, dev=False)
+    assert recipe["accuracy"]["mean"] < 0.55  # the pooled feature is noise here
+    assert regions["accuracy"]["mean"] > recipe["accuracy"]["mean"] + 0.2
+    with pytest.raises(ValueError, match="regions=True"):
+        cross_validate(synthetic_pool(), Variant("regions", regions=True), folds=2)
+
+
+@pytest.mark.slow
+def test_cross_fit_trains_the_fusion_head_on_out_of_fold_image_logits(monkeypatch, tmp_path):
+    from sentiment_fusion.training import fusion_cv
+    from sentiment_fusion.training.fusion_cv import train_member
+
+    heads, fusion_rows = [], {}
+    real_image_head, real_train = fusion_cv._image_head, fusion_cv._train
+
+    def image_head(image, y, fit_idx, select_idx, work, training, hidden):
+        out = real_image_head(image, y, fit_idx, select_idx, work, training, hidden)
+        heads.append((fit_idx, out[1]))
+        return out
+
+    def train(model, defaults, work, train_data, select, collate, **overrides):
+        if isinstance(model, fusion_cv.FusionHead):  # the rows the fusion head trains on
+            fusion_rows.update(collate(list(range(len(train_data.items)))))
+        return real_train(model, defaults, work, train_data, select, collate, **overrides)
+
+    monkeypatch.setattr(fusion_cv, "_image_head", image_head)
+    monkeypatch.setattr(fusion_cv, "_train", train)
+    pool = synthetic_pool(n=90)
+    train_idx, select_idx = np.arange(60), np.arange(60, 75)
+    variant = Variant("cf", cross_fit=3)
+    member = train_member(pool, variant, train_idx, select_idx, np.arange(75, 90), tmp_path, training=FAST)
+
+    assert len(heads) == 4 and np.array_equal(heads[0][0], train_idx)  # the member's head, then one per part
+    logits = fusion_rows["image_logits"][: len(train_idx)].numpy()  # the pairs with both modalities come first
+    held_out = []
+    for fit_idx, trainer in heads[1:]:
+        held = np.setdiff1d(train_idx, fit_idx)
+        assert 15 <= len(held) <= 25 and not np.isin(held, fit_idx).any()
+        expected = trainer.predict_logits(TrainData(list(pool.image_features[held]), pool.labels[held]))
+        np.testing.assert_allclose(logits[held], expected, rtol=1e-6)
+        held_out.extend(held)
+    assert sorted(held_out) == list(train_idx)  # every training pair is held out once
+    assert member.image_head is heads[0][1].model  # the member keeps the head trained on every pair

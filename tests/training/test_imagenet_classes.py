@@ -16,7 +16,6 @@ from sentiment_fusion.training.imagenet_classes import (
     ImageNetClassifier,
     _dequantize,
     compare_with_tflite,
-    with_class_features,
 )
 
 
@@ -49,16 +48,6 @@ def test_dequantize_per_tensor_and_per_channel():
     np.testing.assert_array_equal(_dequantize(values, per_row), [[0, 128], [508, 0]])
 
 
-def test_class_features_are_appended_and_required():
-    image = np.ones((4, 3), np.float32)
-    classes = np.zeros((4, 2), np.float32)
-    assert with_class_features(image, classes).shape == (4, 5)
-    with pytest.raises(ValueError, match="no class features"):
-        with_class_features(image, None)
-    with pytest.raises(ValueError, match="2 class feature rows for 4 images"):
-        with_class_features(image, classes[:2])
-
-
 def _pool(n: int = 150, seed: int = 0) -> Pool:
     """Pairs whose label only the class features carry (text and pooled image features are noise)."""
     rng = np.random.default_rng(seed)
@@ -71,15 +60,17 @@ def _pool(n: int = 150, seed: int = 0) -> Pool:
         labels=y,
         aux=np.stack([y, y], 1),
         is_dev=np.zeros(n, bool),
-        class_features=centres[y] + rng.normal(size=(n, 5)).astype(np.float32),
+        image_extras={"classes": centres[y] + rng.normal(size=(n, 5)).astype(np.float32)},
     )
 
 
-def test_the_classes_variant_needs_class_features():
+def test_an_image_extra_variant_needs_its_features_for_every_pair():
     pool = _pool()
-    pool.class_features = None
-    with pytest.raises(ValueError, match="class_features"):
-        cross_validate(pool, Variant("classes", classes=True), folds=2)
+    with pytest.raises(ValueError, match=r"image_extras\['release2'\]"):
+        cross_validate(pool, Variant("release2", image_extra="release2"), folds=2)
+    pool.image_extras["classes"] = pool.image_extras["classes"][:10]
+    with pytest.raises(ValueError, match="one row per pair"):
+        cross_validate(pool, Variant("classes", image_extra="classes"), folds=2)
 
 
 @pytest.mark.slow
@@ -94,9 +85,9 @@ def test_the_image_head_gets_and_learns_from_the_class_features(monkeypatch):
     monkeypatch.setattr(fusion_cv, "ImageHead", RecordedImageHead)
     pool = _pool()
     fast = {"epochs": 3, "learning_rate": 3e-3}
-    cross_validate(pool, Variant("classes", classes=True), folds=2, inner_folds=2, training=fast, dev=False)
+    cross_validate(pool, Variant("classes", image_extra="classes"), folds=2, inner_folds=2, training=fast, dev=False)
     assert [head.config.in_dim for head in heads] == [6 + 5, 6 + 5]  # one per fold
-    inputs = torch.from_numpy(with_class_features(pool.image_features, pool.class_features))
+    inputs = torch.from_numpy(np.concatenate([pool.image_features, pool.image_extras["classes"]], 1))
     for head in heads:  # trained (on half the pairs each): the class features carry the label
         head.eval()
         with torch.no_grad():

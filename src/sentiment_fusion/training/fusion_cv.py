@@ -11,9 +11,14 @@ as the recipe does on dev - and is scored once on the held-out fold.
 A :class:`Variant` changes one thing: label smoothing, the MVSA text/image labels as auxiliary
 targets, test-time flip of the image (features of the image and its mirror averaged), or an
 ensemble of ``members`` models, member ``m`` selected on inner fold ``m`` and trained on the
-others, with their calibrated probabilities averaged. ``classes``: the image head's input is the
-pooled feature with the 1001 ImageNet class log-probabilities of the TFLite model's own classifier
-appended (:mod:`.imagenet_classes`; the fusion head's image features stay the pooled feature).
+others, with their calibrated probabilities averaged. ``image_extra``: the image head's input is the
+pooled feature with one of the pool's ``image_extras`` appended (the fusion head's image features
+stay the pooled feature): the 1001 ImageNet class log-probabilities of the TFLite model's own
+classifier (:mod:`.imagenet_classes`), each channel's maximum over the 7x7 regions
+(:func:`.image_regions.max_pooled`), or the features of another image encoder
+(:func:`encoder_features`, e.g. the second MobileNetV2 release). ``regions``: the fusion head also
+attends from the post's text to the 7x7 image regions before pooling (:class:`RegionFusionHead`,
+:mod:`.image_regions`). ``cross_fit``: the fusion head trains on out-of-fold image logits.
 
 Encoder outputs come from a bundle's own graphs (:mod:`.features`), cached once.
 """
@@ -23,7 +28,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
 
@@ -32,10 +37,10 @@ import torch
 from torch import nn
 
 from ..calibration import fit_temperature, softmax
-from ..fusion_inputs import INPUTS, fusion_inputs, without
+from ..fusion_inputs import INPUTS, column, fusion_inputs, without
 from ..labels import NUM_CLASSES, Sentiment
 from ..metrics import classification_report
-from . import fusion_recipe, image_recipe, imagenet_classes
+from . import fusion_recipe, image_recipe, image_regions
 from .features import cached, text_outputs
 from .heads import FusionConfig, FusionHead, HeadConfig, ImageHead
 from .trainer import TrainData, Trainer, TrainingArguments, TrainResult
@@ -54,11 +59,20 @@ class Variant:
     aux_weight: float = 0.0  # weight of the MVSA text-label and image-label losses (0: off)
     flip: bool = False  # image features = mean of the image's and its mirror's
     members: int = 1  # > 1: ensemble of models selected on different inner folds
-    classes: bool = False  # the image head also gets the ImageNet class log-probabilities
+    image_extra: str = ""  # the image head also gets the pool's image_extras[image_extra] (appended)
     plain_log_probs: bool = False  # the log-probabilities skip the fusion MLP's first GELU (FusionConfig)
+    regions: bool = False  # the fusion head attends from the text to the image's 7x7 regions
+    region_values: int = 0  # > 0: the regions are projected to this many dims before the average
+    # > 1: the fusion head trains on out-of-fold image logits: the training pairs cut in this many
+    # parts, each part's logits from an image head trained on the other parts (stacking without
+    # the image head's fit to its own training pairs); the member's image head is unchanged
+    cross_fit: int = 0
+    image_hidden: int = 256  # the image head's hidden layer (0: logistic regression)
 
     def __post_init__(self) -> None:
-        if self.members < 1 or self.aux_weight < 0 or not 0 <= self.label_smoothing < 1:
+        bad_cross_fit = self.cross_fit < 0 or self.cross_fit == 1  # 0: off; one part leaves nothing to fit on
+        bad_sizes = self.members < 1 or self.image_hidden < 0
+        if bad_sizes or self.aux_weight < 0 or not 0 <= self.label_smoothing < 1 or bad_cross_fit:
             raise ValueError(f"bad variant: {self}")
 
 
@@ -73,7 +87,8 @@ class Pool:
     aux: np.ndarray  # [N, 2] text label, image label (IGNORE: unknown)
     is_dev: np.ndarray  # [N] bool: the pair belongs to the validation split
     flipped_features: np.ndarray | None = None  # [N, Di] features of the mirrored images
-    class_features: np.ndarray | None = None  # [N, 1001] ImageNet class log-probabilities (imagenet_classes)
+    image_extras: dict[str, np.ndarray] = field(default_factory=dict)  # [N, D] each: more image-head inputs
+    regions: dict[str, np.ndarray] | None = None  # image_regions.region_features of the pairs' images
     extra: dict[str, np.ndarray] = field(default_factory=dict)  # text-only posts: fusion inputs
     extra_labels: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     extra_aux: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))
@@ -105,6 +120,19 @@ def flipped_image_features(encoder, images: list, cache_dir: Path, key: list[str
     return cached(cache_dir, [*key, "flipped"], compute)["features"]
 
 
+def encoder_features(graph: str | Path, specs: list[str], cache_dir: str | Path) -> np.ndarray:
+    """Features ``[N, D]`` of the labelled pairs' images of ``specs`` (in :func:`build_pool`'s
+    order) through another image encoder graph (its own preprocessing), cached by its sha256."""
+    from ..data import read_dataset
+    from ..hashing import sha256_file
+    from ..image.encoder import ImageEncoder
+
+    encoder, sha = ImageEncoder(graph), sha256_file(graph)
+    return np.concatenate(
+        [image_recipe.labelled_image_features(encoder, read_dataset(s), Path(cache_dir), sha)[0] for s in specs]
+    )
+
+
 def build_pool(
     bundle_dir: str | Path,
     specs: list[str],
@@ -112,6 +140,7 @@ def build_pool(
     text_only: Sequence[str] = (),
     dev_spec: str | None = None,
     flip: bool = False,
+    regions: bool = False,
 ) -> Pool:
     """Encoder outputs, through the bundle's own text and image graphs, of the labelled pairs of
     ``specs`` and the text-only posts of ``text_only`` (cached in ``cache_dir`` under the same
@@ -125,7 +154,7 @@ def build_pool(
     text_model = TextModel(bundle_dir, components["text"])
     image_model = ImageModel(bundle_dir, components["image"])
     keys = [components["text"]["files"]["graph"]["sha256"], components["image"]["files"]["encoder"]["sha256"]]
-    parts, flipped, aux, is_dev = [], [], [], []
+    parts, flipped, maps, aux, is_dev = [], [], [], [], []
     for spec in specs:
         dataset = read_dataset(spec)
         inputs, labels = fusion_recipe._pair_outputs(text_model, image_model, dataset, cache_dir, keys)
@@ -135,9 +164,12 @@ def build_pool(
         parts.append((inputs, labels))
         aux.append(_aux_labels(examples))
         is_dev.append(np.full(len(labels), spec == dev_spec))
+        key = [dataset.fingerprint, dataset.name, str(dataset.split), str(len(examples)), keys[1]]
         if flip:
-            key = [dataset.fingerprint, dataset.name, str(dataset.split), str(len(examples)), keys[1]]
             flipped.append(flipped_image_features(image_model.encoder, [e.image for e in examples], cache_dir, key))
+        if regions:
+            compute = partial(image_regions.region_features, image_model.encoder, [e.image for e in examples])
+            maps.append(cached(cache_dir, [*key, "regions"], compute))
     pool = Pool(
         text_logits=np.concatenate([p["text_logits"] for p, _ in parts]),
         text_features=np.concatenate([p["text_features"] for p, _ in parts]),
@@ -146,6 +178,7 @@ def build_pool(
         aux=np.concatenate(aux),
         is_dev=np.concatenate(is_dev),
         flipped_features=np.concatenate(flipped) if flip else None,
+        regions={**maps[0], "regions": np.concatenate([m["regions"] for m in maps])} if regions else None,
     )
     extras, extra_labels, extra_aux = [], [], []
     for spec in text_only:
@@ -215,6 +248,66 @@ class AuxFusionHead(FusionHead):
         return loss
 
 
+def _image_head(
+    image: np.ndarray,
+    y: np.ndarray,
+    fit_idx: np.ndarray,
+    select_idx: np.ndarray,
+    work: Path,
+    training: dict,
+    hidden: int = 256,
+) -> tuple[ImageHead, Trainer, TrainResult]:
+    """An image head trained on the pairs ``fit_idx``, selected on ``select_idx`` (ImageTrainConfig's
+    dropout; its hidden size by default)."""
+    head = ImageHead(HeadConfig(in_dim=image.shape[1], hidden_dim=hidden, dropout=0.5))
+    head.set_normalization(torch.from_numpy(image[fit_idx]))
+
+    def collate(rows):
+        return {"features": torch.from_numpy(np.stack(rows))}
+
+    trainer, result = _train(
+        head,
+        {**image_recipe.DEFAULT_ARGS, "epochs": 30},
+        work,
+        TrainData(list(image[fit_idx]), y[fit_idx]),
+        TrainData(list(image[select_idx]), y[select_idx]),
+        collate,
+        **training,
+    )
+    return head, trainer, result
+
+
+class RegionFusionHead(FusionHead):
+    """The fusion head whose image features are the pooled feature and, beside it, the image's
+    regions (``image_regions`` [B, R, C]) averaged with weights that the post's text chooses:
+    a query from the text features, a key per region, softmax over the regions (scaled dot
+    product). ``value_dim`` > 0: each region is first projected to that many dims (fewer
+    parameters); 0: the raw regions are averaged, so, untrained (weights near uniform), the
+    attended feature starts near the pooled one. A post without an image skips the attention
+    (its image inputs are zeroed anyway)."""
+
+    def __init__(self, config: FusionConfig, region_dim: int, attention_dim: int = 64, value_dim: int = 0):
+        super().__init__(replace(config, image_dim=config.image_dim + (value_dim or region_dim)))
+        self.query = nn.Sequential(nn.LayerNorm(config.text_dim), nn.Linear(config.text_dim, attention_dim))
+        self.key = nn.Sequential(nn.LayerNorm(region_dim), nn.Linear(region_dim, attention_dim))
+        self.value = nn.Sequential(nn.LayerNorm(region_dim), nn.Linear(region_dim, value_dim)) if value_dim else None
+        self.attended_dim = value_dim or region_dim
+
+    def attend(self, text_features: torch.Tensor, image_regions: torch.Tensor) -> torch.Tensor:
+        query = self.query(text_features).unsqueeze(-1)  # (B, A, 1)
+        scores = (self.key(image_regions) @ query).squeeze(-1) / query.shape[1] ** 0.5  # (B, R)
+        values = image_regions if self.value is None else self.value(image_regions)  # (B, R, V)
+        return (scores.softmax(-1).unsqueeze(-1) * values).sum(1)  # (B, V)
+
+    def forward(self, text_features, image_features, text_logits, image_logits, present, image_regions):
+        attended = image_features.new_zeros(len(image_features), self.attended_dim)
+        has_image = present[:, column("image")] > 0
+        if has_image.any():
+            attended[has_image] = self.attend(text_features[has_image], image_regions[has_image])
+        image = torch.cat([image_features, attended], -1)
+        return super().forward(text_features, image, text_logits, image_logits, present)
+
+
 def _train(
     model: nn.Module, defaults: dict, work: Path, train: TrainData, select: TrainData, collate, **overrides
 ) -> tuple[Trainer, TrainResult]:
@@ -264,26 +357,19 @@ def train_member(
     image = pool.image_features if not variant.flip else (pool.image_features + pool.flipped_features) / 2
     y = pool.labels
     fusion_image = image  # the fusion head's image features: the pooled feature in every variant
-    if variant.classes:  # the image head's input: with the ImageNet class log-probabilities appended
-        image = imagenet_classes.with_class_features(image, pool.class_features)
+    if variant.image_extra:  # the image head's input: with more features of the image appended
+        image = np.concatenate([image, pool.image_extras[variant.image_extra]], 1).astype(np.float32)
 
     # 1. the image head (the shipped one saw MVSA-Single train: retrained on this split's pairs)
-    head = ImageHead(HeadConfig(in_dim=image.shape[1], hidden_dim=256, dropout=0.5))  # ImageTrainConfig's defaults
-    head.set_normalization(torch.from_numpy(image[train_idx]))
-
-    def image_collate(rows):
-        return {"features": torch.from_numpy(np.stack(rows))}
-
-    image_trainer, image_result = _train(
-        head,
-        {**image_recipe.DEFAULT_ARGS, "epochs": 30},
-        work / "image",
-        TrainData(list(image[train_idx]), y[train_idx]),
-        TrainData(list(image[select_idx]), y[select_idx]),
-        image_collate,
-        **training,
-    )
+    hidden = variant.image_hidden
+    head, image_trainer, image_result = _image_head(image, y, train_idx, select_idx, work / "image", training, hidden)
     image_logits = image_trainer.predict_logits(TrainData(list(image), y))
+    if variant.cross_fit:  # the fusion head's training pairs get logits of heads that never saw them
+        part = stratified_folds(y[train_idx], variant.cross_fit, seed)
+        for p in range(variant.cross_fit):
+            fit, held = train_idx[part != p], train_idx[part == p]
+            _, trainer, _ = _image_head(image, y, fit, select_idx, work / f"image-part{p}", training, hidden)
+            image_logits[held] = trainer.predict_logits(TrainData(list(image[held]), y[held]))
 
     # 2. the fusion head, with modality dropout copies and the text-only posts
     pairs = {
@@ -318,12 +404,20 @@ def train_member(
     table = {name: np.concatenate([train_all[name], pairs[name]]).astype(np.float32) for name in INPUTS}
     table_aux = np.concatenate([*aux, pool.aux])
     offset = len(train_all["present"])
+    if variant.regions:  # each row's pair (its image's regions), -1: none; modality-dropout copies share them
+        pair_rows = [train_idx, np.full(len(train_idx), -1), train_idx, np.full(len(pool.extra_labels), -1)]
+        table_pair = np.concatenate([*pair_rows[: len(parts)], np.arange(len(y))])
 
     def collate(batch):
         index = np.asarray(batch)
         out = {name: torch.from_numpy(table[name][index]) for name in INPUTS}
         if with_aux:
             out["aux_targets"] = torch.from_numpy(table_aux[index])
+        if variant.regions:
+            rows = table_pair[index]
+            maps = image_regions.dequantize(pool.regions, np.maximum(rows, 0))
+            maps[rows < 0] = 0
+            out["image_regions"] = torch.from_numpy(maps)
         return out
 
     fusion_config = FusionConfig(
@@ -333,7 +427,13 @@ def train_member(
         dropout=0.3,
         gelu_on_log_probs=not variant.plain_log_probs,
     )
-    model = AuxFusionHead(fusion_config, variant.aux_weight) if with_aux else FusionHead(fusion_config)
+    if with_aux:
+        model: FusionHead = AuxFusionHead(fusion_config, variant.aux_weight)
+    elif variant.regions:
+        region_dim = pool.regions["regions"].shape[2]
+        model = RegionFusionHead(fusion_config, region_dim, value_dim=variant.region_values)
+    else:
+        model = FusionHead(fusion_config)
     select = TrainData(list(offset + select_idx), y[select_idx])
     trainer, result = _train(
         model,
@@ -404,8 +504,15 @@ def cross_validate(
         raise ValueError(f"{variant.members} members need at least as many inner folds, got {inner_folds}")
     if variant.flip and pool.flipped_features is None:
         raise ValueError(f"variant {variant.name!r} needs the pool built with flip=True")
-    if variant.classes and (pool.class_features is None or variant.flip):
-        raise ValueError(f"variant {variant.name!r} needs Pool.class_features (and no flip)")
+    if variant.image_extra:
+        extra = pool.image_extras.get(variant.image_extra)
+        if extra is None or len(extra) != len(pool) or variant.flip:
+            wanted = f"Pool.image_extras[{variant.image_extra!r}]"
+            raise ValueError(f"variant {variant.name!r} needs {wanted}, one row per pair (and no flip)")
+    if variant.regions and pool.regions is None:
+        raise ValueError(f"variant {variant.name!r} needs the pool built with regions=True")
+    if variant.regions and variant.aux_weight > 0:
+        raise ValueError(f"variant {variant.name!r}: region attention has no auxiliary-label head")
     fold = stratified_folds(pool.labels, folds, seed)
     per_fold = []
     with tempfile.TemporaryDirectory(prefix="fusion-cv-") as tmp:

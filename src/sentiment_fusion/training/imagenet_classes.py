@@ -146,16 +146,6 @@ class ImageNetClassifier:
         ]
 
 
-def with_class_features(image_features: np.ndarray, class_features: np.ndarray | None) -> np.ndarray:
-    """The image head's input of the ``classes`` variant: the pooled features with the class
-    log-probabilities appended ([N, D + C] float32)."""
-    if class_features is None:
-        raise ValueError("no class features: set Pool.class_features (ImageNetClassifier.log_probs)")
-    if len(class_features) != len(image_features):
-        raise ValueError(f"{len(class_features)} class feature rows for {len(image_features)} images")
-    return np.concatenate([image_features, class_features], 1).astype(np.float32)
-
-
 def compare_with_tflite(
     classifier: ImageNetClassifier, encoder, tflite_path: str | Path, images: Sequence, delegate: bool = True
 ) -> dict[str, float]:
