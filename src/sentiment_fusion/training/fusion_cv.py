@@ -413,10 +413,10 @@ def train_member(
         out = {name: torch.from_numpy(table[name][index]) for name in INPUTS}
         if with_aux:
             out["aux_targets"] = torch.from_numpy(table_aux[index])
-        if variant.regions:
+        if variant.regions:  # zeros where the row has no image; only the others are dequantized
             rows = table_pair[index]
-            maps = image_regions.dequantize(pool.regions, np.maximum(rows, 0))
-            maps[rows < 0] = 0
+            maps = np.zeros((len(rows), *pool.regions["regions"].shape[1:]), np.float32)
+            maps[rows >= 0] = image_regions.dequantize(pool.regions, rows[rows >= 0])
             out["image_regions"] = torch.from_numpy(maps)
         return out
 

@@ -38,6 +38,7 @@ def region_features(encoder, images: list, batch_size: int = 32, progress: bool 
     :class:`~sentiment_fusion.image.encoder.ImageEncoder` whose graph is read from its path."""
     import onnx
     from onnx import numpy_helper
+    from tqdm.auto import tqdm
 
     from ..sessions import onnx_session
 
@@ -50,8 +51,6 @@ def region_features(encoder, images: list, batch_size: int = 32, progress: bool 
         path = Path(tmp) / "encoder.onnx"
         onnx.save(model, str(path))
         session = onnx_session(path, threads=encoder.workers.threads)
-    from tqdm.auto import tqdm
-
     parts = []
     for start in tqdm(range(0, len(images), batch_size), disable=not progress, desc="image regions", unit="batch"):
         pixels = encoder.prepare(images[start : start + batch_size])
@@ -61,13 +60,15 @@ def region_features(encoder, images: list, batch_size: int = 32, progress: bool 
     return {"regions": np.concatenate(parts), "scale": np.float32(scale), "zero_point": np.uint8(zero_point)}
 
 
+def _to_float(values: np.ndarray, regions: dict[str, np.ndarray]) -> np.ndarray:
+    return (values.astype(np.float32) - np.float32(regions["zero_point"])) * np.float32(regions["scale"])
+
+
 def dequantize(regions: dict[str, np.ndarray], index: np.ndarray) -> np.ndarray:
     """Float32 regions ``[len(index), R, C]`` of the images ``index``."""
-    q = regions["regions"][index].astype(np.float32)
-    return (q - np.float32(regions["zero_point"])) * np.float32(regions["scale"])
+    return _to_float(regions["regions"][index], regions)
 
 
 def max_pooled(regions: dict[str, np.ndarray]) -> np.ndarray:
     """Float32 ``[N, C]``: each channel's largest value over the regions of each image."""
-    q = regions["regions"].max(1).astype(np.float32)
-    return (q - np.float32(regions["zero_point"])) * np.float32(regions["scale"])
+    return _to_float(regions["regions"].max(1), regions)
