@@ -129,3 +129,37 @@ def test_init_from_refuses_another_kind_and_misfit_bare_weights(first, tmp_path)
         train(tmp_path, "no-kind", spec, kind=None, init_from=str(bare))
     with pytest.raises(FileNotFoundError, match="not found"):
         train(tmp_path, "missing", spec, init_from=str(tmp_path / "nope.pt"))
+
+
+def test_averaged_weights_are_the_mean_and_refuse_models_that_differ(first):
+    from dataclasses import replace
+
+    from sentiment_fusion.training.starting_point import averaged, starting_point
+
+    _, _, work = first
+    a, b = starting_point(work / "last.pt"), starting_point(work / "last.pt")
+    b.state_dict = {k: v * 3 for k, v in a.state_dict.items()}
+    a.state_dict["steps"] = b.state_dict["steps"] = torch.tensor([7])  # an integer buffer, the same in both
+    mean = averaged([a, b])
+    for key, value in a.state_dict.items():
+        torch.testing.assert_close(mean.state_dict[key], value if key == "steps" else value * 2)  # (x + 3x) / 2
+    assert mean.architecture == a.architecture and mean.encoder is a.encoder
+    assert mean.provenance["average"] == [a.provenance, b.provenance]
+
+    with pytest.raises(ValueError, match="at least two"):
+        averaged([a])
+    b.state_dict["steps"] = torch.tensor([8])
+    with pytest.raises(ValueError, match="differ in steps, which cannot be averaged"):
+        averaged([a, b])
+    other = starting_point(work / "last.pt")
+    other.architecture = {**a.architecture, "config": {**a.architecture["config"], "hidden_dim": 99}}
+    with pytest.raises(ValueError, match="holds another model"):
+        averaged([a, other])
+    other = starting_point(work / "last.pt")
+    other.encoder = replace(other.encoder, config=replace(other.encoder.config, max_length=99))
+    with pytest.raises(ValueError, match="reads text another way"):
+        averaged([a, other])
+    other = starting_point(work / "last.pt")
+    other.state_dict = {k: v for k, v in a.state_dict.items() if k != "classifier.weight"}
+    with pytest.raises(ValueError, match="other weights"):
+        averaged([a, other])

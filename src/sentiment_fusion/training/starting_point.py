@@ -7,6 +7,7 @@ model was exported from (``training.checkpoint``; older bundles: ``best.pt`` of 
 ``output_dir``). When that file is gone (a shipped bundle: its runs/ stay behind), a MiniLM's
 weights are read back from the bundle's ONNX graph (:mod:`.graph_weights`). A bare state dict
 (runs before this format) gives weights only: the model is then built from the flags, as before.
+:func:`averaged` is the mean of several such starting points' weights.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from ..bundle import read_manifest
@@ -140,3 +142,37 @@ def _from_graph(bundle_dir: Path, spec: dict, gone: Path) -> StartingPoint:
     )
     provenance = {"path": str(bundle_dir), "sha256": sha256_file(graph), "graph": str(graph)}
     return StartingPoint(state_dict, architecture, encoder, provenance)
+
+
+def averaged(points: list[StartingPoint]) -> StartingPoint:
+    """The mean of several models' weights: a uniform model soup (Wortsman et al., 2022), one model
+    at the cost of one, from runs fine-tuned from one starting point with other seeds
+    (``benchmarks/target_weight_average.py`` measures it against the runs and their ensemble). The
+    models must share their architecture and encoder (tokenizer and preprocessing); integer
+    buffers must agree."""
+    if len(points) < 2:
+        raise ValueError("averaging needs at least two sets of weights")
+    first = points[0]
+    for point in points[1:]:
+        where = f"averaging: {point.provenance.get('path')}"
+        if point.architecture is None or point.architecture != first.architecture:
+            raise ValueError(f"{where} holds another model than {first.provenance.get('path')}")
+        if _encoding(point) != _encoding(first):
+            raise ValueError(f"{where} reads text another way (tokenizer or preprocessing) than the first")
+        if point.state_dict.keys() != first.state_dict.keys():
+            raise ValueError(f"{where} has other weights than the first")
+    state_dict = {}
+    for name, value in first.state_dict.items():
+        values = [p.state_dict[name] for p in points]
+        if value.is_floating_point():
+            state_dict[name] = torch.stack([v.double() for v in values]).mean(0).to(value.dtype)
+        elif all(v.equal(value) for v in values):
+            state_dict[name] = value
+        else:
+            raise ValueError(f"averaging: the models differ in {name}, which cannot be averaged")
+    return StartingPoint(state_dict, first.architecture, first.encoder, {"average": [p.provenance for p in points]})
+
+
+def _encoding(point: StartingPoint) -> tuple | None:
+    """How ``point``'s model reads text: its preprocessing and its tokenizer."""
+    return None if point.encoder is None else (point.encoder.config, point.encoder.tokenizer.to_str())
