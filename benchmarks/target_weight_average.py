@@ -31,27 +31,19 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from sentiment_fusion.bundle import read_manifest  # noqa: E402
 from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.metrics import classification_report  # noqa: E402
-from sentiment_fusion.text.encoding import TextEncoder  # noqa: E402
-from sentiment_fusion.training.checkpoints import build_model  # noqa: E402
-from sentiment_fusion.training.graph_weights import load_graph_weights  # noqa: E402
-from sentiment_fusion.training.starting_point import StartingPoint, averaged, starting_point  # noqa: E402
+from sentiment_fusion.training.starting_point import (  # noqa: E402
+    StartingPoint,
+    averaged,
+    graph_starting_point,
+    starting_point,
+)
 
 SPLITS = {
     "dong_dev": ["twitter_dong2014/train.raw"],
     "semeval_dev": ["semeval14/Restaurants_Train.xml.seg", "semeval14/Laptops_Train.xml.seg"],
 }
-
-
-def bundle_target(bundle: Path) -> StartingPoint:
-    """The bundle's targeted model, its weights read back from ``target.onnx``."""
-    spec = read_manifest(bundle)["components"]["target"]
-    architecture = {"kind": spec["kind"], "config": spec["architecture"]}
-    state_dict = load_graph_weights(build_model(architecture), bundle / spec["files"]["graph"]["path"])
-    encoder = TextEncoder.from_config((bundle / spec["files"]["tokenizer"]["path"]).read_text(), spec["preprocessing"])
-    return StartingPoint(state_dict, architecture, encoder, {"path": str(bundle / "target.onnx")})
 
 
 def logits(point: StartingPoint, ids: list[list[int]]) -> np.ndarray:
@@ -75,9 +67,11 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
-    members = ([bundle_target(args.bundle)] if args.bundle else []) + [starting_point(p) for p in args.weights]
+    members = ([graph_starting_point(args.bundle, "target")] if args.bundle else []) + [
+        starting_point(p) for p in args.weights
+    ]
     averaged(members)  # refuses models that differ before anything is scored
-    names = [m.provenance["path"] for m in members]
+    names = [m.provenance.get("graph", m.provenance["path"]) for m in members]
     splits = {}
     for split, files in SPLITS.items():
         examples = [e for f in files for e in read_dataset(f"targets:{args.data / f}:dev").examples]
@@ -98,20 +92,11 @@ def main() -> None:
     for size in range(2, len(members) + 1):
         for group in itertools.combinations(range(len(members)), size):
             soup = averaged([members[i] for i in group])
-            rows.append(
-                {
-                    "members": [names[i] for i in group],
-                    "kind": "weight mean",
-                    **scores({split: logits(soup, ids) for split, (ids, _) in splits.items()}),
-                }
-            )
-            rows.append(
-                {
-                    "members": [names[i] for i in group],
-                    "kind": "logit mean",
-                    **scores({split: np.mean([own[i][split] for i in group], axis=0) for split in splits}),
-                }
-            )
+            means = {
+                "weight mean": {split: logits(soup, ids) for split, (ids, _) in splits.items()},
+                "logit mean": {split: np.mean([own[i][split] for i in group], axis=0) for split in splits},
+            }
+            rows += [{"members": [names[i] for i in group], "kind": k, **scores(v)} for k, v in means.items()]
     for row in rows:
         figures = "  ".join(f"{s} {row[s]['accuracy']:.4f} / {row[s]['macro_f1']:.4f}" for s in splits)
         print(f"{row.get('kind', 'one run'):>11}  {' + '.join(row['members'])}\n{'':>13}{figures}")

@@ -96,7 +96,14 @@ def _from_bundle(bundle_dir: Path) -> StartingPoint:
     )
     if not weights.is_file():
         if spec["kind"] == "minilm":  # the graph holds every weight (int8 ones dequantized): read them back
-            return _from_graph(bundle_dir, spec, weights)
+            log.warning(
+                "init_from: the weights the bundle %s was exported from (%s) are gone; reading them from its graph %s "
+                "(int8 weights dequantized: exact to the graph, not to the lost fp32 file)",
+                bundle_dir,
+                weights,
+                bundle_dir / spec["files"]["graph"]["path"],
+            )
+            return graph_starting_point(bundle_dir)
         raise FileNotFoundError(
             f"init_from: the bundle {bundle_dir} holds ONNX graphs only, and the weights its text "
             f"model was exported from ({weights}) are gone; pass a weights file (best.pt / last.pt)"
@@ -123,18 +130,13 @@ def _from_bundle(bundle_dir: Path) -> StartingPoint:
     return start
 
 
-def _from_graph(bundle_dir: Path, spec: dict, gone: Path) -> StartingPoint:
-    """The bundle's text model rebuilt from its ONNX graph (:mod:`.graph_weights`)."""
+def graph_starting_point(bundle_dir: Path, component: str = "text") -> StartingPoint:
+    """The bundle's MiniLM ``component`` (``text`` or ``target``) rebuilt from its ONNX graph
+    (:mod:`.graph_weights`; int8 weights dequantized)."""
     from .graph_weights import load_graph_weights
 
+    spec = read_manifest(bundle_dir)["components"][component]
     graph = bundle_dir / spec["files"]["graph"]["path"]
-    log.warning(
-        "init_from: the weights the bundle %s was exported from (%s) are gone; reading them from its graph %s "
-        "(int8 weights dequantized: exact to the graph, not to the lost fp32 file)",
-        bundle_dir,
-        gone,
-        graph,
-    )
     architecture = {"kind": spec["kind"], "config": spec["architecture"]}
     state_dict = load_graph_weights(build_model(architecture), graph)
     encoder = TextEncoder.from_config(
