@@ -62,7 +62,7 @@ class ModalityPrediction:
 @dataclass(frozen=True)
 class TargetPrediction:
     """The sentiment toward one target of a post: ``spans`` are the character offsets ``(start,
-    end)`` of each place the text names it (any case, or as its ``@handle``, ``#hashtag`` or
+    end)`` of each place the text names it (any case and accents, or as its ``@handle``, ``#hashtag`` or
     ``$CASHTAG``); when there are none (``found`` is False) the answer still comes from the whole
     post, read as being about the target. ``explanation`` (from :meth:`Analyzer.explain` only):
     the word weights toward this target's verdict."""

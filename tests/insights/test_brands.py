@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from sentiment_fusion.insights import brands
 from sentiment_fusion.insights.brands import (
     BrandsFileError,
     Mention,
@@ -79,6 +80,7 @@ def test_a_missing_unreadable_or_binary_brands_file_is_a_clear_error(tmp_path):
         ("apples are fruit", None),
         ("iphones everywhere", None),
         ("", None),
+        ("Ïphone 6 is out", Mention("apple", "iphone", [(0, 6)])),  # any accents
     ],
 )
 def test_a_brand_is_found_through_any_alias_on_word_boundaries(text, expected):
@@ -108,7 +110,7 @@ def test_aliases_mode_finds_every_brand_and_post_brand_mode_the_posts_own():
     assert own.mentions(text, None) == []
 
 
-def test_the_fingerprint_changes_with_the_mode_the_brands_and_their_aliases():
+def test_the_fingerprint_changes_with_the_mode_the_brands_their_aliases_and_the_matching(monkeypatch):
     a = MentionConfig("aliases", {"apple": ("apple", "iphone")})
     assert MentionConfig.from_json(a.to_json()) == a
     assert a.fingerprint == MentionConfig("aliases", {"apple": ("apple", "iphone")}).fingerprint
@@ -119,6 +121,10 @@ def test_the_fingerprint_changes_with_the_mode_the_brands_and_their_aliases():
         MentionConfig("post_brand"),
     ]
     assert len({a.fingerprint, *(o.fingerprint for o in others)}) == 5
+    # so does a change in how aliases match: stores re-match their posts under the new rules
+    today = a.fingerprint
+    monkeypatch.setattr(brands, "MATCHING_VERSION", brands.MATCHING_VERSION + 1)
+    assert a.fingerprint != today
     with pytest.raises(ValueError, match="unknown mention mode"):
         MentionConfig("every")
     with pytest.raises(ValueError, match="needs at least one brand"):

@@ -134,6 +134,29 @@ def test_a_changed_brands_file_rescores_only_what_changed(tmp_path, tiny_target_
     assert latest[("3", "delta")]["scored_at"] > after[("3", "delta")]["scored_at"]
 
 
+def test_new_matching_rules_rematch_every_post_and_score_only_what_they_change(
+    tmp_path, tiny_target_bundle, monkeypatch
+):
+    from sentiment_fusion.insights import brands
+
+    posts = [*POSTS, {"id": "6", "text": "Délta lost my bag", "date": "2024-03-03", "brand": "delta"}]
+    write_posts(tmp_path / "posts.csv", posts)
+    with monkeypatch.context() as old:  # a store matched before accents folded
+        matched = brands.target_spans
+        old.setattr(
+            brands, "target_spans", lambda text, alias: [s for s in matched(text, alias) if text[s[0] : s[1]].isascii()]
+        )
+        old.setattr(brands, "MATCHING_VERSION", 1)
+        first = run(tmp_path, tiny_target_bundle)
+    assert first.mention_totals == {"mentions": 4, "matched": 3, "unmatched": 3}
+    before = {(r["post_id"], r["brand"]): r for r in mentions(tmp_path / "s.duckdb")}
+    again = run(tmp_path, tiny_target_bundle)
+    assert (again.pending, again.mentions.posts, again.mentions.scored, again.mentions.kept) == (0, 6, 1, 4)
+    after = {(r["post_id"], r["brand"]): r for r in mentions(tmp_path / "s.duckdb")}
+    assert after[("6", "delta")]["spans"] == [[0, 5]]
+    assert all(after[key] == row for key, row in before.items())  # the others kept as they were
+
+
 def test_a_new_model_version_rescores_every_mention(tmp_path, tiny_bundle, tiny_target_bundle):
     import json
     import shutil

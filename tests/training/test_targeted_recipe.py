@@ -20,6 +20,13 @@ POST = "Switched from @united to Delta, best decision ever"
         ("$AAPL up, aapl down; snapple flat", "$aapl", [(0, 5), (10, 14)]),  # not inside "snapple"
         ("LADY   Gaga was great", "lady gaga", [(0, 11)]),
         ("nothing about it here", "Delta", []),
+        # accents and case both fold; offsets stay those of the text as given
+        ("Nestlé's new bar, #NESTLE too", "nestle", [(0, 6), (18, 25)]),
+        ("Nestle, not nestlé", "NESTLÉ", [(0, 6), (12, 18)]),
+        ("@Nestle\u0301 again", "nestle", [(0, 8)]),  # a decomposed accent stays inside the span
+        ("I ❤️ Müller", "MULLER", [(5, 11)]),  # after a two-code-point emoji
+        ("Straße 5, strasse 6", "STRASSE", [(0, 6), (10, 17)]),
+        ("Nestléa and anestle", "nestle", []),  # still on word boundaries
     ],
 )
 def test_target_spans(text, target, spans):

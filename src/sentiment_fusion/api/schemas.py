@@ -120,7 +120,7 @@ class TargetAnswer(BaseModel):
     spans: list[list[int]] = Field(
         ...,
         description="[start, end] offsets (Unicode code points) of each place the text names the target, "
-        "in any case or as its @handle / #hashtag / $CASHTAG; empty when it does not",
+        "in any case and accents or as its @handle / #hashtag / $CASHTAG; empty when it does not",
     )
     found: bool = Field(..., description="whether the text names the target (spans is not empty)")
     sentiment: SentimentName = Field(

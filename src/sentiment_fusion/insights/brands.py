@@ -8,10 +8,10 @@ The brands file is TOML, one table per brand::
     [brands.samsung]
     aliases = ["samsung", "@samsungmobile", "galaxy"]
 
-An alias matches case-insensitively on word boundaries, as written or as the ``@handle``,
+An alias matches on word boundaries whatever the case and accents, as written or as the ``@handle``,
 ``#hashtag`` or ``$cashtag`` of its name (:func:`sentiment_fusion.text.targets.target_spans`:
-``"apple"`` also finds "@Apple" and "#APPLE"). ``aliases`` may be left out: the brand's name
-is then its only alias.
+``"apple"`` also finds "@Apple" and "#APPLE", ``"nestle"`` finds "Nestlé"). ``aliases`` may be
+left out: the brand's name is then its only alias.
 
 A :class:`MentionConfig` says which brands a post is scored toward:
 
@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import SentimentFusionError
 from ..posts import MAX_TARGET_CHARS
-from ..text.targets import target_name, target_spans
+from ..text.targets import MATCHING_VERSION, target_name, target_spans
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -194,8 +194,9 @@ class MentionConfig:
 
     @property
     def fingerprint(self) -> str:
-        """Changes whenever what a post would be matched to may change (mode, brands, aliases)."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        """Changes whenever what a post would be matched to may change (mode, brands, aliases, and how
+        aliases match: :data:`~sentiment_fusion.text.targets.MATCHING_VERSION`)."""
+        return hashlib.sha256(f"{self.to_json()}|matching {MATCHING_VERSION}".encode()).hexdigest()[:16]
 
     def mentions(self, text: str | None, post_brand: str | None = None) -> list[Mention]:
         """The brands ``text`` is scored toward, in brand-name order (none for a post without text)."""

@@ -25,7 +25,7 @@ Brand mentions (a bundle with a targeted text component, e.g. the default from 1
 --brands FILE names brands and their aliases in TOML,
   [brands.apple]
   aliases = ["apple", "@apple", "#apple", "$aapl", "#aapl", "iphone"]
-and each post is scored toward each brand whose aliases it names (any case, on word
+and each post is scored toward each brand whose aliases it names (any case and accents, on word
 boundaries; "apple" also finds @Apple and #apple): table `mentions`, one row per post
 and brand. Posts that name no brand are kept and counted as unmatched. With
 --brand-col (or --brand) each post is scored toward its own brand instead (through its

@@ -1,11 +1,13 @@
 """Where a target (brand, person, aspect) occurs in a post, and the post with those places marked.
 
-One implementation for training and inference (no torch): a target matches case-insensitively on
-word boundaries, as written or as an ``@handle``, ``#hashtag`` or ``$CASHTAG`` of its name, with
-any run of spaces between its words.
+One implementation for training and inference (no torch): a target matches on word boundaries
+whatever the case and accents ("nestle" finds "Nestlé", "Müller" finds "MULLER"), as written or as
+an ``@handle``, ``#hashtag`` or ``$CASHTAG`` of its name, with any run of spaces between its words.
 
 >>> target_spans("Switched from @United to Delta, #delta rocks", "delta")
 [(25, 30), (32, 38)]
+>>> target_spans("Nestlé's new bar", "NESTLE")
+[(0, 6)]
 >>> mark_target("Switched from @United to Delta", "united")
 'Switched from « @United » to Delta'
 >>> unhandle_target("@Apple fix this, @support", "apple")
@@ -15,8 +17,14 @@ any run of spaces between its words.
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 
 PREFIXES = "@#$"
+# How targets match text; part of what a brands file's mentions depend on
+# (insights.brands.MentionConfig.fingerprint), so stores re-match their posts when it changes.
+# 1: case-insensitive; 2: also accent-insensitive.
+MATCHING_VERSION = 2
 OPEN, CLOSE = "«", "»"  # one token each in MiniLM's vocabulary, kept by the normalizer, rare in posts
 
 
@@ -27,12 +35,37 @@ def target_name(target: str) -> str:
 
 def target_spans(text: str, target: str) -> list[tuple[int, int]]:
     """Character offsets ``(start, end)`` of each occurrence of ``target`` in ``text`` (empty if none)."""
-    name = target_name(target)
-    if not name:
+    name, _ = _folded(target_name(target))
+    if not name.strip():
         raise ValueError(f"empty target {target!r}")
     words = r"\s+".join(re.escape(word) for word in name.split())
     pattern = rf"(?<![\w{re.escape(PREFIXES)}])[{re.escape(PREFIXES)}]?{words}(?!\w)"
-    return [match.span() for match in re.finditer(pattern, text, flags=re.IGNORECASE)]
+    folded, origin = _folded(text)
+    if origin is None:  # ASCII: folding changed no offsets
+        return [match.span() for match in re.finditer(pattern, folded)]
+    spans = []
+    for match in re.finditer(pattern, folded):
+        start, end = origin[match.start()], origin[match.end() - 1] + 1
+        while end < len(text) and unicodedata.combining(text[end]):  # a decomposed accent on the last letter
+            end += 1
+        spans.append((start, end))
+    return spans
+
+
+@lru_cache(maxsize=16)  # a post is matched against every alias of every brand in turn
+def _folded(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without case and accents ("Nestlé" -> "nestle", "Straße" -> "strasse"), and the index in
+    ``text`` of the character each folded character comes from (None when they are the same: ASCII)."""
+    if text.isascii():
+        return text.lower(), None
+    chars: list[str] = []
+    origin: list[int] = []
+    for index, char in enumerate(text):
+        for part in unicodedata.normalize("NFD", char.casefold()):
+            if not unicodedata.combining(part):
+                chars.append(part)
+                origin.append(index)
+    return "".join(chars), origin
 
 
 def mark_target(text: str, target: str) -> str:
