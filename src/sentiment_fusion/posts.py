@@ -11,6 +11,7 @@ from collections.abc import Container
 
 from .errors import InvalidInputError
 from .text.normalize import is_blank
+from .text.targets import target_words
 
 MAX_TEXT_CHARS = 20_000  # the library's limit: far above any post, a guard against pathological inputs
 MAX_TARGETS = 32  # targets per post: brands, products, people named in one post
@@ -80,7 +81,7 @@ def check_targets(
                 f"target {target[:40]!r}... has {len(target)} characters; the limit is {max_target_chars}",
                 code="target_too_long",
             )
-        if not target.strip().lstrip("@#$").strip():
+        if not target_words(target):
             raise InvalidInputError(f"target {target!r} names nothing", code="invalid_targets")
     if targets and text is None:
         raise InvalidInputError(

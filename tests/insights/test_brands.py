@@ -49,6 +49,7 @@ def test_a_brands_file_names_each_brand_with_its_aliases(tmp_path):
         ("[brands.apple]\naliases = []", "aliases is empty"),
         ("[brands.apple]\naliases = ['apple', 3]", "each alias must be a string, got int 3"),
         ("[brands.apple]\naliases = ['apple', '@']", "alias '@' names nothing"),
+        ("[brands.apple]\naliases = ['apple', '#-']", "alias '#-' names nothing"),
         (f"[brands.apple]\naliases = ['{'x' * 101}']", "longer than 100 characters"),
     ],
 )

@@ -27,6 +27,10 @@ POST = "Switched from @united to Delta, best decision ever"
         ("I ❤️ Müller", "MULLER", [(5, 11)]),  # after a two-code-point emoji
         ("Straße 5, strasse 6", "STRASSE", [(0, 6), (10, 17)]),
         ("Nestléa and anestle", "nestle", []),  # still on word boundaries
+        # a name's words apart, joined (handles, hashtags) or hyphenated
+        ("#LadyGaga, @lady_gaga, lady-gaga, Lady  Gaga", "lady gaga", [(0, 9), (11, 21), (23, 32), (34, 44)]),
+        ("coca cola or CocaCola", "@Coca-Cola", [(0, 9), (13, 21)]),
+        ("ladygagas and lady gagaa", "lady gaga", []),
     ],
 )
 def test_target_spans(text, target, spans):

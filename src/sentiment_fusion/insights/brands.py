@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..errors import SentimentFusionError
 from ..posts import MAX_TARGET_CHARS
-from ..text.targets import MATCHING_VERSION, target_name, target_spans
+from ..text.targets import MATCHING_VERSION, target_spans, target_words
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -62,7 +62,7 @@ class Mention:
 def _check_alias(alias: object, where: str) -> str:
     if not isinstance(alias, str):
         raise ValueError(f"{where}: each alias must be a string, got {type(alias).__name__} {alias!r}")
-    if not target_name(alias):
+    if not target_words(alias):
         raise ValueError(f"{where}: alias {alias!r} names nothing")
     if len(alias) > MAX_TARGET_CHARS:
         raise ValueError(f"{where}: alias {alias[:40]!r}... is longer than {MAX_TARGET_CHARS} characters")

@@ -2,12 +2,16 @@
 
 One implementation for training and inference (no torch): a target matches on word boundaries
 whatever the case and accents ("nestle" finds "Nestlé", "Müller" finds "MULLER"), as written or as
-an ``@handle``, ``#hashtag`` or ``$CASHTAG`` of its name, with any run of spaces between its words.
+an ``@handle``, ``#hashtag`` or ``$CASHTAG`` of its name; the words of a name may be apart, joined
+or hyphenated ("lady gaga" finds "Lady  Gaga", "#LadyGaga", "@lady_gaga"; "coca cola" finds
+"Coca-Cola").
 
 >>> target_spans("Switched from @United to Delta, #delta rocks", "delta")
 [(25, 30), (32, 38)]
 >>> target_spans("Nestlé's new bar", "NESTLE")
 [(0, 6)]
+>>> target_spans("#LadyGaga and lady gaga", "Lady Gaga")
+[(0, 9), (14, 23)]
 >>> mark_target("Switched from @United to Delta", "united")
 'Switched from « @United » to Delta'
 >>> unhandle_target("@Apple fix this, @support", "apple")
@@ -23,8 +27,10 @@ from functools import lru_cache
 PREFIXES = "@#$"
 # How targets match text; part of what a brands file's mentions depend on
 # (insights.brands.MentionConfig.fingerprint), so stores re-match their posts when it changes.
-# 1: case-insensitive; 2: also accent-insensitive.
+# 1: case-insensitive; 2: also accents, and a name's words joined or hyphenated.
 MATCHING_VERSION = 2
+_WORD_BREAKS = re.compile(r"[\s_-]+")  # between the words of a name: "lady gaga", "lady_gaga", "coca-cola"
+_BETWEEN_WORDS = r"[\s_-]*"  # and in a text, where they may also run together: "#LadyGaga"
 OPEN, CLOSE = "«", "»"  # one token each in MiniLM's vocabulary, kept by the normalizer, rare in posts
 
 
@@ -33,13 +39,20 @@ def target_name(target: str) -> str:
     return target.strip().lstrip(PREFIXES).strip()
 
 
+def target_words(target: str) -> list[str]:
+    """The words a target is matched by, without case and accents (``"@Coca-Cola"`` -> ``["coca",
+    "cola"]``); empty when it names nothing (``"#"``, ``"-"``)."""
+    name, _ = _folded(target_name(target))
+    return [word for word in _WORD_BREAKS.split(name) if word]
+
+
 def target_spans(text: str, target: str) -> list[tuple[int, int]]:
     """Character offsets ``(start, end)`` of each occurrence of ``target`` in ``text`` (empty if none)."""
-    name, _ = _folded(target_name(target))
-    if not name.strip():
+    words = target_words(target)
+    if not words:
         raise ValueError(f"empty target {target!r}")
-    words = r"\s+".join(re.escape(word) for word in name.split())
-    pattern = rf"(?<![\w{re.escape(PREFIXES)}])[{re.escape(PREFIXES)}]?{words}(?!\w)"
+    name = _BETWEEN_WORDS.join(re.escape(word) for word in words)
+    pattern = rf"(?<![\w{re.escape(PREFIXES)}])[{re.escape(PREFIXES)}]?{name}(?!\w)"
     folded, origin = _folded(text)
     if origin is None:  # ASCII: folding changed no offsets
         return [match.span() for match in re.finditer(pattern, folded)]
