@@ -62,10 +62,11 @@ class ModalityPrediction:
 @dataclass(frozen=True)
 class TargetPrediction:
     """The sentiment toward one target of a post: ``spans`` are the character offsets ``(start,
-    end)`` of each place the text names it (any case and accents, or as its ``@handle``, ``#hashtag`` or
-    ``$CASHTAG``); when there are none (``found`` is False) the answer still comes from the whole
-    post, read as being about the target. ``explanation`` (from :meth:`Analyzer.explain` only):
-    the word weights toward this target's verdict."""
+    end)`` of each place the text names it (:func:`~sentiment_fusion.text.targets.target_spans`: any
+    case and accents, as its ``@handle``, ``#hashtag`` or ``$CASHTAG``); when there are none
+    (``found`` is False) the answer still comes from the whole post, read as being about the
+    target. ``explanation`` (from :meth:`Analyzer.explain` only): the word weights toward this
+    target's verdict."""
 
     target: str
     spans: list[tuple[int, int]]
