@@ -120,7 +120,8 @@ class TargetAnswer(BaseModel):
     spans: list[list[int]] = Field(
         ...,
         description="[start, end] offsets (Unicode code points) of each place the text names the target, "
-        "in any case and accents or as its @handle / #hashtag / $CASHTAG; empty when it does not",
+        "in any case and accents, as written or as its @handle / #hashtag / $CASHTAG (a name's words apart, "
+        "joined or hyphenated); empty when it does not",
     )
     found: bool = Field(..., description="whether the text names the target (spans is not empty)")
     sentiment: SentimentName = Field(

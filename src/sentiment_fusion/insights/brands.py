@@ -10,8 +10,8 @@ The brands file is TOML, one table per brand::
 
 An alias matches on word boundaries whatever the case and accents, as written or as the ``@handle``,
 ``#hashtag`` or ``$cashtag`` of its name (:func:`sentiment_fusion.text.targets.target_spans`:
-``"apple"`` also finds "@Apple" and "#APPLE", ``"nestle"`` finds "Nestlé"). ``aliases`` may be
-left out: the brand's name is then its only alias.
+``"apple"`` also finds "@Apple" and "#APPLE", ``"nestle"`` finds "Nestlé", ``"coca cola"`` finds
+"#CocaCola" and "Coca-Cola"). ``aliases`` may be left out: the brand's name is then its only alias.
 
 A :class:`MentionConfig` says which brands a post is scored toward:
 

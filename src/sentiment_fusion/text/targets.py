@@ -51,8 +51,8 @@ def target_spans(text: str, target: str) -> list[tuple[int, int]]:
     words = target_words(target)
     if not words:
         raise ValueError(f"empty target {target!r}")
-    name = _BETWEEN_WORDS.join(re.escape(word) for word in words)
-    pattern = rf"(?<![\w{re.escape(PREFIXES)}])[{re.escape(PREFIXES)}]?{name}(?!\w)"
+    joined = _BETWEEN_WORDS.join(re.escape(word) for word in words)
+    pattern = rf"(?<![\w{re.escape(PREFIXES)}])[{re.escape(PREFIXES)}]?{joined}(?!\w)"
     folded, origin = _folded(text)
     if origin is None:  # ASCII: folding changed no offsets
         return [match.span() for match in re.finditer(pattern, folded)]
