@@ -52,6 +52,11 @@ def held_out_reviews(data: str, n: int, seed: int = 2026) -> tuple[list[str], np
     return [labelled[i].text for i in pick], np.array([labelled[i].label for i in pick])
 
 
+def capped(encoder: TextEncoder, cap: int) -> TextEncoder:
+    """``encoder`` with a token cap of ``cap`` (the same tokenizer, normalizer and truncation)."""
+    return TextEncoder(encoder.normalizer, encoder.tokenizer, dataclasses.replace(encoder.config, max_length=cap))
+
+
 def op_shares(graph: Path, encoder: TextEncoder, texts: list[str], rows: int = 16) -> dict[str, float]:
     """Each op type's share of the graph's kernel time on ``rows`` texts that fill the cap."""
     import onnxruntime as ort
@@ -92,9 +97,7 @@ def main() -> int:
     text_model.run(texts[:64])  # warm-up
     rows = []
     for cap in caps:
-        text_model.encoder = TextEncoder(
-            shipped.normalizer, shipped.tokenizer, dataclasses.replace(shipped.config, max_length=cap)
-        )
+        text_model.encoder = capped(shipped, cap)
         start = time.perf_counter()
         logits, _ = text_model.run(texts)
         seconds = time.perf_counter() - start
@@ -112,11 +115,8 @@ def main() -> int:
     result = {"n": len(texts), "split": "IMDB train, held out from the text recipe", "rows": rows}
     if args.profile:
         cap = caps[0]
-        encoder = TextEncoder(
-            shipped.normalizer, shipped.tokenizer, dataclasses.replace(shipped.config, max_length=cap)
-        )
         graph = analyzer.path / analyzer.manifest["components"]["text"]["files"]["graph"]["path"]
-        result["op_shares_percent"] = op_shares(graph, encoder, texts)
+        result["op_shares_percent"] = op_shares(graph, capped(shipped, cap), texts)
         print(
             f"  where the time goes at {cap} tokens (%):",
             ", ".join(f"{op} {share}" for op, share in result["op_shares_percent"].items()),
