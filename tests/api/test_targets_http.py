@@ -157,7 +157,7 @@ def test_explain_explains_each_target(api, analyzer):
         ({"a": "Delta"}, "invalid_targets", "list"),
         (["  "], "invalid_targets", "names nothing"),
         (["#"], "invalid_targets", "names nothing"),
-        (["-"], "invalid_targets", "names nothing"),  # no word to match
+        (["-", "'"], "invalid_targets", "names nothing"),  # no word to match
         (["\u0301"], "invalid_targets", "names nothing"),  # an accent alone folds to nothing
         ([f"t{i}" for i in range(MAX_TARGETS + 1)], "too_many_targets", str(MAX_TARGETS)),
         (["x" * (MAX_TARGET_CHARS + 1)], "target_too_long", str(MAX_TARGET_CHARS)),

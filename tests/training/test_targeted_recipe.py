@@ -31,6 +31,9 @@ POST = "Switched from @united to Delta, best decision ever"
         ("#LadyGaga, @lady_gaga, lady-gaga, Lady  Gaga", "lady gaga", [(0, 9), (11, 21), (23, 32), (34, 44)]),
         ("coca cola or CocaCola", "@Coca-Cola", [(0, 9), (13, 21)]),
         ("ladygagas and lady gagaa", "lady gaga", []),
+        # an apostrophe typed straight, typographic (as phones type it) or left out
+        ("McDonald\u2019s, McDonald's, mcdonalds", "mcdonald's", [(0, 10), (12, 22), (24, 33)]),
+        ("O\u2019Reilly or OReilly", "o'reilly", [(0, 8), (12, 19)]),
     ],
 )
 def test_target_spans(text, target, spans):

@@ -121,7 +121,7 @@ class TargetAnswer(BaseModel):
         ...,
         description="[start, end] offsets (Unicode code points) of each place the text names the target, "
         "in any case and accents, as written or as its @handle / #hashtag / $CASHTAG (a name's words apart, "
-        "joined or hyphenated); empty when it does not",
+        "joined or hyphenated, an apostrophe in any form or none); empty when it does not",
     )
     found: bool = Field(..., description="whether the text names the target (spans is not empty)")
     sentiment: SentimentName = Field(

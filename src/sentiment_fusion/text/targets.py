@@ -4,7 +4,8 @@ One implementation for training and inference (no torch): a target matches on wo
 whatever the case and accents ("nestle" finds "Nestlé", "Müller" finds "MULLER"), as written or as
 an ``@handle``, ``#hashtag`` or ``$CASHTAG`` of its name; the words of a name may be apart, joined
 or hyphenated ("lady gaga" finds "Lady  Gaga", "#LadyGaga", "@lady_gaga"; "coca cola" finds
-"Coca-Cola").
+"Coca-Cola"), and an apostrophe in it may be typographic or left out ("mcdonald's" finds
+"McDonald’s" and "McDonalds").
 
 >>> target_spans("Switched from @United to Delta, #delta rocks", "delta")
 [(25, 30), (32, 38)]
@@ -27,10 +28,11 @@ from functools import lru_cache
 PREFIXES = "@#$"
 # How targets match text; part of what a brands file's mentions depend on
 # (insights.brands.MentionConfig.fingerprint), so stores re-match their posts when it changes.
-# 1: case-insensitive; 2: also accents, and a name's words joined or hyphenated.
+# 1: case-insensitive; 2: also accents, a name's words joined or hyphenated, any apostrophe.
 MATCHING_VERSION = 2
-_WORD_BREAKS = re.compile(r"[\s_-]+")  # between the words of a name: "lady gaga", "lady_gaga", "coca-cola"
-_BETWEEN_WORDS = r"[\s_-]*"  # and in a text, where they may also run together: "#LadyGaga"
+_WORD_BREAKS = re.compile(r"[\s_'-]+")  # between a name's words: "lady gaga", "lady_gaga", "coca-cola", "macy's"
+_BETWEEN_WORDS = r"[\s_'-]*"  # and in a text, where they may also run together: "#LadyGaga", "Macys"
+_APOSTROPHES = str.maketrans("\u2019\u2018\u02bc", "'''")  # the typographic ones phones type, as '
 OPEN, CLOSE = "«", "»"  # one token each in MiniLM's vocabulary, kept by the normalizer, rare in posts
 
 
@@ -67,14 +69,15 @@ def target_spans(text: str, target: str) -> list[tuple[int, int]]:
 
 @lru_cache(maxsize=16)  # a post is matched against every alias of every brand in turn
 def _folded(text: str) -> tuple[str, list[int] | None]:
-    """``text`` without case and accents ("Nestlé" -> "nestle", "Straße" -> "strasse"), and the index in
-    ``text`` of the character each folded character comes from (None when they are the same: ASCII)."""
+    """``text`` without case and accents ("Nestlé" -> "nestle", "Straße" -> "strasse"; a typographic
+    apostrophe as '), and the index in ``text`` of the character each folded character comes from
+    (None when they are the same: ASCII)."""
     if text.isascii():
         return text.lower(), None
     chars: list[str] = []
     origin: list[int] = []
     for index, char in enumerate(text):
-        for part in unicodedata.normalize("NFD", char.casefold()):
+        for part in unicodedata.normalize("NFD", char.casefold().translate(_APOSTROPHES)):
             if not unicodedata.combining(part):
                 chars.append(part)
                 origin.append(index)
