@@ -34,6 +34,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
+from sentiment_fusion.sessions import onnx_session, session_options  # noqa: E402
 from sentiment_fusion.text.encoding import TextEncoder  # noqa: E402
 
 IMDB_TRAIN = "imdb:{data}/imdb/aclImdb_v1.tar.gz:train"
@@ -59,16 +60,12 @@ def capped(encoder: TextEncoder, cap: int) -> TextEncoder:
 
 def op_shares(graph: Path, encoder: TextEncoder, texts: list[str], rows: int = 16) -> dict[str, float]:
     """Each op type's share of the graph's kernel time on ``rows`` texts that fill the cap."""
-    import onnxruntime as ort
-
     full = [ids for ids in encoder.token_ids(texts) if len(ids) == encoder.config.max_length][:rows]
     input_ids, mask = encoder.pad(full)
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options = session_options(threads=1)  # what the runtime runs, one thread
     options.enable_profiling = True
     options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
-    options.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")  # sessions.py
-    session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    session = onnx_session(graph, options=options)
     for _ in range(3):
         session.run(None, {"input_ids": input_ids, "attention_mask": mask})
     events = json.loads(Path(session.end_profiling()).read_text())

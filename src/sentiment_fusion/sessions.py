@@ -38,9 +38,9 @@ def default_threads() -> int:
     return min(4, os.cpu_count() or 1)
 
 
-def onnx_session(path: str | os.PathLike, threads: int = 1):
-    """An ONNX Runtime CPU session for the graph at ``path`` on ``threads`` intra-op threads
-    (default one; unloadable: BundleError)."""
+def session_options(threads: int = 1):
+    """The runtime's ONNX Runtime session options: ``threads`` intra-op threads, ``SkipLayerNormFusion``
+    off (benchmarks that profile a graph start from these, to profile what the runtime runs)."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -48,6 +48,15 @@ def onnx_session(path: str | os.PathLike, threads: int = 1):
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     options.add_session_config_entry("optimization.disable_specified_optimizers", "SkipLayerNormFusion")
+    return options
+
+
+def onnx_session(path: str | os.PathLike, threads: int = 1, options=None):
+    """An ONNX Runtime CPU session for the graph at ``path`` on ``threads`` intra-op threads
+    (default one), with :func:`session_options` unless ``options`` are given (unloadable: BundleError)."""
+    import onnxruntime as ort
+
+    options = options or session_options(threads)
     try:
         return ort.InferenceSession(str(Path(path)), options, providers=["CPUExecutionProvider"])
     except Exception as exc:
