@@ -276,6 +276,12 @@ def run_bench(
                 result["tflite_reference"] = _peer("tflite", lambda: tflite_mobilenet(tflite), images, seconds)
             else:
                 result["tflite_reference"] = {"skipped": "the TFLite file is not under --data"}
+            reference = result["tflite_reference"]
+            if "batch32_per_s" in reference:  # issue 13: >= 1x at batch 1, >= 1.5x at batch 32
+                for batch in ("batch1", "batch32"):
+                    result["image"][f"speedup_vs_tflite_reference_{batch}"] = (
+                        result["image"][f"{batch}_per_s"] / reference[f"{batch}_per_s"]
+                    )
         passes = {"image_passes_max": 1 + GRID**2}
         row = explain_profile(lambda i: analyzer.explain(image=i), images, seconds, passes)
         result["explain_image"] = {**row, "data": source}

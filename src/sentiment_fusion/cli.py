@@ -221,6 +221,14 @@ def cmd_bench(args) -> int:
                     f"{key:>22}: batch 1 {row['batch1_per_s']:8.1f}/s  p50 {row['p50_ms']:7.2f} ms  "
                     f"p99 {row['p99_ms']:7.2f} ms  | batch 32 {row['batch32_per_s']:8.1f}/s"
                 )
+            if "speedup_vs_transformers_pipeline_batch32" in row:
+                speedup = row["speedup_vs_transformers_pipeline_batch32"]
+                print(f"{'':>22}  {speedup:.2f}x the transformers pipeline at batch 32")
+            if "speedup_vs_tflite_reference_batch32" in row:
+                print(
+                    f"{'':>22}  {row['speedup_vs_tflite_reference_batch1']:.2f}x the TFLite reference at batch 1, "
+                    f"{row['speedup_vs_tflite_reference_batch32']:.2f}x at batch 32"
+                )
             if "pair_cost_vs_post_batch32" in row:
                 print(
                     f"{'':>22}  a (post, target) pair costs {row['pair_cost_vs_post_batch1']:.2f}x a post's "
@@ -459,7 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
         "../shared/data; without it, built-in sample texts and random images)",
     )
     p.add_argument("--seconds", type=float, default=5.0, help="time per measurement")
-    p.add_argument("--texts", type=int, default=2048), p.add_argument("--images", type=int, default=256)
+    p.add_argument("--texts", type=int, default=2048, help="how many texts (and Dong pairs) to measure on")
+    p.add_argument("--images", type=int, default=256, help="how many images to measure on")
     p.add_argument("--no-peers", action="store_true", help="measure only the bundle")
     p.add_argument("--json", action="store_true", help="last line of stdout: one JSON object")
     _add_model(p)

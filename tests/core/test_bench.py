@@ -2,6 +2,9 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from helpers.paths import DEFAULT_BUNDLE, shared_data
 from sentiment_fusion.bench import profile, timings
 
 
@@ -48,8 +51,6 @@ def test_bench_cli_json_last_line(tiny_bundle, tmp_path):
 
 
 def test_bench_refuses_settings_that_would_never_finish(tiny_bundle, tmp_path):
-    import pytest
-
     from sentiment_fusion.bench import run_bench
     from sentiment_fusion.cli import main
 
@@ -57,3 +58,26 @@ def test_bench_refuses_settings_that_would_never_finish(tiny_bundle, tmp_path):
         with pytest.raises(ValueError, match=r"--seconds|--texts"):
             run_bench(tiny_bundle, tmp_path, **kwargs)
     assert main(["bench", "--model", str(tiny_bundle), "--data", str(tmp_path / "typo")]) == 2
+
+
+@pytest.mark.slow
+def test_bench_states_the_issue_13_ratios_against_its_peers_measured_in_the_same_run(capsys):
+    """The ratios the speed targets are written in (text against the transformers pipeline, images
+    against the TFLite reference) come from the rows of the same run, in the JSON and in the table."""
+    from sentiment_fusion.cli import main
+
+    data = shared_data("weights", "mobilenet_v2", "mobilenet_v2_1.0_224_quant.tflite").parents[2]
+    argv = ["bench", "--model", str(DEFAULT_BUNDLE), "--seconds", "0.05", "--texts", "64"]
+    assert main([*argv, "--images", "16", "--data", str(data), "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.splitlines()[-1])
+    text, pipeline = result["text"], result["transformers_pipeline"]
+    image, tflite = result["image"], result["tflite_reference"]
+    assert text["speedup_vs_transformers_pipeline_batch32"] == text["batch32_per_s"] / pipeline["batch32_per_s"]
+    for batch in ("batch1", "batch32"):
+        assert image[f"speedup_vs_tflite_reference_{batch}"] == image[f"{batch}_per_s"] / tflite[f"{batch}_per_s"]
+    assert f"{text['speedup_vs_transformers_pipeline_batch32']:.2f}x the transformers pipeline at batch 32" in out
+    assert (
+        f"{image['speedup_vs_tflite_reference_batch1']:.2f}x the TFLite reference at batch 1, "
+        f"{image['speedup_vs_tflite_reference_batch32']:.2f}x at batch 32"
+    ) in out
