@@ -172,6 +172,7 @@ def cmd_train_text(args) -> int:
         target=args.target_as,
         freeze_word_embeddings=args.freeze_word_embeddings,
         contrast_pairs=args.contrast_pairs,
+        target_pooling=args.target_pooling,
     )
     work = args.work or Path("runs") / args.out.name
     component = train_text_model(config, args.out, work)
@@ -536,6 +537,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="targeted data: add N texts joined from two examples with different targets and verdicts, each "
         "asked about both (training/contrast_pairs.py)",
+    )
+    p.add_argument(
+        "--target-pooling",
+        action="store_true",
+        help="targeted minilm: the classifier also reads the mean of the target's own tokens (TD-BERT)",
     )
     p.set_defaults(func=cmd_train_text)
 

@@ -114,6 +114,11 @@ def test_the_recipe_refuses_targets_it_would_not_show(tmp_path):
     config = TextTrainConfig(kind="bilstm", train=[f"targets:{path}:train"], val=[f"targets:{path}:dev"])
     with pytest.raises(ValueError, match="40 examples have a target: say how the model sees it"):
         train_text_model(config, tmp_path / "bundle", tmp_path / "work")
+    with pytest.raises(ValueError, match="target_pooling is for a targeted minilm model"):
+        TextTrainConfig(kind="bilstm", train=[f"targets:{path}"], target_pooling=True)
+    untargeted = TextTrainConfig(kind="minilm", train=[f"targets:{path}:train"], target_pooling=True)
+    with pytest.raises(ValueError, match="target_pooling is for a targeted minilm run"):
+        train_text_model(untargeted, tmp_path / "bundle", tmp_path / "work")  # refused before any data is read
 
 
 @pytest.mark.slow  # one MiniLM step and its ONNX export
@@ -147,3 +152,59 @@ def test_only_the_targets_own_handle_stays_readable(tokenizer_file):
     (ids,) = encoder(tokenizer_file, "segment").token_ids(["@bob says @United rocks"], ["united"])
     decoded = encoder(tokenizer_file, "segment").tokenizer.decode(ids, skip_special_tokens=False)
     assert decoded == "[CLS] @ user says united rocks [SEP] united [SEP]"
+
+
+def test_target_pooling_reads_the_targets_own_tokens_and_starts_as_the_model_it_widens(tokenizer_file, tmp_path):
+    """``--target-pooling``: the classifier also reads the mean of the target's tokens (inside « »
+    and the segment after [SEP]), starts answering exactly as the model it widens, and its int8
+    graph scores a post alone as among others."""
+    torch = pytest.importorskip("torch", reason="training needs the [train] extra")
+    import numpy as np
+    import onnxruntime as ort
+    import transformers
+
+    from sentiment_fusion.text.transformer import MiniLMClassifier, MiniLMConfig, target_mask
+    from sentiment_fusion.training.export import export_text_model
+    from sentiment_fusion.training.quantize import quantize_text_graph
+    from sentiment_fusion.training.text_recipe import _with_target_pooling
+
+    both = encoder(tokenizer_file, "both")
+    texts = [POST, "delta late, DELTA rude", POST, "a post without a target"]
+    targets = ["delta", "delta", "google", None]
+    ids, mask = (torch.from_numpy(a) for a in both.pad(both.token_ids(texts, targets)))
+    torch.manual_seed(0)
+    config = transformers.BertConfig(
+        vocab_size=both.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64
+    )
+    plain = MiniLMClassifier(MiniLMConfig(), encoder=transformers.BertModel(config, add_pooling_layer=False)).eval()
+    pooled = _with_target_pooling(plain, both).eval()
+    assert pooled.classifier.in_features == 2 * plain.classifier.in_features == pooled.feature_dim
+
+    tokens = [
+        [both.tokenizer.id_to_token(int(i)) for i, keep in zip(row, keep_row, strict=True) if keep]
+        for row, keep_row in zip(ids, target_mask(ids, mask, pooled.config), strict=True)
+    ]
+    # the occurrence and the segment; two occurrences and the segment; not found: the segment alone; no target
+    assert tokens == [["delta", "delta"], ["delta", "delta", "delta"], ["google"], []]
+    markers = encoder(tokenizer_file, "markers")
+    (row,) = markers.token_ids([POST], ["delta"])
+    only = target_mask(torch.tensor([row]), torch.ones(1, len(row), dtype=torch.long), pooled.config)
+    assert [markers.tokenizer.id_to_token(i) for i, k in zip(row, only[0].tolist(), strict=True) if k] == ["delta"]
+
+    with torch.no_grad():
+        assert torch.equal(pooled(ids, mask), plain(ids, mask))  # the target's weights start at zero
+        pooled.classifier.weight.normal_()  # as if trained: the target's mean now counts
+
+    fp32, int8 = tmp_path / "fp32.onnx", tmp_path / "int8.onnx"
+    export_text_model(pooled, fp32)
+    calibration = [{"input_ids": ids.numpy()[i : i + 1], "attention_mask": mask.numpy()[i : i + 1]} for i in range(4)]
+    assert quantize_text_graph(fp32, int8, calibration)["batch_invariant"] is True
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    together = session.run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    for i, row in enumerate(both.token_ids(texts, targets)):
+        feeds = {"input_ids": np.array([row]), "attention_mask": np.ones((1, len(row)), np.int64)}
+        alone = session.run(["logits"], feeds)
+        # Within 1e-5 (the issue's bound): toy graphs move a logit by ~1e-7 between shapes, with or
+        # without target pooling (test_attention_fusion.py; the shipped graphs: bit-identical).
+        np.testing.assert_allclose(alone[0][0], together[i], rtol=0, atol=1e-5)
+    assert not np.allclose(together[0], together[2])  # the same text toward delta and toward google

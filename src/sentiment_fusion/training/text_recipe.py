@@ -64,6 +64,8 @@ class TextTrainConfig:
     # (a targeted graph beside the post-level one costs its layers only: see training/shared_weights.py)
     freeze_word_embeddings: bool = False
     contrast_pairs: int = 0  # targeted runs: N joined texts with two verdicts added to train (contrast_pairs.py)
+    # minilm, targeted: the classifier also reads the mean of the target's own tokens (MiniLMConfig.target_token_ids)
+    target_pooling: bool = False
     threads: int | None = None
     training: dict = field(default_factory=dict)  # TrainingArguments overrides
 
@@ -88,6 +90,8 @@ class TextTrainConfig:
             raise ValueError("freeze_word_embeddings is for minilm (a bilstm learns its own vocabulary's vectors)")
         if self.target is not None and self.kind == "bilstm":
             raise ValueError("targets need a minilm model (its tokenizer has the [SEP] and « » that show them)")
+        if self.target_pooling and self.kind == "bilstm":
+            raise ValueError("target_pooling is for a targeted minilm model")
 
 
 def default_max_length(kind: str) -> int:
@@ -168,6 +172,24 @@ def _model(config: TextTrainConfig, vocab_size: int) -> torch.nn.Module:
     return MiniLMClassifier(MiniLMConfig(**({} if config.dropout is None else {"dropout": config.dropout})))
 
 
+def _with_target_pooling(model: torch.nn.Module, encoder: TextEncoder) -> torch.nn.Module:
+    """``model`` (a MiniLM) also pooling its target's tokens, answering exactly as before until trained:
+    the classifier's weights for the target's mean start at zero."""
+    from ..text.targets import CLOSE, OPEN
+    from ..text.transformer import MiniLMClassifier
+
+    ids = [encoder.tokenizer.token_to_id(token) for token in (OPEN, CLOSE, encoder.config.sep_token)]
+    if None in ids:
+        raise ValueError(f"target_pooling: the tokenizer lacks one of {OPEN} {CLOSE} {encoder.config.sep_token}")
+    pooled = MiniLMClassifier(replace(model.config, target_token_ids=tuple(ids)), encoder=model.encoder)
+    with torch.no_grad():
+        hidden = model.classifier.in_features
+        pooled.classifier.weight.zero_()
+        pooled.classifier.weight[:, :hidden] = model.classifier.weight
+        pooled.classifier.bias.copy_(model.classifier.bias)
+    return pooled
+
+
 DEFAULT_ARGS = {
     "bilstm": {"epochs": 4, "batch_size": 64, "learning_rate": 2e-3, "weight_decay": 0.0, "select_metric": "accuracy"},
     "minilm": {
@@ -188,6 +210,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     returns the bundle's ``text`` component (metrics on validation only)."""
     bundle_dir, work_dir = Path(bundle_dir), Path(work_dir)
     config, start = _resolve(config)
+    if config.target_pooling and (config.target is None or config.kind != "minilm"):
+        raise ValueError("target_pooling is for a targeted minilm run (--target-as, or init_from a targeted one)")
     bundle_dir.mkdir(parents=True, exist_ok=True)
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -231,6 +255,8 @@ def train_text_model(config: TextTrainConfig, bundle_dir: str | Path, work_dir: 
     if start is not None:
         model = start.model(fallback=model)
         log.info("starting from the weights in %s", config.init_from)
+    if config.target_pooling and model.config.target_token_ids is None:
+        model = _with_target_pooling(model, encoder)
     if config.freeze_word_embeddings:
         model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
 
