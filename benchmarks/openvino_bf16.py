@@ -43,6 +43,7 @@ from sentiment_fusion.data import read_dataset  # noqa: E402
 from sentiment_fusion.metrics import classification_report  # noqa: E402
 from sentiment_fusion.runtime import Analyzer  # noqa: E402
 from sentiment_fusion.sessions import default_threads  # noqa: E402
+from sentiment_fusion.training.graph_nodes import live_nodes, producers_and_consumers, replace_nodes  # noqa: E402
 
 TWEETEVAL_VAL = "tweeteval:{data}/tweeteval/sentiment:val"
 
@@ -55,22 +56,16 @@ def float_activation_graph(path: Path):
     model = onnx.load(str(path))  # with the shared word-embedding table
     graph = model.graph
     weights = {init.name: init for init in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
+    producer, consumers = producers_and_consumers(graph)
+    alias: dict[str, str] = {}  # a bypassed value -> the value that replaces it
+    nodes = []
     for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    alias: dict[str, str] = {}  # a removed node's output -> the value that replaces it
-    dropped: set[int] = set()
-    added = []
-    for node in graph.node:
+        nodes.append(node)
         source = producer.get(node.input[0]) if node.input else None
         if node.op_type == "DequantizeLinear" and source is not None and source.op_type == "QuantizeLinear":
             alias[node.output[0]] = source.input[0]  # activation fake-quantization: keep the float
-            dropped.update((id(node), id(source)))
         elif node.op_type == "MatMulInteger":
             # per_row/{x_q = QuantizeLinear(x, x_scale)} -> MatMulInteger -> Cast -> Mul(w_scale) -> Mul(x_scale)
-            quantize = producer[node.input[0]]
             cast = consumers[node.output[0]][0]
             by_column = consumers[cast.output[0]][0]
             by_row = consumers[by_column.output[0]][0]
@@ -79,17 +74,15 @@ def float_activation_graph(path: Path):
             w_scale = numpy_helper.to_array(weights[by_column.input[1]]).astype(np.float32)
             name = by_row.output[0] + "/float_weight"
             graph.initializer.append(numpy_helper.from_array((w_q - w_zero) * w_scale, name))
-            added.append(helper.make_node("MatMul", [quantize.input[0], name], [by_row.output[0]]))
-            dropped.update((id(node), id(cast), id(by_column), id(by_row)))
-    kept = [node for node in graph.node if id(node) not in dropped] + added
-    for node in kept:
+            float_input = producer[node.input[0]].input[0]
+            nodes.append(helper.make_node("MatMul", [float_input, name], [by_row.output[0] + "/float"]))
+            alias[by_row.output[0]] = by_row.output[0] + "/float"
+    for node in nodes:
         for i, name in enumerate(node.input):
-            source_name = name
-            while source_name in alias:
-                source_name = alias[source_name]
-            node.input[i] = source_name
-    del graph.node[:]
-    graph.node.extend(kept)  # nodes left unused (the per-row scale ops) are pruned by OpenVINO
+            while name in alias:
+                name = alias[name]  # noqa: PLW2901 - follow the chain of bypasses
+            node.input[i] = name
+    replace_nodes(graph, live_nodes(graph, nodes))  # the bypassed and per-row ops are no longer read
     return model
 
 
