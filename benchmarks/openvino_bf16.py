@@ -116,12 +116,10 @@ class OpenVinoText:
             for i in chunk:
                 groups.setdefault(longest if pad_to_chunk else self.padded_length(len(ids[i])), []).append(i)
             for length, rows in groups.items():
-                input_ids = np.zeros((len(rows), length), np.int64)
-                mask = np.zeros_like(input_ids)
-                for r, i in enumerate(rows):
-                    input_ids[r, : len(ids[i])] = ids[i]
-                    mask[r, : len(ids[i])] = 1
-                out = request.infer({"input_ids": input_ids, "attention_mask": mask})
+                input_ids, mask = self.encoder.pad([ids[i] for i in rows])  # to the group's longest text
+                extra = ((0, 0), (0, length - input_ids.shape[1]))  # then on to the group's length
+                input_ids = np.pad(input_ids, extra, constant_values=self.encoder.config.pad_id)
+                out = request.infer({"input_ids": input_ids, "attention_mask": np.pad(mask, extra)})
                 logits[rows] = out[self.compiled.outputs[0]]
         return logits
 
