@@ -2,7 +2,7 @@
 
     python benchmarks/fusion_cv.py [--model models/default] [--data ../shared/data] [--folds 5]
                                    [--variants recipe,smooth0.1,...] [--seed 13] [--no-dev] [--json]
-                                   [--second-release GRAPH]
+                                   [--second-release GRAPH] [--image-encoder GRAPH]
 
 The labelled MVSA-Single pairs (train 3,611 + dev 450) are cut into stratified, seeded folds;
 for each held-out fold the recipe (image head, then fusion head with modality dropout and the
@@ -19,6 +19,11 @@ stdout line with ``--json`` is one JSON object.
 (dev-time, in the TensorFlow venv) by ``scripts/convert_mobilenet.py --model tf2 --prefix
 mobilenet_v2_tf2``, i.e. ``artifacts/mobilenet_v2_tf2_features.onnx`` (float: that script's int8
 conversion stops on this release's graph).
+
+``--image-encoder GRAPH``: another backbone's pooled features replace the bundle's image features
+for every variant (the image head's and the fusion head's input; not with flip, regions or
+maxpool), e.g. EfficientNet-Lite0 from ``scripts/convert_efficientnet_lite.py``. The folds
+depend only on the labels and ``--seed``, so a run without it gives the paired baseline.
 """
 
 from __future__ import annotations
@@ -69,6 +74,9 @@ def main() -> None:
     parser.add_argument("--no-dev", action="store_true", help="skip the dev figures")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--second-release", type=Path, help="features graph of the second MobileNetV2 release")
+    parser.add_argument(
+        "--image-encoder", type=Path, help="features graph whose features replace the bundle's image features"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     names = args.variants.split(",")
@@ -78,6 +86,9 @@ def main() -> None:
     extras = {VARIANTS[n].image_extra for n in names} - {""}
     if "release2" in extras and (args.second_release is None or not args.second_release.is_file()):
         parser.error("release2 needs --second-release GRAPH (scripts/convert_mobilenet.py --model tf2)")
+    spatial = any(VARIANTS[n].flip or VARIANTS[n].regions for n in names) or "max_pool" in extras
+    if args.image_encoder is not None and (spatial or not args.image_encoder.is_file()):
+        parser.error("--image-encoder needs a features graph, and no flip, regions or maxpool variant")
     mvsa = Path(args.data) / "mvsa_single"
     if not mvsa.is_dir():
         parser.error(f"{mvsa} not found: the MVSA-Single data set is needed")
@@ -90,6 +101,7 @@ def main() -> None:
         dev_spec=specs[1],
         flip=any(VARIANTS[n].flip for n in names),
         regions=any(VARIANTS[n].regions for n in names) or "max_pool" in extras,
+        image_encoder=args.image_encoder,
     )
     if "classes" in extras:  # the TFLite model's classifier on the pooled features
         from sentiment_fusion.training.imagenet_classes import TFLITE, ImageNetClassifier
@@ -138,7 +150,9 @@ def main() -> None:
             )
             print(f"{comparison['variant']:<10} - recipe, per fold: {text}", flush=True)
     if args.json:
-        print(json.dumps({"model": args.model, "seed": args.seed, "results": results, "paired": paired}))
+        image_encoder = str(args.image_encoder) if args.image_encoder else None
+        run = {"model": args.model, "image_encoder": image_encoder, "seed": args.seed}
+        print(json.dumps({**run, "results": results, "paired": paired}))
 
 
 if __name__ == "__main__":

@@ -155,6 +155,46 @@ def test_pool_from_a_bundle_and_mvsa_files(tmp_path, multimodal_bundle):
     assert np.array_equal(again.text_features, pool.text_features)
 
 
+def test_another_image_encoder_replaces_the_bundle_image_features(tmp_path, multimodal_bundle):
+    """build_pool(image_encoder=GRAPH): that graph's features (its own preprocessing, from its
+    metadata) are the image features, text-only posts get image columns of its width, and the
+    spatial variants, which need the bundle's encoder, are refused."""
+    import json
+
+    import onnx
+
+    from sentiment_fusion.data import read_dataset
+    from sentiment_fusion.image.encoder import METADATA_KEY, ImageEncoder
+    from sentiment_fusion.image.preprocess import ImagePreprocessor
+    from sentiment_fusion.testing import make_tiny_mvsa
+    from sentiment_fusion.training.export import export_onnx
+
+    class ChannelMeans(torch.nn.Module):  # pixels [B, 224, 224, 3] -> features [B, 5]
+        def forward(self, pixels):
+            means = pixels.mean(dim=(1, 2))
+            return torch.cat([means, means[:, :2] * 2], dim=1)
+
+    example = (torch.randn(2, 224, 224, 3),)
+    graph = export_onnx(ChannelMeans(), example, tmp_path / "other.onnx", ["pixels"], ["features"])
+    model = onnx.load(str(graph))
+    config = ImagePreprocessor(mean=(100.0,) * 3, std=(50.0,) * 3).to_config()
+    onnx.helper.set_model_props(model, {METADATA_KEY: json.dumps({"preprocessing": config})})
+    onnx.save(model, str(graph))
+    mvsa = make_tiny_mvsa(tmp_path / "mvsa", n=30)
+    specs = [f"mvsa:{mvsa}:train", f"mvsa:{mvsa}:dev"]
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text("".join(json.dumps({"text": f"post {i}", "label": "positive"}) + "\n" for i in range(3)))
+    plain = build_pool(multimodal_bundle, specs, tmp_path / "cache", text_only=[f"jsonl:{texts}"])
+    other = build_pool(multimodal_bundle, specs, tmp_path / "cache", text_only=[f"jsonl:{texts}"], image_encoder=graph)
+    images = [e.image for s in specs for e in read_dataset(s).examples if e.image is not None and e.label is not None]
+    assert other.image_features.shape == (len(plain), 5) and plain.image_features.shape[1] == 8
+    assert np.allclose(other.image_features, ImageEncoder(graph).encode(images), atol=1e-6)
+    assert np.array_equal(other.text_features, plain.text_features) and np.array_equal(other.labels, plain.labels)
+    assert other.extra["image_features"].shape == (3, 5) and not other.extra["image_features"].any()
+    with pytest.raises(ValueError, match="not with image_encoder"):
+        build_pool(multimodal_bundle, specs, tmp_path / "cache", flip=True, image_encoder=graph)
+
+
 def test_plain_log_probs_reach_the_mlp_as_they_are():
     """FusionConfig(gelu_on_log_probs=False): only the projections pass the first GELU, so a
     confident unimodal answer (log-probabilities far below 0) is not flattened to about 0."""

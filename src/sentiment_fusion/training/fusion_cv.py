@@ -16,7 +16,8 @@ pooled feature with one of the pool's ``image_extras`` appended (the fusion head
 stay the pooled feature): the 1001 ImageNet class log-probabilities of the TFLite model's own
 classifier (:mod:`.imagenet_classes`), each channel's maximum over the 7x7 regions
 (:func:`.image_regions.max_pooled`), or the features of another image encoder
-(:func:`encoder_features`, e.g. the second MobileNetV2 release). ``regions``: the fusion head also
+(:func:`encoder_features`, e.g. the second MobileNetV2 release); or, in :func:`build_pool`, another
+encoder's features in place of the bundle's (``image_encoder``). ``regions``: the fusion head also
 attends from the post's text to the 7x7 image regions before pooling (:class:`RegionFusionHead`,
 :mod:`.image_regions`). ``cross_fit``: the fusion head trains on out-of-fold image logits.
 
@@ -141,14 +142,19 @@ def build_pool(
     dev_spec: str | None = None,
     flip: bool = False,
     regions: bool = False,
+    image_encoder: str | Path | None = None,
 ) -> Pool:
     """Encoder outputs, through the bundle's own text and image graphs, of the labelled pairs of
     ``specs`` and the text-only posts of ``text_only`` (cached in ``cache_dir`` under the same
-    keys as ``train fusion``). ``dev_spec`` (one of ``specs``) marks the validation pairs."""
+    keys as ``train fusion``). ``dev_spec`` (one of ``specs``) marks the validation pairs.
+    ``image_encoder``: another image encoder graph (its preprocessing in its metadata) whose
+    features replace the bundle's, as the image head's and the fusion head's input."""
     from ..bundle import read_manifest
     from ..data import read_dataset
     from ..runtime import ImageModel, TextModel
 
+    if image_encoder is not None and (flip or regions):
+        raise ValueError("flip and regions come from the bundle's image encoder: not with image_encoder")
     bundle_dir, cache_dir = Path(bundle_dir), Path(cache_dir)
     components = read_manifest(bundle_dir)["components"]
     text_model = TextModel(bundle_dir, components["text"])
@@ -180,6 +186,8 @@ def build_pool(
         flipped_features=np.concatenate(flipped) if flip else None,
         regions={**maps[0], "regions": np.concatenate([m["regions"] for m in maps])} if regions else None,
     )
+    if image_encoder is not None:
+        pool.image_features = encoder_features(image_encoder, specs, cache_dir)
     extras, extra_labels, extra_aux = [], [], []
     for spec in text_only:
         dataset = read_dataset(spec)
