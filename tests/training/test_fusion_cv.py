@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -13,6 +15,7 @@ from sentiment_fusion.training.fusion_cv import (
     Variant,
     build_pool,
     cross_validate,
+    ensemble_scores,
     flipped_image_features,
     stratified_folds,
 )
@@ -86,6 +89,25 @@ def test_ensemble_smoothing_and_auxiliary_variants_run():
         result = cross_validate(pool, variant, folds=2, inner_folds=2, training={**FAST, "epochs": 2})
         assert result["accuracy"]["mean"] > 0.7, variant
         assert ("dev_recipe" in result) == (variant.members == 1)
+
+
+def test_kept_members_rebuild_the_ensemble_and_pool_across_image_features():
+    """keep_members: each fold's held-out pairs and every member's probabilities, whose mean is
+    the fold's answer; ensemble_scores pools them with a run on other image features."""
+    pool = synthetic_pool()
+    settings = {"folds": 2, "inner_folds": 2, "training": {**FAST, "epochs": 2}, "keep_members": True}
+    run = cross_validate(pool, Variant("ens", members=2), **settings)
+    held_out = np.concatenate([f["held_out"] for f in run["per_fold"]])
+    assert sorted(held_out) == list(range(len(pool)))
+    assert all(f["member_probabilities"].shape == (2, len(f["held_out"]), 3) for f in run["per_fold"])
+    rebuilt = ensemble_scores(pool.labels, [run], [2])
+    assert [f["accuracy"] for f in rebuilt["per_fold"]] == [f["accuracy"] for f in run["per_fold"]]
+    noise = np.random.default_rng(5).normal(size=pool.image_features.shape).astype(np.float32)
+    noise = replace(pool, image_features=noise)
+    other = cross_validate(noise, Variant("one", members=1), **settings)
+    assert other["accuracy"]["mean"] < run["accuracy"]["mean"]  # the label lives in the image features
+    mixed = ensemble_scores(pool.labels, [run, other], [1, 1])
+    assert len(mixed["per_fold"]) == 2 and 0 <= mixed["accuracy"]["mean"] <= 1
 
 
 def test_bad_variants_are_refused():

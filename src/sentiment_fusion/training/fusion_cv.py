@@ -20,6 +20,8 @@ classifier (:mod:`.imagenet_classes`), each channel's maximum over the 7x7 regio
 encoder's features in place of the bundle's (``image_encoder``). ``regions``: the fusion head also
 attends from the post's text to the 7x7 image regions before pooling (:class:`RegionFusionHead`,
 :mod:`.image_regions`). ``cross_fit``: the fusion head trains on out-of-fold image logits.
+With ``keep_members`` a run keeps each member's held-out probabilities, and :func:`ensemble_scores`
+pools the members of runs on the same folds (e.g. runs on two backbones' features) into one ensemble.
 
 Encoder outputs come from a bundle's own graphs (:mod:`.features`), cached once.
 """
@@ -468,7 +470,7 @@ def train_member(
     )
 
 
-def _ensemble(
+def _members(
     pool: Pool,
     variant: Variant,
     rest: np.ndarray,
@@ -478,21 +480,32 @@ def _ensemble(
     work: Path,
     training: dict | None,
 ) -> np.ndarray:
-    """Mean calibrated probabilities on ``eval_idx`` of ``variant.members`` runs of the recipe on
-    ``rest``; member m selects and calibrates on inner fold m of ``rest`` and trains on the others."""
+    """Calibrated probabilities ``[members, len(eval_idx), 3]`` on ``eval_idx`` of ``variant.members``
+    runs of the recipe on ``rest``; member m selects and calibrates on inner fold m of ``rest`` and
+    trains on the others. The ensemble's answer is their mean."""
     inner = stratified_folds(pool.labels[rest], inner_folds, seed)
-    probs = [
-        train_member(
-            pool, variant, rest[inner != m], rest[inner == m], eval_idx, work / f"member{m}", seed, training
-        ).probabilities
-        for m in range(variant.members)
-    ]
-    return np.mean(probs, axis=0)
+    return np.stack(
+        [
+            train_member(
+                pool, variant, rest[inner != m], rest[inner == m], eval_idx, work / f"member{m}", seed, training
+            ).probabilities
+            for m in range(variant.members)
+        ]
+    )
 
 
 def _scores(y: np.ndarray, probs: np.ndarray) -> dict:
     report = classification_report(y, probs.argmax(1), list(range(NUM_CLASSES)))
     return {"n": len(y), "accuracy": float(report["accuracy"]), "weighted_f1": float(report["weighted_f1"])}
+
+
+def _summary(per_fold: list[dict]) -> dict:
+    """Mean and sample sd across folds of each metric."""
+    out = {}
+    for metric in ("accuracy", "weighted_f1"):
+        values = np.array([f[metric] for f in per_fold])
+        out[metric] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1))}
+    return out
 
 
 def cross_validate(
@@ -503,11 +516,15 @@ def cross_validate(
     seed: int = 13,
     training: dict | None = None,
     dev: bool = True,
+    keep_members: bool = False,
 ) -> dict:
     """Accuracy and weighted F1 of ``variant`` on each of ``folds`` held-out folds of the pool's
     pairs (mean and sample sd across folds), and, with ``dev``, on the pool's dev pairs when trained
     on the rest: ``dev_recipe`` selected and calibrated on dev itself, as the shipped recipe is (an
-    optimistic figure; single models only), ``dev_held_out`` selected on inner folds of train."""
+    optimistic figure; single models only), ``dev_held_out`` selected on inner folds of train.
+    ``keep_members``: each fold's entry in ``per_fold`` also holds ``held_out`` (the pairs' indices)
+    and ``member_probabilities`` ``[members, n, 3]`` (arrays), so that members of runs on the same
+    folds can be pooled into other ensembles (:func:`ensemble_scores`)."""
     if variant.members > inner_folds:
         raise ValueError(f"{variant.members} members need at least as many inner folds, got {inner_folds}")
     if variant.flip and pool.flipped_features is None:
@@ -527,9 +544,11 @@ def cross_validate(
         work = Path(tmp)
         for k in range(folds):
             held_out, rest = np.flatnonzero(fold == k), np.flatnonzero(fold != k)
-            probs = _ensemble(pool, variant, rest, held_out, inner_folds, seed + 1 + k, work / f"fold{k}", training)
-            per_fold.append(_scores(pool.labels[held_out], probs))
+            members = _members(pool, variant, rest, held_out, inner_folds, seed + 1 + k, work / f"fold{k}", training)
+            per_fold.append(_scores(pool.labels[held_out], members.mean(axis=0)))
             log.info("%s fold %d/%d: %s", variant.name, k + 1, folds, per_fold[-1])
+            if keep_members:
+                per_fold[-1].update(held_out=held_out, member_probabilities=members)
         result: dict = {
             "variant": asdict(variant),
             "folds": folds,
@@ -539,9 +558,7 @@ def cross_validate(
             "n_text_only": len(pool.extra_labels),
             "per_fold": per_fold,
         }
-        for metric in ("accuracy", "weighted_f1"):
-            values = np.array([f[metric] for f in per_fold])
-            result[metric] = {"mean": float(values.mean()), "sd": float(values.std(ddof=1))}
+        result.update(_summary(per_fold))
         if dev and pool.is_dev.any():
             dev_idx, train_idx = np.flatnonzero(pool.is_dev), np.flatnonzero(~pool.is_dev)
             if variant.members == 1:
@@ -549,9 +566,27 @@ def cross_validate(
                     pool, variant, train_idx, dev_idx, dev_idx, work / "dev-recipe", seed, training
                 ).probabilities
                 result["dev_recipe"] = _scores(pool.labels[dev_idx], probs)
-            probs = _ensemble(pool, variant, train_idx, dev_idx, inner_folds, seed, work / "dev-held-out", training)
-            result["dev_held_out"] = _scores(pool.labels[dev_idx], probs)
+            members = _members(pool, variant, train_idx, dev_idx, inner_folds, seed, work / "dev-held-out", training)
+            result["dev_held_out"] = _scores(pool.labels[dev_idx], members.mean(axis=0))
     return result
+
+
+def ensemble_scores(labels: np.ndarray, runs: Sequence[dict], take: Sequence[int]) -> dict:
+    """Accuracy and weighted F1, per fold and mean / sd, of the ensemble that averages the first
+    ``take[i]`` members of ``runs[i]`` (:func:`cross_validate` results with ``keep_members`` on the
+    same folds, e.g. on pools with different image encoders); a result in the shape of theirs."""
+    if len(runs) != len(take) or not runs or any(t < 1 for t in take):
+        raise ValueError("one member count >= 1 per run")
+    per_fold = []
+    for folds in zip(*(run["per_fold"] for run in runs), strict=True):
+        held_out = folds[0]["held_out"]
+        if any(not np.array_equal(fold["held_out"], held_out) for fold in folds):
+            raise ValueError("the runs were not cut into the same folds")
+        if any(len(fold["member_probabilities"]) < t for fold, t in zip(folds, take, strict=True)):
+            raise ValueError("a run has fewer members than asked for")
+        probs = np.concatenate([fold["member_probabilities"][:t] for fold, t in zip(folds, take, strict=True)])
+        per_fold.append(_scores(labels[held_out], probs.mean(axis=0)))
+    return {"per_fold": per_fold, **_summary(per_fold)}
 
 
 def paired_comparison(baseline: dict, other: dict) -> dict:
