@@ -20,9 +20,14 @@ import logging
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
-from sentiment_fusion.training.fusion_cv import Variant, build_pool, cross_validate, encoder_features, ensemble_scores
+from sentiment_fusion.training.fusion_cv import (
+    Variant,
+    build_pool,
+    cross_validate,
+    encoder_features,
+    ensemble_scores,
+    paired_comparison,
+)
 
 
 def main() -> None:
@@ -64,25 +69,15 @@ def main() -> None:
     scores = {}
     for name, take in ensembles.items():
         used = [(run, t) for run, t in zip(runs, take, strict=True) if t]
-        scores[name] = ensemble_scores(own.labels, [run for run, _ in used], [t for _, t in used])
+        scores[name] = ensemble_scores(own.labels, [run for run, _ in used], [t for _, t in used], name)
     for name, result in scores.items():
         acc, f1 = result["accuracy"], result["weighted_f1"]
         line = f"{name:<28} CV accuracy {acc['mean']:.4f} ± {acc['sd']:.4f}, "
         line += f"weighted F1 {f1['mean']:.4f} ± {f1['sd']:.4f}"
-        folds = len(result["per_fold"])
         if name != baseline:
-            diffs = {
-                metric: np.array([f[metric] for f in result["per_fold"]])
-                - np.array([f[metric] for f in scores[baseline]["per_fold"]])
-                for metric in ("accuracy", "weighted_f1")
-            }
-            result["vs_baseline"] = {
-                metric: {"mean": float(d.mean()), "wins": int((d > 0).sum()), "per_fold": [float(x) for x in d]}
-                for metric, d in diffs.items()
-            }
-            wins = result["vs_baseline"]["accuracy"]["wins"]
-            gain = f"{diffs['accuracy'].mean():+.4f} / {diffs['weighted_f1'].mean():+.4f}"
-            line += f"  vs {baseline}: {gain}, wins {wins}/{folds}"
+            paired = result["vs_baseline"] = paired_comparison(scores[baseline], result)
+            gain = f"{paired['accuracy']['mean']:+.4f} / {paired['weighted_f1']['mean']:+.4f}"
+            line += f"  vs {baseline}: {gain}, wins {paired['accuracy']['wins']}/{result['folds']}"
         print(line, flush=True)
     if args.json:
         run = {"model": args.model, "image_encoder": str(args.image_encoder), "seed": args.seed}

@@ -38,7 +38,7 @@ def test_results_on_different_folds_are_not_paired():
 def kept(held_out: list[list[int]], members: list[np.ndarray]) -> dict:
     """A cross_validate result with keep_members: per fold its pairs and members' probabilities."""
     folds = zip(held_out, members, strict=True)
-    return {"per_fold": [{"held_out": np.array(h), "member_probabilities": m} for h, m in folds]}
+    return {"seed": 13, "per_fold": [{"held_out": np.array(h), "member_probabilities": m} for h, m in folds]}
 
 
 def test_ensembles_pool_the_first_members_of_runs_on_the_same_folds():

@@ -571,10 +571,11 @@ def cross_validate(
     return result
 
 
-def ensemble_scores(labels: np.ndarray, runs: Sequence[dict], take: Sequence[int]) -> dict:
+def ensemble_scores(labels: np.ndarray, runs: Sequence[dict], take: Sequence[int], name: str = "pooled") -> dict:
     """Accuracy and weighted F1, per fold and mean / sd, of the ensemble that averages the first
     ``take[i]`` members of ``runs[i]`` (:func:`cross_validate` results with ``keep_members`` on the
-    same folds, e.g. on pools with different image encoders); a result in the shape of theirs."""
+    same folds, e.g. on pools with different image encoders); a result in the shape of theirs,
+    named ``name``, that :func:`paired_comparison` takes."""
     if len(runs) != len(take) or not runs or any(t < 1 for t in take):
         raise ValueError("one member count >= 1 per run")
     per_fold = []
@@ -586,7 +587,8 @@ def ensemble_scores(labels: np.ndarray, runs: Sequence[dict], take: Sequence[int
             raise ValueError("a run has fewer members than asked for")
         probs = np.concatenate([fold["member_probabilities"][:t] for fold, t in zip(folds, take, strict=True)])
         per_fold.append(_scores(labels[held_out], probs.mean(axis=0)))
-    return {"per_fold": per_fold, **_summary(per_fold)}
+    run = {"variant": {"name": name}, "seed": runs[0]["seed"], "folds": len(per_fold), "n": len(labels)}
+    return {**run, "per_fold": per_fold, **_summary(per_fold)}
 
 
 def paired_comparison(baseline: dict, other: dict) -> dict:
